@@ -1,0 +1,51 @@
+"""Tables of the requests database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData()
+
+demandes = Table(
+    "demandes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("requester_kind", String(10), nullable=False),
+    Column("requester_code", String(9), nullable=False),
+    Column("requester_name", String(200), nullable=False),
+    Column("requester_population", Integer, nullable=False),
+    # Personal data of the contact: kept here and in the event that notifications needs.
+    Column("contact", JSONB, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("themes", ARRAY(String(40)), nullable=False),
+    Column("phase", String(20), nullable=False),
+    Column("estimated_budget", Numeric(14, 2), nullable=True),
+    Column("wished_start", Date, nullable=True),
+    Column("wished_end", Date, nullable=True),
+    Column("channel", String(10), nullable=False),
+    Column("submitted_by", String(200), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
+    Column("status_detail", Text, nullable=True),
+    Column("withdrawn_reason", Text, nullable=True),
+    Column("correlation_id", String(64), nullable=True),
+    Index("demandes_departement_status_idx", "departement", "status", "submitted_at"),
+    Index("demandes_requester_idx", "requester_code", "submitted_at"),
+    Index("demandes_themes_idx", "themes", postgresql_using="gin"),
+)

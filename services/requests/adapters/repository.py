@@ -1,0 +1,154 @@
+"""Demandes in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.requests.adapters.orm import demandes
+from services.requests.domain.model import ContactPerson, Demande, RequestStatus
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+
+
+@dataclass(frozen=True, slots=True)
+class DemandeFilter:
+    departement: str | None = None
+    requester_code: str | None = None
+    status: RequestStatus | None = None
+    theme: Theme | None = None
+
+
+class DemandeRepository(Protocol):
+    async def add(self, demande: Demande) -> None: ...
+
+    async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None: ...
+
+    async def save_status(self, demande: Demande) -> None: ...
+
+    async def search(
+        self, criteria: DemandeFilter, *, limit: int, offset: int
+    ) -> tuple[list[Demande], int]: ...
+
+
+def _row_values(d: Demande) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "departement": d.departement,
+        "requester_kind": d.requester_kind.value,
+        "requester_code": d.requester_code,
+        "requester_name": d.requester_name,
+        "requester_population": d.requester_population,
+        "contact": {
+            "name": d.contact.name,
+            "email": d.contact.email,
+            "phone": d.contact.phone,
+            "role": d.contact.role,
+        },
+        "title": d.title,
+        "description": d.description,
+        "themes": [t.value for t in d.themes],
+        "phase": d.phase.value,
+        "estimated_budget": d.estimated_budget,
+        "wished_start": d.wished_start,
+        "wished_end": d.wished_end,
+        "channel": d.channel,
+        "submitted_by": d.submitted_by,
+        "submitted_at": d.submitted_at,
+        "status": d.status.value,
+        "status_changed_at": d.status_changed_at,
+        "status_detail": d.status_detail,
+        "withdrawn_reason": d.withdrawn_reason,
+        "correlation_id": d.correlation_id,
+    }
+
+
+def _from_row(row: Any) -> Demande:
+    contact = row.contact
+    return Demande(
+        id=row.id,
+        departement=row.departement,
+        requester_kind=RequesterKind(row.requester_kind),
+        requester_code=row.requester_code,
+        requester_name=row.requester_name,
+        requester_population=row.requester_population,
+        contact=ContactPerson(
+            name=contact["name"],
+            email=contact["email"],
+            phone=contact.get("phone"),
+            role=contact.get("role"),
+        ),
+        title=row.title,
+        description=row.description,
+        themes=[Theme(t) for t in row.themes],
+        phase=Phase(row.phase),
+        estimated_budget=row.estimated_budget,
+        wished_start=row.wished_start,
+        wished_end=row.wished_end,
+        channel=row.channel,
+        submitted_by=row.submitted_by,
+        submitted_at=row.submitted_at,
+        status=RequestStatus(row.status),
+        status_changed_at=row.status_changed_at,
+        status_detail=row.status_detail,
+        withdrawn_reason=row.withdrawn_reason,
+        correlation_id=row.correlation_id,
+    )
+
+
+class SqlDemandeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, demande: Demande) -> None:
+        await self._session.execute(insert(demandes).values(**_row_values(demande)))
+
+    async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None:
+        query = select(demandes).where(demandes.c.id == demande_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).one_or_none()
+        return _from_row(row) if row is not None else None
+
+    async def save_status(self, demande: Demande) -> None:
+        await self._session.execute(
+            update(demandes)
+            .where(demandes.c.id == demande.id)
+            .values(
+                status=demande.status.value,
+                status_changed_at=demande.status_changed_at,
+                status_detail=demande.status_detail,
+                withdrawn_reason=demande.withdrawn_reason,
+            )
+        )
+
+    async def search(
+        self, criteria: DemandeFilter, *, limit: int, offset: int
+    ) -> tuple[list[Demande], int]:
+        conditions = []
+        if criteria.departement is not None:
+            conditions.append(demandes.c.departement == criteria.departement)
+        if criteria.requester_code is not None:
+            conditions.append(demandes.c.requester_code == criteria.requester_code)
+        if criteria.status is not None:
+            conditions.append(demandes.c.status == criteria.status.value)
+        if criteria.theme is not None:
+            conditions.append(demandes.c.themes.contains([criteria.theme.value]))
+        total = (
+            await self._session.execute(
+                select(func.count()).select_from(demandes).where(*conditions)
+            )
+        ).scalar_one()
+        rows = (
+            await self._session.execute(
+                select(demandes)
+                .where(*conditions)
+                .order_by(demandes.c.submitted_at.desc(), demandes.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+        return [_from_row(r) for r in rows], int(total)

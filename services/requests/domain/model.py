@@ -1,0 +1,80 @@
+"""The demande aggregate: what a collectivité asked for and where it stands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+
+
+class RequestStatus(StrEnum):
+    SUBMITTED = "submitted"
+    PROPOSED = "proposed"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    UNMATCHED = "unmatched"
+    WITHDRAWN = "withdrawn"
+
+
+FINAL_STATUSES = frozenset({RequestStatus.COMPLETED, RequestStatus.WITHDRAWN})
+
+STATUS_LABELS = {
+    RequestStatus.SUBMITTED: "Reçue",
+    RequestStatus.PROPOSED: "Acteur proposé",
+    RequestStatus.IN_PROGRESS: "Mission en cours",
+    RequestStatus.COMPLETED: "Mission terminée",
+    RequestStatus.UNMATCHED: "Sans acteur disponible",
+    RequestStatus.WITHDRAWN: "Retirée",
+}
+
+
+class InvalidTransition(Exception):
+    """The demande cannot go to that status from where it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPerson:
+    name: str
+    email: str
+    phone: str | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class Demande:
+    id: UUID
+    departement: str
+    requester_kind: RequesterKind
+    requester_code: str
+    requester_name: str
+    requester_population: int
+    contact: ContactPerson
+    title: str
+    description: str
+    themes: list[Theme]
+    phase: Phase
+    estimated_budget: Decimal | None
+    wished_start: date | None
+    wished_end: date | None
+    channel: str
+    submitted_by: str
+    submitted_at: datetime
+    status: RequestStatus = RequestStatus.SUBMITTED
+    status_changed_at: datetime | None = None
+    withdrawn_reason: str | None = None
+    status_detail: str | None = None
+    correlation_id: str | None = None
+
+    def withdraw(self, reason: str | None, now: datetime) -> None:
+        if self.status in FINAL_STATUSES:
+            raise InvalidTransition(
+                f"La demande est déjà « {STATUS_LABELS[self.status].lower()} » : "
+                "elle ne peut plus être retirée."
+            )
+        self.status = RequestStatus.WITHDRAWN
+        self.status_changed_at = now
+        self.withdrawn_reason = reason

@@ -1,0 +1,222 @@
+"""HTTP API of the requests service: submit, read, list and withdraw demandes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from services.requests.domain.model import STATUS_LABELS, Demande, RequestStatus
+from services.requests.domain.validation import home_departement
+from services.requests.service_layer import use_cases
+from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
+from shared.auth.tokens import Principal, Role
+from shared.contracts.requests import RequestDraft
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.http.errors import DomainValidationError, FieldError, Forbidden
+from shared.http.security import CurrentPrincipal
+from shared.refdata import get_territories
+from shared.runtime import ServiceRuntime
+
+router = APIRouter(prefix="/v1/requests", tags=["demandes"])
+
+
+class ContactView(BaseModel):
+    name: str
+    email: str
+    phone: str | None
+    role: str | None
+
+
+class RequestView(BaseModel):
+    id: UUID
+    departement: str
+    requester_kind: RequesterKind
+    requester_code: str
+    requester_name: str
+    requester_population: int
+    contact: ContactView
+    title: str
+    description: str
+    themes: list[Theme]
+    phase: Phase
+    estimated_budget: Decimal | None
+    wished_start: date | None
+    wished_end: date | None
+    channel: str
+    status: RequestStatus
+    status_label: str
+    status_detail: str | None
+    status_changed_at: datetime | None
+    submitted_at: datetime
+    withdrawn_reason: str | None
+
+    @classmethod
+    def of(cls, d: Demande) -> RequestView:
+        return cls(
+            id=d.id,
+            departement=d.departement,
+            requester_kind=d.requester_kind,
+            requester_code=d.requester_code,
+            requester_name=d.requester_name,
+            requester_population=d.requester_population,
+            contact=ContactView(
+                name=d.contact.name,
+                email=d.contact.email,
+                phone=d.contact.phone,
+                role=d.contact.role,
+            ),
+            title=d.title,
+            description=d.description,
+            themes=d.themes,
+            phase=d.phase,
+            estimated_budget=d.estimated_budget,
+            wished_start=d.wished_start,
+            wished_end=d.wished_end,
+            channel=d.channel,
+            status=d.status,
+            status_label=STATUS_LABELS[d.status],
+            status_detail=d.status_detail,
+            status_changed_at=d.status_changed_at,
+            submitted_at=d.submitted_at,
+            withdrawn_reason=d.withdrawn_reason,
+        )
+
+
+class RequestPage(BaseModel):
+    items: list[RequestView]
+    total: int
+    limit: int
+    offset: int
+
+
+class Withdrawal(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def unit_of_work(request: Request) -> RequestsUnitOfWork:
+    runtime = _runtime(request)
+    return RequestsUnitOfWork(runtime.session_factory, source=runtime.name)
+
+
+UoW = Annotated[RequestsUnitOfWork, Depends(unit_of_work)]
+
+
+def _submission_departement(principal: Principal, requester_code: str) -> str:
+    if principal.role is Role.ACTOR:
+        raise Forbidden("Un acteur ne dépose pas de demande.")
+    if principal.role is Role.COLLECTIVITE and principal.scope != requester_code:
+        raise Forbidden("Vous ne pouvez déposer une demande qu'au nom de votre collectivité.")
+    if principal.departement is not None:
+        return principal.departement
+    requester = get_territories().requester(requester_code)
+    if requester is None:
+        raise DomainValidationError(
+            [FieldError("requester_code", "Collectivité inconnue du référentiel officiel.")]
+        )
+    return home_departement(requester)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RequestView,
+    summary="Déposer une demande d'accompagnement",
+    responses={
+        200: {"description": "Demande déjà reçue avec la même clé d'idempotence."},
+        403: {"description": "Hors de votre périmètre."},
+        422: {"description": "Erreurs de saisie, un message par champ."},
+    },
+)
+async def submit(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    draft: Annotated[RequestDraft, Body()],
+    idempotency_key: Annotated[
+        UUID | None,
+        Header(description="UUID choisi par le client : un nouvel envoi ne crée pas de doublon."),
+    ] = None,
+) -> RequestView:
+    departement = _submission_departement(principal, draft.requester_code)
+    submission = use_cases.Submission(
+        draft=draft,
+        request_id=idempotency_key or uuid4(),
+        departement=departement,
+        channel="api",
+        submitted_by=f"{principal.role.value}:{principal.subject}",
+        correlation_id=request.state.correlation_id,
+    )
+    async with uow:
+        demande, created = await use_cases.submit_request(
+            uow, submission, get_territories(), datetime.now(UTC)
+        )
+    if created:
+        _runtime(request).relay.wake()
+    else:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/requests/{demande.id}"
+    return RequestView.of(demande)
+
+
+@router.get("/{request_id}", response_model=RequestView, summary="Lire une demande")
+async def read(request_id: UUID, principal: CurrentPrincipal, uow: UoW) -> RequestView:
+    async with uow:
+        return RequestView.of(await use_cases.get_request(uow, principal, request_id))
+
+
+@router.get("", response_model=RequestPage, summary="Lister les demandes de votre périmètre")
+async def list_(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    status: Annotated[RequestStatus | None, Query(description="Statut")] = None,
+    theme: Annotated[Theme | None, Query(description="Thème")] = None,
+    commune: Annotated[
+        str | None, Query(min_length=5, max_length=9, description="Code INSEE ou SIREN")
+    ] = None,
+    departement: Annotated[
+        str | None, Query(min_length=2, max_length=3, description="Département")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> RequestPage:
+    async with uow:
+        items, total = await use_cases.list_requests(
+            uow,
+            principal,
+            status=status,
+            theme=theme,
+            commune=commune,
+            departement=departement,
+            limit=limit,
+            offset=offset,
+        )
+    return RequestPage(
+        items=[RequestView.of(d) for d in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post("/{request_id}/withdraw", response_model=RequestView, summary="Retirer une demande")
+async def withdraw(
+    request: Request,
+    request_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[Withdrawal | None, Body()] = None,
+) -> RequestView:
+    async with uow:
+        demande = await use_cases.withdraw_request(
+            uow, principal, request_id, body.reason if body else None, datetime.now(UTC)
+        )
+    _runtime(request).relay.wake()
+    return RequestView.of(demande)

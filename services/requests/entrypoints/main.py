@@ -1,0 +1,38 @@
+"""``mg-requests``: the requests service process (HTTP API, command consumer, outbox relay)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.requests.entrypoints import consumers, http
+from shared.observability.logging import configure_logging
+from shared.runtime import ServiceRuntime, create_app, serve
+
+NAME = "requests"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def build(runtime: ServiceRuntime | None = None) -> FastAPI:
+    runtime = runtime or ServiceRuntime(NAME, migrations_dir=MIGRATIONS)
+    consumers.register(runtime)
+    return create_app(
+        runtime,
+        title="Matière Grise — demandes",
+        description=(
+            "Dépôt et suivi des demandes d'accompagnement des communes et EPCI. "
+            "Chaque changement d'état est publié sur le sujet Kafka `requests.request.v1`."
+        ),
+        routers=[http.router],
+    )
+
+
+def run() -> None:
+    runtime = ServiceRuntime(NAME, migrations_dir=MIGRATIONS)
+    configure_logging(NAME, runtime.settings.log_level, runtime.settings.log_format)
+    serve(build(runtime), runtime.settings)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,15 @@
+"""The requests service's unit of work: demandes, outbox and inbox in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.requests.adapters.repository import DemandeRepository, SqlDemandeRepository
+from shared.db.unit_of_work import SqlUnitOfWork
+
+
+class RequestsUnitOfWork(SqlUnitOfWork):
+    demandes: DemandeRepository
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.demandes = SqlDemandeRepository(session)

@@ -1,0 +1,244 @@
+"""Use cases of the requests service: submit, withdraw, read, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+
+from services.requests.adapters.repository import DemandeFilter, DemandeRepository
+from services.requests.domain.model import (
+    ContactPerson,
+    Demande,
+    InvalidTransition,
+    RequestStatus,
+)
+from services.requests.domain.validation import check_draft, resolve_requester
+from shared.auth.tokens import Principal, Role
+from shared.contracts.requests import (
+    Contact,
+    RequestDraft,
+    Requester,
+    RequestSubmitted,
+    RequestWithdrawn,
+)
+from shared.contracts.vocabulary import Theme
+from shared.http.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.messaging.envelope import Envelope
+from shared.messaging.outbox import OutboxWriter
+from shared.observability.metrics import DEMANDES
+from shared.refdata import Territories
+
+
+class UnitOfWork(Protocol):
+    demandes: DemandeRepository
+    outbox: OutboxWriter
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    draft: RequestDraft
+    request_id: UUID
+    departement: str
+    channel: str
+    submitted_by: str
+    caused_by: Envelope | None = None
+    correlation_id: str | None = None
+
+
+def _new_demande(submission: Submission, territories: Territories, now: datetime) -> Demande:
+    draft = submission.draft
+    errors = check_draft(draft, now.date())
+    requester, requester_errors = resolve_requester(
+        draft.requester_code, submission.departement, territories
+    )
+    errors += requester_errors
+    if errors or requester is None:
+        raise DomainValidationError(errors)
+    return Demande(
+        id=submission.request_id,
+        departement=submission.departement,
+        requester_kind=requester.kind,
+        requester_code=requester.code,
+        requester_name=requester.name,
+        requester_population=requester.population,
+        contact=ContactPerson(
+            name=draft.contact.name,
+            email=str(draft.contact.email),
+            phone=draft.contact.phone,
+            role=draft.contact.role,
+        ),
+        title=draft.title.strip(),
+        description=draft.description.strip(),
+        themes=list(draft.themes),
+        phase=draft.phase,
+        estimated_budget=draft.estimated_budget,
+        wished_start=draft.wished_start,
+        wished_end=draft.wished_end,
+        channel=submission.channel,
+        submitted_by=submission.submitted_by,
+        submitted_at=now,
+        status=RequestStatus.SUBMITTED,
+        status_changed_at=now,
+    )
+
+
+def submitted_event(demande: Demande) -> RequestSubmitted:
+    return RequestSubmitted(
+        request_id=demande.id,
+        departement=demande.departement,
+        requester=Requester(
+            kind=demande.requester_kind,
+            code=demande.requester_code,
+            name=demande.requester_name,
+            population=demande.requester_population,
+        ),
+        contact=Contact(
+            name=demande.contact.name,
+            email=demande.contact.email,
+            phone=demande.contact.phone,
+            role=demande.contact.role,
+        ),
+        title=demande.title,
+        description=demande.description,
+        themes=demande.themes,
+        phase=demande.phase,
+        estimated_budget=demande.estimated_budget,
+        wished_start=demande.wished_start,
+        wished_end=demande.wished_end,
+        channel="event" if demande.channel == "event" else "api",
+        submitted_at=demande.submitted_at,
+    )
+
+
+async def submit_request(
+    uow: UnitOfWork, submission: Submission, territories: Territories, now: datetime
+) -> tuple[Demande, bool]:
+    """Store the demande and its ``submitted`` event; the same id twice gives one demande.
+
+    Returns the demande and whether this call created it.
+    """
+    demande = _new_demande(submission, territories, now)
+    existing = await uow.demandes.get(submission.request_id)
+    if existing is not None:
+        return _same_or_conflict(existing, demande), False
+    try:
+        envelope = await uow.outbox.add(
+            submitted_event(demande),
+            departement=demande.departement,
+            caused_by=submission.caused_by,
+            correlation_id=submission.correlation_id,
+        )
+        # Later events of this demande continue the flow that its submission started.
+        demande.correlation_id = envelope.correlation_id
+        await uow.demandes.add(demande)
+        await uow.commit()
+    except IntegrityError:
+        # Another instance stored the same id between our read and our insert.
+        await uow.rollback()
+        existing = await uow.demandes.get(submission.request_id)
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, demande), False
+    DEMANDES.labels(demande.departement, demande.status.value).inc()
+    return demande, True
+
+
+def _same_or_conflict(existing: Demande, candidate: Demande) -> Demande:
+    if (existing.requester_code, existing.title, existing.departement) != (
+        candidate.requester_code,
+        candidate.title,
+        candidate.departement,
+    ):
+        raise Conflict("Cet identifiant de demande est déjà utilisé pour une autre demande.")
+    return existing
+
+
+def ensure_can_read(principal: Principal, demande: Demande) -> None:
+    if principal.role is Role.ADMIN:
+        return
+    if principal.departement != demande.departement:
+        raise Forbidden("Cette demande relève d'un autre département.")
+    if principal.role is Role.COLLECTIVITE and principal.scope != demande.requester_code:
+        raise Forbidden("Cette demande a été déposée par une autre collectivité.")
+    if principal.role is Role.ACTOR:
+        raise Forbidden("Les acteurs consultent les demandes via leurs mises en relation.")
+
+
+async def get_request(uow: UnitOfWork, principal: Principal, demande_id: UUID) -> Demande:
+    demande = await uow.demandes.get(demande_id)
+    if demande is None:
+        raise NotFound("Demande introuvable.")
+    ensure_can_read(principal, demande)
+    return demande
+
+
+async def list_requests(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    status: RequestStatus | None,
+    theme: Theme | None,
+    commune: str | None,
+    departement: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Demande], int]:
+    if principal.role is Role.ACTOR:
+        raise Forbidden("Les acteurs consultent les demandes via leurs mises en relation.")
+    if principal.role is Role.ADMIN:
+        scope_departement = departement
+    else:
+        if departement is not None and departement != principal.departement:
+            raise Forbidden("Vous ne pouvez consulter que les demandes de votre département.")
+        scope_departement = principal.departement
+    requester = commune
+    if principal.role is Role.COLLECTIVITE:
+        if commune is not None and commune != principal.scope:
+            raise Forbidden("Vous ne pouvez consulter que les demandes de votre collectivité.")
+        requester = principal.scope
+    criteria = DemandeFilter(
+        departement=scope_departement, requester_code=requester, status=status, theme=theme
+    )
+    return await uow.demandes.search(criteria, limit=limit, offset=offset)
+
+
+async def withdraw_request(
+    uow: UnitOfWork,
+    principal: Principal,
+    demande_id: UUID,
+    reason: str | None,
+    now: datetime,
+) -> Demande:
+    demande = await uow.demandes.get(demande_id, for_update=True)
+    if demande is None:
+        raise NotFound("Demande introuvable.")
+    ensure_can_read(principal, demande)
+    if demande.status is RequestStatus.WITHDRAWN:
+        return demande
+    try:
+        demande.withdraw(reason, now)
+    except InvalidTransition as exc:
+        raise Conflict(str(exc)) from exc
+    await uow.demandes.save_status(demande)
+    await uow.outbox.add(
+        RequestWithdrawn(
+            request_id=demande.id,
+            departement=demande.departement,
+            requester_code=demande.requester_code,
+            reason=reason,
+            withdrawn_at=now,
+        ),
+        departement=demande.departement,
+        correlation_id=demande.correlation_id,
+    )
+    await uow.commit()
+    DEMANDES.labels(demande.departement, demande.status.value).inc()
+    return demande

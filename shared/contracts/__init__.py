@@ -1,0 +1,1 @@
+"""The public contracts: event payloads, topics and vocabularies."""

@@ -1,0 +1,48 @@
+"""Every Kafka topic of the product, declared once.
+
+A topic belongs to the aggregate of the one service that writes it; the key of
+every record is the département code. Dead-letter topics are named
+``<topic>.<consumer-service>.dlq``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PARTITIONS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    writer: str
+    consumers: tuple[str, ...] = ()
+    partitions: int = DEFAULT_PARTITIONS
+    description: str = ""
+
+
+REQUESTS_REQUEST = Topic(
+    "requests.request.v1",
+    writer="requests",
+    consumers=("matching", "notifications"),
+    description="Lifecycle of a demande: submitted, withdrawn, status changes.",
+)
+REQUESTS_COMMAND = Topic(
+    "requests.command.v1",
+    writer="departement-systems",
+    consumers=("requests",),
+    description="Commands from département systems: submit a demande by event.",
+)
+
+TOPICS: tuple[Topic, ...] = (REQUESTS_REQUEST, REQUESTS_COMMAND)
+
+
+def dead_letter_topic(topic: str, consumer: str) -> str:
+    return f"{topic}.{consumer}.dlq"
+
+
+def all_topic_names() -> list[str]:
+    """Every topic to create, dead-letter topics included."""
+    names = [t.name for t in TOPICS]
+    names += [dead_letter_topic(t.name, c) for t in TOPICS for c in t.consumers]
+    return names

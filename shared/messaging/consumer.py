@@ -1,0 +1,265 @@
+"""The idempotent consumer: every subscriber of every service goes through it.
+
+For each record: check the CloudEvents envelope, ignore unknown types, parse
+the payload, then run the handler in one transaction together with the
+processed-event row, so that a redelivered event changes nothing. A message
+that cannot succeed goes to the dead-letter topic with its reason after at
+most ``max_attempts`` tries; when the database or the broker is down the
+message is not dead-lettered but delivered again later, offsets untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from shared.contracts.base import EventPayload
+from shared.messaging.broker import consumer_options
+from shared.messaging.dead_letter import DeadLetters, FailedRecord
+from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
+from shared.messaging.inbox import DEAD_LETTERED, Inbox
+from shared.observability.logging import get_logger, log_context
+from shared.observability.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+
+log = get_logger(__name__)
+
+P = TypeVar("P", bound=EventPayload)
+
+
+class RejectedEvent(Exception):
+    """Raised by a handler for an event that can never succeed (bad reference, broken rule)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class InfrastructureUnavailable(Exception):
+    """The database or the broker is unreachable: the message waits, it is not at fault."""
+
+
+class ConsumerUnitOfWork(Protocol):
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+U = TypeVar("U", bound=ConsumerUnitOfWork)
+
+
+@dataclass(frozen=True, slots=True)
+class Received(Generic[P]):
+    envelope: Envelope
+    payload: P
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[U, Received[Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route(Generic[U]):
+    model: type[EventPayload]
+    handler: Handler[U]
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | KafkaError | ConnectionError | OSError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TimeoutError)
+
+
+class IdempotentConsumer(Generic[U]):
+    def __init__(
+        self,
+        *,
+        service: str,
+        uow_factory: Callable[[], U],
+        routes: Mapping[str, Route[U]],
+        dead_letters: DeadLetters,
+        max_attempts: int = 3,
+        retry_backoff_seconds: float = 0.2,
+        redelivery_backoff_seconds: float = 1.0,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._uow_factory = uow_factory
+        self._routes = routes
+        self._dead_letters = dead_letters
+        self._max_attempts = max_attempts
+        self._retry_backoff = retry_backoff_seconds
+        self._redelivery_backoff = redelivery_backoff_seconds
+        self._after_commit = after_commit
+
+    async def handle(self, record: FailedRecord) -> str:
+        """Process one record; returns the outcome. Raises only to have it delivered again."""
+        try:
+            envelope = Envelope.from_headers(decode_headers(record.headers))
+        except InvalidEnvelope as exc:
+            return await self._dead_letter(record, None, "invalid_envelope", str(exc), 1)
+        with log_context(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            correlation_id=envelope.correlation_id,
+            departement=envelope.departement,
+        ):
+            route = self._routes.get(envelope.type)
+            if route is None:
+                # Other producers may add event types; a consumer skips what it does not know.
+                EVENTS_CONSUMED.labels(self._service, envelope.type, "ignored").inc()
+                return "ignored"
+            try:
+                payload = route.model.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                return await self._dead_letter(
+                    record, envelope, "invalid_payload", _describe(exc), 1
+                )
+            received = Received(envelope, payload, record.topic, record.partition, record.offset)
+            return await self._process(record, received, route)
+
+    async def _process(self, record: FailedRecord, received: Received[Any], route: Route[U]) -> str:
+        envelope = received.envelope
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                async with self._uow_factory() as uow:
+                    claimed = await uow.inbox.claim(
+                        envelope,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                    if not claimed:
+                        EVENTS_CONSUMED.labels(self._service, envelope.type, "duplicate").inc()
+                        log.info("duplicate event skipped")
+                        return "duplicate"
+                    await route.handler(uow, received)
+                    await uow.commit()
+                HANDLER_SECONDS.labels(self._service, envelope.type).observe(
+                    time.perf_counter() - started
+                )
+                EVENTS_CONSUMED.labels(self._service, envelope.type, "handled").inc()
+                if self._after_commit is not None:
+                    self._after_commit()
+                return "handled"
+            except RejectedEvent as exc:
+                return await self._dead_letter(record, envelope, exc.reason, exc.detail, attempt)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    log.warning(
+                        "infrastructure unavailable, message will be redelivered", error=repr(exc)
+                    )
+                    await asyncio.sleep(self._redelivery_backoff)
+                    raise InfrastructureUnavailable(repr(exc)) from exc
+                if attempt >= self._max_attempts:
+                    log.error("handler failed, dead-lettering", error=repr(exc), attempts=attempt)
+                    return await self._dead_letter(
+                        record, envelope, "handler_error", repr(exc), attempt
+                    )
+                EVENTS_CONSUMED.labels(self._service, envelope.type, "retried").inc()
+                log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
+                await asyncio.sleep(self._retry_backoff * 2 ** (attempt - 1))
+
+    async def _dead_letter(
+        self,
+        record: FailedRecord,
+        envelope: Envelope | None,
+        reason: str,
+        error: str,
+        attempts: int,
+    ) -> str:
+        try:
+            if envelope is not None:
+                async with self._uow_factory() as uow:
+                    if await uow.inbox.seen(envelope.id):
+                        return "duplicate"
+            await self._dead_letters.send(record, reason=reason, error=error, attempts=attempts)
+            if envelope is not None:
+                async with self._uow_factory() as uow:
+                    await uow.inbox.claim(
+                        envelope,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        outcome=DEAD_LETTERED,
+                    )
+                    await uow.commit()
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                await asyncio.sleep(self._redelivery_backoff)
+                raise InfrastructureUnavailable(repr(exc)) from exc
+            raise
+        event_type = envelope.type if envelope else "unknown"
+        EVENTS_CONSUMED.labels(self._service, event_type, "dead_lettered").inc()
+        log.warning("message dead-lettered", reason=reason, error=error[:300])
+        return "dead_lettered"
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<body>'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def record_of(message: KafkaMessage) -> FailedRecord:
+    raw: Any = message.raw_message
+    return FailedRecord(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value,
+        headers=tuple(raw.headers or ()),
+    )
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    group_id: str,
+    consumer: IdempotentConsumer[Any],
+    offset_reset: str = "earliest",
+) -> None:
+    """Attach ``consumer`` to ``topic`` with the safe consumer settings."""
+
+    async def on_message(message: KafkaMessage) -> None:
+        await consumer.handle(record_of(message))
+
+    on_message.__name__ = f"{group_id}_{topic.replace('.', '_')}"
+    broker.subscriber(topic, decoder=_undecoded, **consumer_options(group_id, offset_reset))(
+        on_message
+    )
+
+
+async def _undecoded(message: StreamMessage[Any]) -> bytes:
+    # FastStream would parse the JSON before our handler runs and loop forever on a
+    # broken body; the idempotent consumer parses it itself and dead-letters it.
+    return message.body

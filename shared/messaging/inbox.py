@@ -1,0 +1,47 @@
+"""The processed-events table: the idempotent consumer's memory."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.messaging_tables import PROCESSED_EVENTS
+from shared.messaging.envelope import Envelope
+
+HANDLED = "handled"
+DEAD_LETTERED = "dead_lettered"
+
+
+class Inbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def claim(
+        self, envelope: Envelope, *, topic: str, partition: int, offset: int, outcome: str = HANDLED
+    ) -> bool:
+        """Record the event in the caller's transaction; False when it was processed before.
+
+        The primary key makes this safe between concurrent instances too: the
+        second insert waits for the first transaction, then does nothing.
+        """
+        result = await self._session.execute(
+            insert(PROCESSED_EVENTS)
+            .values(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                topic=topic,
+                kafka_partition=partition,
+                kafka_offset=offset,
+                outcome=outcome,
+            )
+            .on_conflict_do_nothing(index_elements=[PROCESSED_EVENTS.c.event_id])
+            .returning(PROCESSED_EVENTS.c.event_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def seen(self, event_id: str) -> bool:
+        result = await self._session.execute(
+            select(PROCESSED_EVENTS.c.event_id).where(PROCESSED_EVENTS.c.event_id == event_id)
+        )
+        return result.scalar_one_or_none() is not None

@@ -1,0 +1,60 @@
+"""The transactional outbox: events are rows written with the state change.
+
+The relay (:mod:`shared.messaging.relay`) publishes them to Kafka afterwards,
+so an event goes out if and only if its transaction committed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts.base import EventPayload
+from shared.db.messaging_tables import OUTBOX
+from shared.messaging.envelope import Envelope
+
+NOTIFY_CHANNEL = "mg_outbox"
+
+
+class OutboxWriter:
+    """Adds events to the outbox inside the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, source: str) -> None:
+        self._session = session
+        self._source = source
+        self.written: list[Envelope] = []
+
+    async def add(
+        self,
+        payload: EventPayload,
+        *,
+        departement: str,
+        caused_by: Envelope | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        if caused_by is not None:
+            envelope = caused_by.caused(payload.event_type, self._source, departement)
+        else:
+            envelope = Envelope(
+                type=payload.event_type,
+                source=self._source,
+                departement=departement,
+                correlation_id=correlation_id or "",
+            )
+        await self._session.execute(
+            insert(OUTBOX).values(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                topic=payload.topic,
+                # The département is the key: it keeps its events in order on one partition.
+                message_key=departement,
+                headers=envelope.to_headers(),
+                payload=payload.model_dump_json().encode(),
+                created_at=envelope.time,
+            )
+        )
+        if not self.written:
+            # Delivered at commit, and only then: wakes the relay of whichever instance leads.
+            await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        self.written.append(envelope)
+        return envelope

@@ -1,0 +1,176 @@
+"""What runs a service process: database, broker, outbox relay and HTTP app.
+
+Every service builds one :class:`ServiceRuntime` and hands it its routers and
+its subscribers; so the four services start, stop, expose metrics and report
+health the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import make_asgi_app
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.migrations import upgrade
+from shared.http.errors import EXCEPTION_HANDLERS
+from shared.messaging.broker import make_broker
+from shared.messaging.dead_letter import DeadLetters
+from shared.messaging.relay import OutboxRelay
+from shared.observability.logging import get_logger, log_context
+from shared.observability.metrics import HTTP_REQUESTS
+from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        name: str,
+        *,
+        migrations_dir: Path,
+        settings: ServiceSettings | None = None,
+        kafka: KafkaSettings | None = None,
+        auth: AuthSettings | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings or service_settings(name)
+        self.kafka = kafka or KafkaSettings()
+        self.auth = auth or AuthSettings()
+        self.migrations_dir = migrations_dir
+        self.instance_id = self.settings.instance_id or f"{name}-{uuid.uuid4().hex[:8]}"
+        self.engine: AsyncEngine = make_engine(
+            self.settings.database_url, application_name=self.instance_id
+        )
+        self.session_factory: async_sessionmaker[AsyncSession] = make_session_factory(self.engine)
+        self.broker: KafkaBroker = make_broker(self.kafka, client_id=self.instance_id)
+        self.dead_letters = DeadLetters(self.broker, consumer=name)
+        self.relay = OutboxRelay(
+            service=name,
+            engine=self.engine,
+            broker=self.broker,
+            batch_size=self.settings.outbox_batch_size,
+            poll_seconds=self.settings.outbox_poll_seconds,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._startup_hooks.append(hook)
+
+    async def migrate(self) -> None:
+        await asyncio.to_thread(upgrade, self.migrations_dir, self.settings.database_url)
+
+    async def start(self) -> None:
+        await self.migrate()
+        for hook in self._startup_hooks:
+            await hook()
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        log.info("service started", instance=self.instance_id)
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        # Stop consuming first so in-flight handlers finish and commit their offsets.
+        await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.engine.dispose()
+        log.info("service stopped", instance=self.instance_id)
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": False}
+        with contextlib.suppress(Exception):
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["broker"] = bool(await self.broker.ping(timeout=2.0))
+        return checks
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    version: str = "1.0.0",
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.auth_settings = runtime.auth
+    for exc_type, handler in EXCEPTION_HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+    for router in routers:
+        app.include_router(router)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Any:
+        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        request.state.correlation_id = correlation_id
+        started = time.perf_counter()
+        with log_context(correlation_id=correlation_id):
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(runtime.name, request.method, path, str(response.status_code)).inc()
+        response.headers["x-correlation-id"] = correlation_id
+        if path != "/metrics":
+            log.debug(
+                "http request",
+                method=request.method,
+                route=path,
+                status=response.status_code,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        return response
+
+    @app.get("/health/live", tags=["santé"], summary="Le processus répond.")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["santé"], summary="Base de données et Kafka joignables.")
+    async def ready(response: Response) -> dict[str, Any]:
+        checks = await runtime.ready()
+        ok = all(checks.values())
+        response.status_code = 200 if ok else 503
+        return {"status": "ok" if ok else "indisponible", "checks": checks}
+
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )

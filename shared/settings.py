@@ -1,0 +1,79 @@
+"""Settings of every service, read from the environment (prefix ``MG_``).
+
+One service reads the shared Kafka and JWT settings plus its own block, whose
+prefix carries the service name (``MG_REQUESTS_DATABASE_URL``, ...), so that
+several services can run side by side from one environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MG_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+    # Dead-letter after this many attempts of a message that fails for a reason of its own.
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    # Pause before a message is redelivered after an infrastructure failure (database down...).
+    redelivery_backoff_seconds: float = Field(default=1.0, ge=0)
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MG_JWT_", extra="ignore")
+
+    # The local default lets the stack run out of the box; production sets MG_JWT_SECRET.
+    secret: SecretStr = SecretStr("matiere-grise-local-development-secret-change-me")
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    issuer: str = "matiere-grise"
+    audience: str = "matiere-grise"
+    leeway_seconds: int = 30
+
+
+class ServiceSettings(BaseSettings):
+    """The block of one service. Build it with :func:`service_settings`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    name: str
+    # Empty means the local embedded PostgreSQL, one database per service.
+    database_url: str = ""
+    http_host: str = "127.0.0.1"
+    # 0 means the service's default local port.
+    http_port: int = Field(default=0, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    instance_id: str | None = None
+    # Empty means the service name: every instance of a service shares one consumer group.
+    consumer_group: str = ""
+    # Where a new consumer group starts: "earliest" so that a new service misses nothing.
+    consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
+
+    @model_validator(mode="after")
+    def _local_defaults(self) -> ServiceSettings:
+        if not self.database_url:
+            self.database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5433/{self.name}"
+        if not self.consumer_group:
+            self.consumer_group = self.name
+        if not self.http_port:
+            self.http_port = DEFAULT_HTTP_PORTS.get(self.name, 8000)
+        return self
+
+
+DEFAULT_HTTP_PORTS = {"requests": 8001, "matching": 8002, "billing": 8003, "notifications": 8004}
+
+
+def service_settings(name: str) -> ServiceSettings:
+    """Settings of service ``name`` from ``MG_<NAME>_*`` variables, with local defaults."""
+    return ServiceSettings(_env_prefix=f"MG_{name.upper()}_", name=name)

@@ -1,0 +1,88 @@
+"""In-memory stand-ins for the adapters, for tests of the service layer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import UUID
+
+from services.requests.adapters.repository import DemandeFilter
+from services.requests.domain.model import Demande
+from shared.contracts.base import EventPayload
+from shared.messaging.envelope import Envelope
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.pending: list[tuple[Envelope, EventPayload]] = []
+
+    async def add(
+        self,
+        payload: EventPayload,
+        *,
+        departement: str,
+        caused_by: Envelope | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        envelope = (
+            caused_by.caused(payload.event_type, "requests", departement)
+            if caused_by
+            else Envelope(
+                type=payload.event_type,
+                source="requests",
+                departement=departement,
+                correlation_id=correlation_id or "",
+            )
+        )
+        self.pending.append((envelope, payload))
+        return envelope
+
+
+class FakeDemandeRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Demande] = {}
+        self.staged: dict[UUID, Demande] = {}
+
+    async def add(self, demande: Demande) -> None:
+        self.staged[demande.id] = replace(demande)
+
+    async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None:
+        found = self.staged.get(demande_id) or self.rows.get(demande_id)
+        return replace(found) if found else None
+
+    async def save_status(self, demande: Demande) -> None:
+        self.staged[demande.id] = replace(demande)
+
+    async def search(
+        self, criteria: DemandeFilter, *, limit: int, offset: int
+    ) -> tuple[list[Demande], int]:
+        found = [
+            d
+            for d in self.rows.values()
+            if (criteria.departement is None or d.departement == criteria.departement)
+            and (criteria.requester_code is None or d.requester_code == criteria.requester_code)
+            and (criteria.status is None or d.status == criteria.status)
+            and (criteria.theme is None or criteria.theme in d.themes)
+        ]
+        found.sort(key=lambda d: d.submitted_at, reverse=True)
+        return found[offset : offset + limit], len(found)
+
+
+class FakeUnitOfWork:
+    """Commits move staged rows and events to 'committed'; rollback drops them."""
+
+    def __init__(self) -> None:
+        self.demandes = FakeDemandeRepository()
+        self.outbox = FakeOutbox()
+        self.published: list[tuple[Envelope, EventPayload]] = []
+        self.commits = 0
+
+    async def commit(self) -> None:
+        self.demandes.rows.update(self.demandes.staged)
+        self.demandes.staged.clear()
+        self.published += self.outbox.pending
+        self.outbox.pending.clear()
+        self.commits += 1
+
+    async def rollback(self) -> None:
+        self.demandes.staged.clear()
+        self.outbox.pending.clear()

@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from services.requests.domain.model import RequestStatus
+from services.requests.service_layer import use_cases
+from shared.auth.tokens import Principal, Role
+from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
+from shared.http.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.refdata import get_territories
+from tests.unit.fakes import FakeUnitOfWork
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")
+
+
+def draft(**overrides: object) -> RequestDraft:
+    values: dict[str, object] = {
+        "requester_code": "49007",
+        "contact": {"name": "Marie Dupont", "email": "marie.dupont@angers.fr"},
+        "title": "Rénovation énergétique de l'école",
+        "description": "Audit énergétique et programme de travaux pour l'école Jules Ferry.",
+        "themes": ["energie", "batiments_publics"],
+        "phase": "faisabilite",
+        "estimated_budget": "450000.00",
+        "wished_start": date(2027, 1, 15),
+        "wished_end": date(2027, 12, 31),
+    }
+    values.update(overrides)
+    return RequestDraft.model_validate(values)
+
+
+def submission(d: RequestDraft, departement: str = "49", request_id=None) -> use_cases.Submission:
+    return use_cases.Submission(
+        draft=d,
+        request_id=request_id or uuid4(),
+        departement=departement,
+        channel="api",
+        submitted_by="departement:agent",
+    )
+
+
+async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit() -> None:
+    uow = FakeUnitOfWork()
+    demande, created = await use_cases.submit_request(
+        uow, submission(draft()), get_territories(), NOW
+    )
+    assert created
+    assert uow.commits == 1
+    assert demande.requester_name == "Angers"
+    assert demande.requester_population > 150_000
+    assert demande.status is RequestStatus.SUBMITTED
+    [(envelope, event)] = uow.published
+    assert isinstance(event, RequestSubmitted)
+    assert event.request_id == demande.id
+    assert event.estimated_budget == Decimal("450000.00")
+    assert envelope.departement == "49"
+    assert envelope.type == "requests.request.submitted.v1"
+    assert demande.correlation_id == envelope.correlation_id == envelope.id
+
+
+async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None:
+    uow = FakeUnitOfWork()
+    request_id = uuid4()
+    first, created_first = await use_cases.submit_request(
+        uow, submission(draft(), request_id=request_id), get_territories(), NOW
+    )
+    second, created_second = await use_cases.submit_request(
+        uow, submission(draft(), request_id=request_id), get_territories(), NOW
+    )
+    assert (created_first, created_second) == (True, False)
+    assert first.id == second.id
+    assert len(uow.published) == 1
+
+
+async def test_reusing_a_request_id_for_another_demande_is_a_conflict() -> None:
+    uow = FakeUnitOfWork()
+    request_id = uuid4()
+    await use_cases.submit_request(
+        uow, submission(draft(), request_id=request_id), get_territories(), NOW
+    )
+    with pytest.raises(Conflict):
+        await use_cases.submit_request(
+            uow,
+            submission(draft(title="Un tout autre projet"), request_id=request_id),
+            get_territories(),
+            NOW,
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "fragment"),
+    [
+        ("99999", "Aucune commune de code 99999"),
+        ("75056", "n'appartient pas au département 49"),
+        ("4900A", "Code invalide"),
+        ("123456789", "Aucune EPCI de code 123456789"),
+    ],
+)
+async def test_requester_must_exist_and_belong_to_the_departement(code: str, fragment: str) -> None:
+    uow = FakeUnitOfWork()
+    with pytest.raises(DomainValidationError) as caught:
+        await use_cases.submit_request(
+            uow, submission(draft(requester_code=code)), get_territories(), NOW
+        )
+    [error] = caught.value.errors
+    assert error.field == "requester_code"
+    assert fragment in error.message
+    assert uow.published == [] and uow.demandes.rows == {}
+
+
+async def test_an_epci_of_the_departement_can_ask() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await use_cases.submit_request(
+        uow, submission(draft(requester_code="244900015")), get_territories(), NOW
+    )
+    assert demande.requester_kind.value == "epci"
+    assert demande.requester_population == 296_390
+
+
+async def test_dates_must_be_plausible() -> None:
+    uow = FakeUnitOfWork()
+    past = NOW.date() - timedelta(days=3)
+    with pytest.raises(DomainValidationError) as caught:
+        await use_cases.submit_request(
+            uow,
+            submission(draft(wished_start=past, wished_end=past - timedelta(days=1))),
+            get_territories(),
+            NOW,
+        )
+    fields = sorted(e.field for e in caught.value.errors)
+    assert fields == ["wished_end", "wished_end", "wished_start"]
+    assert all("passé" in e.message or "précède" in e.message for e in caught.value.errors)
+
+
+async def test_duplicate_themes_are_refused() -> None:
+    with pytest.raises(DomainValidationError) as caught:
+        await use_cases.submit_request(
+            FakeUnitOfWork(),
+            submission(draft(themes=["energie", "energie"])),
+            get_territories(),
+            NOW,
+        )
+    assert [e.field for e in caught.value.errors] == ["themes"]
+
+
+async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    owner = Principal(Role.COLLECTIVITE, "maire", "49", scope="49007")
+    withdrawn = await use_cases.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
+    again = await use_cases.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
+    assert withdrawn.status is again.status is RequestStatus.WITHDRAWN
+    events = [e for _, e in uow.published]
+    assert [type(e) for e in events] == [RequestSubmitted, RequestWithdrawn]
+    assert uow.published[1][0].correlation_id == uow.published[0][0].correlation_id
+
+
+async def test_scopes_are_enforced_on_read_and_withdraw() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    other_commune = Principal(Role.COLLECTIVITE, "maire", "49", scope="49015")
+    other_team = Principal(Role.DEPARTEMENT, "agent", "44")
+    actor = Principal(Role.ACTOR, "caue", "49", scope="caue-49")
+    for outsider in (other_commune, other_team, actor):
+        with pytest.raises(Forbidden):
+            await use_cases.get_request(uow, outsider, demande.id)
+        with pytest.raises(Forbidden):
+            await use_cases.withdraw_request(uow, outsider, demande.id, None, NOW)
+    assert (await use_cases.get_request(uow, TEAM_49, demande.id)).id == demande.id
+    admin = Principal(Role.ADMIN, "root", None)
+    assert (await use_cases.get_request(uow, admin, demande.id)).id == demande.id
+    with pytest.raises(NotFound):
+        await use_cases.get_request(uow, TEAM_49, uuid4())
+
+
+async def test_listing_is_limited_to_the_callers_scope() -> None:
+    uow = FakeUnitOfWork()
+    for code in ("49007", "49007", "49015"):
+        await use_cases.submit_request(
+            uow, submission(draft(requester_code=code)), get_territories(), NOW
+        )
+    await use_cases.submit_request(
+        uow, submission(draft(requester_code="44109"), departement="44"), get_territories(), NOW
+    )
+    angers = Principal(Role.COLLECTIVITE, "maire", "49", scope="49007")
+    items, total = await use_cases.list_requests(
+        uow, angers, status=None, theme=None, commune=None, departement=None, limit=10, offset=0
+    )
+    assert total == 2 and {d.requester_code for d in items} == {"49007"}
+    items, total = await use_cases.list_requests(
+        uow, TEAM_49, status=None, theme=None, commune=None, departement=None, limit=2, offset=0
+    )
+    assert total == 3 and len(items) == 2
+    with pytest.raises(Forbidden):
+        await use_cases.list_requests(
+            uow, TEAM_49, status=None, theme=None, commune=None, departement="44", limit=2, offset=0
+        )
