@@ -27,7 +27,7 @@ from shared.http.errors import EXCEPTION_HANDLERS
 from shared.messaging.broker import make_broker
 from shared.messaging.dead_letter import DeadLetters
 from shared.messaging.relay import OutboxRelay
-from shared.observability.logging import get_logger, log_context
+from shared.observability.logging import configure_logging, get_logger, log_context
 from shared.observability.metrics import HTTP_REQUESTS
 from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
 
@@ -163,13 +163,18 @@ def create_app(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def run_service(
+    name: str, migrations_dir: Path, build: Callable[[ServiceRuntime], FastAPI]
+) -> None:
+    """The body of every service's console entry point."""
     import uvicorn
 
+    runtime = ServiceRuntime(name, migrations_dir=migrations_dir)
+    configure_logging(name, runtime.settings.log_level, runtime.settings.log_format)
     uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
+        build(runtime),
+        host=runtime.settings.http_host,
+        port=runtime.settings.http_port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=30,

@@ -6,6 +6,7 @@ auto-commit); every producer and consumer of the product is built here.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -55,6 +56,8 @@ def make_broker(
         security=_security(kafka),
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=client_id),),
         graceful_timeout=30.0,
+        # Through the standard library, so that structlog renders FastStream's lines as JSON.
+        logger=logging.getLogger("faststream"),
         **extra,
     )
 

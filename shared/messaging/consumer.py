@@ -19,8 +19,8 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
-from faststream.message import StreamMessage
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -201,7 +201,12 @@ class IdempotentConsumer(Generic[U]):
                     if await uow.inbox.seen(envelope.id):
                         return "duplicate"
             await self._dead_letters.send(record, reason=reason, error=error, attempts=attempts)
-            if envelope is not None:
+        except Exception as exc:
+            # Without a durable dead letter the message must not be acknowledged.
+            await asyncio.sleep(self._redelivery_backoff)
+            raise InfrastructureUnavailable(repr(exc)) from exc
+        if envelope is not None:
+            try:
                 async with self._uow_factory() as uow:
                     await uow.inbox.claim(
                         envelope,
@@ -211,11 +216,9 @@ class IdempotentConsumer(Generic[U]):
                         outcome=DEAD_LETTERED,
                     )
                     await uow.commit()
-        except Exception as exc:
-            if is_infrastructure_error(exc):
-                await asyncio.sleep(self._redelivery_backoff)
-                raise InfrastructureUnavailable(repr(exc)) from exc
-            raise
+            except Exception as exc:
+                # The letter is safe on its topic; at worst a redelivery letters it twice.
+                log.warning("dead letter not recorded in the inbox", error=repr(exc))
         event_type = envelope.type if envelope else "unknown"
         EVENTS_CONSUMED.labels(self._service, event_type, "dead_lettered").inc()
         log.warning("message dead-lettered", reason=reason, error=error[:300])

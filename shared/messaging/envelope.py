@@ -7,6 +7,7 @@ recognise the duplicate.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ H_CAUSATION_ID = "causation_id"
 H_DEPARTEMENT = "departement"
 
 REQUIRED_HEADERS = (H_SPECVERSION, H_ID, H_SOURCE, H_TYPE, H_TIME, H_DEPARTEMENT)
+
+# Bounds that the processed-events and outbox columns hold.
+MAX_LENGTHS = {H_ID: 64, H_CORRELATION_ID: 64, H_CAUSATION_ID: 64, H_TYPE: 200, H_SOURCE: 200}
+DEPARTEMENT_CODE = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
 
 
 class InvalidEnvelope(ValueError):
@@ -82,6 +87,13 @@ class Envelope:
         missing = [h for h in REQUIRED_HEADERS if not headers.get(h)]
         if missing:
             raise InvalidEnvelope(f"missing CloudEvents headers: {', '.join(missing)}")
+        for name, limit in MAX_LENGTHS.items():
+            if len(headers.get(name, "")) > limit:
+                raise InvalidEnvelope(f"{name} longer than {limit} characters")
+        if not DEPARTEMENT_CODE.match(headers[H_DEPARTEMENT]):
+            raise InvalidEnvelope(
+                f"departement {headers[H_DEPARTEMENT]!r} is not a département code"
+            )
         if headers[H_SPECVERSION] != SPEC_VERSION:
             raise InvalidEnvelope(f"unsupported ce_specversion {headers[H_SPECVERSION]!r}")
         content_type = headers.get(H_CONTENT_TYPE, CONTENT_TYPE)

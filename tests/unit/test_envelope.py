@@ -57,4 +57,4 @@ def test_non_ascii_headers_are_refused_both_ways() -> None:
 
 def test_naive_time_is_refused() -> None:
     with pytest.raises(InvalidEnvelope):
-        Envelope(type="a.v1", source="s", departement="49", time=datetime(2026, 1, 1))  # noqa: DTZ001
+        Envelope(type="a.v1", source="s", departement="49", time=datetime(2026, 1, 1))

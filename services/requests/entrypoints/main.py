@@ -7,15 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.requests.entrypoints import consumers, http
-from shared.observability.logging import configure_logging
-from shared.runtime import ServiceRuntime, create_app, serve
+from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "requests"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def build(runtime: ServiceRuntime | None = None) -> FastAPI:
-    runtime = runtime or ServiceRuntime(NAME, migrations_dir=MIGRATIONS)
+def build(runtime: ServiceRuntime) -> FastAPI:
     consumers.register(runtime)
     return create_app(
         runtime,
@@ -29,9 +27,7 @@ def build(runtime: ServiceRuntime | None = None) -> FastAPI:
 
 
 def run() -> None:
-    runtime = ServiceRuntime(NAME, migrations_dir=MIGRATIONS)
-    configure_logging(NAME, runtime.settings.log_level, runtime.settings.log_format)
-    serve(build(runtime), runtime.settings)
+    run_service(NAME, MIGRATIONS, build)
 
 
 if __name__ == "__main__":

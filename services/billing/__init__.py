@@ -1,0 +1,2 @@
+"""The billing service: cotisations of members, mission fees, gapless invoices and
+credit notes."""

@@ -1,0 +1,1 @@
+"""Pure rules of the billing service (no I/O); they arrive with issue #4."""

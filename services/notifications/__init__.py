@@ -1,0 +1,2 @@
+"""The notifications service: email and signed webhooks for every step, never lost,
+never twice."""

@@ -1,0 +1,1 @@
+"""The local stack: runs the four services as processes and plays the demo scenario."""
