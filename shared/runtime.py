@@ -65,9 +65,26 @@ class ServiceRuntime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = []
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup_hooks.append(hook)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run ``job`` periodically while the service runs; a failure is logged, not fatal."""
+        self._periodic.append((seconds, job, name))
+
+    async def _repeat(
+        self, seconds: float, job: Callable[[], Awaitable[object]], name: str
+    ) -> None:
+        while True:
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("periodic job failed", job=name, error=repr(exc))
+            await asyncio.sleep(seconds)
 
     async def migrate(self) -> None:
         await asyncio.to_thread(upgrade, self.migrations_dir, self.settings.database_url)
@@ -78,6 +95,8 @@ class ServiceRuntime:
             await hook()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        for seconds, job, name in self._periodic:
+            self._tasks.append(asyncio.create_task(self._repeat(seconds, job, name), name=name))
         log.info("service started", instance=self.instance_id)
 
     async def stop(self) -> None:

@@ -34,7 +34,25 @@ REQUESTS_COMMAND = Topic(
     description="Commands from département systems: submit a demande by event.",
 )
 
-TOPICS: tuple[Topic, ...] = (REQUESTS_REQUEST, REQUESTS_COMMAND)
+MATCHING_ACTOR = Topic(
+    "matching.actor.v1",
+    writer="matching",
+    consumers=(),
+    description="The actor catalogue of each département: registrations and changes.",
+)
+MATCHING_ASSIGNMENT = Topic(
+    "matching.assignment.v1",
+    writer="matching",
+    consumers=("requests", "billing", "notifications"),
+    description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
+)
+
+TOPICS: tuple[Topic, ...] = (
+    REQUESTS_REQUEST,
+    REQUESTS_COMMAND,
+    MATCHING_ACTOR,
+    MATCHING_ASSIGNMENT,
+)
 
 
 def dead_letter_topic(topic: str, consumer: str) -> str:

@@ -20,7 +20,7 @@ from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_let
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.requests_service import RunningService, running_requests_service
+from tests.support.services import RunningService, running_requests_service
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

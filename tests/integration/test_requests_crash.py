@@ -276,6 +276,10 @@ async def test_kill_9_during_submissions_loses_no_demande(
 
     on_topic = event_index(records, every_id)
     duplicates = {rid: len(copies) for rid, copies in on_topic.items() if len(copies) > 1}
+    duplicated_ids = {
+        rid: {"copies": n, "ce_id": on_topic[rid][0].headers["ce_id"]}
+        for rid, n in sorted(duplicates.items())
+    }
     summary = {
         "seed": seed,
         "submitted": TOTAL,
@@ -291,6 +295,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
         "unpublished_outbox_rows": unpublished,
         "seconds": round(time.monotonic() - started, 1),
         "phase_seconds": phases,
+        "duplicated_ids": duplicated_ids,
     }
     print(
         f"\nrequests crash: acknowledged before kill {summary['acknowledged_before_kill']}"
@@ -300,8 +305,8 @@ async def test_kill_9_during_submissions_loses_no_demande(
         f" records, duplicates {summary['duplicates']}"
         f" (+{summary['duplicate_copies']} copies), seed {seed}, {summary['seconds']} s {phases}"
     )
-    for rid, n in sorted(duplicates.items()):
-        print(f"  duplicate {rid}: {n} copies, ce_id {on_topic[rid][0].headers['ce_id']}")
+    for rid, dup in duplicated_ids.items():
+        print(f"  duplicate {rid}: {dup['copies']} copies, ce_id {dup['ce_id']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
@@ -315,6 +320,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
     assert {rid: len(ids) for rid, ids in outbox_event.items() if len(ids) != 1} == {}
     for rid, copies in on_topic.items():
         ce_ids = {r.headers["ce_id"] for r in copies}
+        assert len(ce_ids) == 1, f"{rid}: {len(copies)} copies with different ce_id {ce_ids}"
         assert ce_ids == set(outbox_event[rid]), f"{rid}: ce_id {ce_ids} on the topic"
         assert {r.key for r in copies} == {copies[0].json()["departement"].encode()}
     assert unpublished == 0, f"{unpublished} outbox rows never published"

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from services.requests.adapters.repository import DemandeFilter
 from services.requests.domain.model import Demande
+from services.requests.domain.progress import AssignmentView
 from shared.contracts.base import EventPayload
 from shared.messaging.envelope import Envelope
 
@@ -41,6 +42,17 @@ class FakeDemandeRepository:
     def __init__(self) -> None:
         self.rows: dict[UUID, Demande] = {}
         self.staged: dict[UUID, Demande] = {}
+        self.assignment_views: dict[UUID, dict[UUID, AssignmentView]] = {}
+
+    async def assignments(self, demande_id: UUID) -> list[AssignmentView]:
+        return list(self.assignment_views.get(demande_id, {}).values())
+
+    async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None:
+        views = self.assignment_views.setdefault(demande_id, {})
+        if view.assignment_id in views:
+            views[view.assignment_id].status = view.status
+        else:
+            views[view.assignment_id] = replace(view)
 
     async def add(self, demande: Demande) -> None:
         self.staged[demande.id] = replace(demande)

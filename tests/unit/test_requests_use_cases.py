@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 
 from services.requests.domain.model import RequestStatus
+from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import use_cases
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
@@ -200,3 +201,42 @@ async def test_listing_is_limited_to_the_callers_scope() -> None:
         await use_cases.list_requests(
             uow, TEAM_49, status=None, theme=None, commune=None, departement="44", limit=2, offset=0
         )
+
+
+async def test_the_demande_follows_its_assignments() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    caue, sieml = uuid4(), uuid4()
+
+    def view(assignment_id, actor, status, lead=False):  # type: ignore[no-untyped-def]
+        return AssignmentView(
+            assignment_id, actor, actor.upper(), lead, ["energie/faisabilite"], status, NOW
+        )
+
+    steps = [
+        (view(caue, "caue", "proposed", lead=True), RequestStatus.PROPOSED),
+        (view(sieml, "sieml", "proposed"), RequestStatus.PROPOSED),
+        (view(caue, "caue", "declined"), RequestStatus.PROPOSED),
+        (view(sieml, "sieml", "accepted"), RequestStatus.IN_PROGRESS),
+        (view(sieml, "sieml", "completed"), RequestStatus.COMPLETED),
+    ]
+    for step, expected in steps:
+        followed = await use_cases.follow_assignment(uow, demande.id, step, NOW)
+        assert followed is not None and followed.status is expected, (step, followed)
+    assert "SIEML : mission terminée" in (followed.status_detail or "")
+
+
+async def test_an_unmatched_demande_says_why_and_a_withdrawn_one_stays_withdrawn() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    followed = await use_cases.follow_assignment(
+        uow, demande.id, None, NOW, unmatched_summary="Aucun acteur pour numérique / travaux"
+    )
+    assert followed is not None and followed.status is RequestStatus.UNMATCHED
+    assert followed.status_detail == "Aucun acteur pour numérique / travaux"
+    other, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    await use_cases.withdraw_request(uow, TEAM_49, other.id, None, NOW)
+    late = AssignmentView(uuid4(), "caue", "CAUE", True, [], "proposed", NOW)
+    followed = await use_cases.follow_assignment(uow, other.id, late, NOW)
+    assert followed is not None and followed.status is RequestStatus.WITHDRAWN
+    assert await use_cases.follow_assignment(uow, uuid4(), late, NOW) is None

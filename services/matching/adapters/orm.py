@@ -1,7 +1,96 @@
-"""Tables of the matching database (its own aggregates arrive with issue #3)."""
+"""Tables of the matching database: the actor catalogue, the demandes it routes,
+and the assignments (proposals, then missions)."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
+
+actors = Table(
+    "actors",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("themes", JSONB, nullable=False),
+    Column("phases", ARRAY(String(20)), nullable=False),
+    Column("territory", JSONB, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("eligibility", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("actors_departement_idx", "departement"),
+)
+
+routed_demandes = Table(
+    "routed_demandes",
+    metadata,
+    Column("request_id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("requester_kind", String(10), nullable=False),
+    Column("requester_code", String(9), nullable=False),
+    Column("requester_population", Integer, nullable=False),
+    Column("needs", JSONB, nullable=False),
+    # open, unmatched, withdrawn
+    Column("status", String(20), nullable=False),
+    Column("uncovered", JSONB, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("correlation_id", String(64), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("routed_demandes_departement_status_idx", "departement", "status"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Uuid, ForeignKey("routed_demandes.request_id"), nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("actor_id", String(80), ForeignKey("actors.id"), nullable=False),
+    Column("requester_code", String(9), nullable=False),
+    Column("needs", JSONB, nullable=False),
+    Column("lead", Boolean, nullable=False),
+    Column("round", Integer, nullable=False),
+    # proposed, accepted, declined, expired, completed, cancelled
+    Column("status", String(20), nullable=False),
+    Column("criteria", JSONB, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("proposed_at", DateTime(timezone=True), nullable=False),
+    Column("respond_by", DateTime(timezone=True), nullable=False),
+    Column("responded_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("days_spent", Numeric(7, 2), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("assignments_request_idx", "request_id"),
+    # The load of an actor is the count of its open assignments.
+    Index(
+        "assignments_open_by_actor_idx",
+        "actor_id",
+        postgresql_where=text("status IN ('proposed', 'accepted')"),
+    ),
+    Index(
+        "assignments_due_idx",
+        "respond_by",
+        postgresql_where=text("status = 'proposed'"),
+    ),
+    Index("assignments_actor_requester_idx", "actor_id", "requester_code"),
+)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.matching.adapters.repository import MatchingRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
 class MatchingUnitOfWork(SqlUnitOfWork):
-    pass
+    repository: MatchingRepository
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.repository = MatchingRepository(session)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -48,4 +49,20 @@ demandes = Table(
     Index("demandes_departement_status_idx", "departement", "status", "submitted_at"),
     Index("demandes_requester_idx", "requester_code", "submitted_at"),
     Index("demandes_themes_idx", "themes", postgresql_using="gin"),
+)
+
+
+# What the requests service knows of the matching of each demande, from matching's events.
+demande_assignments = Table(
+    "demande_assignments",
+    metadata,
+    Column("assignment_id", Uuid, primary_key=True),
+    Column("request_id", Uuid, nullable=False),
+    Column("actor_id", String(80), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("lead", Boolean, nullable=False),
+    Column("needs", ARRAY(String(40)), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("demande_assignments_request_idx", "request_id"),
 )

@@ -7,10 +7,12 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.requests.adapters.orm import demandes
+from services.requests.adapters.orm import demande_assignments, demandes
 from services.requests.domain.model import ContactPerson, Demande, RequestStatus
+from services.requests.domain.progress import AssignmentView
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
 
@@ -32,6 +34,10 @@ class DemandeRepository(Protocol):
     async def search(
         self, criteria: DemandeFilter, *, limit: int, offset: int
     ) -> tuple[list[Demande], int]: ...
+
+    async def assignments(self, demande_id: UUID) -> list[AssignmentView]: ...
+
+    async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None: ...
 
 
 def _row_values(d: Demande) -> dict[str, Any]:
@@ -152,3 +158,42 @@ class SqlDemandeRepository:
             )
         ).all()
         return [_from_row(r) for r in rows], int(total)
+
+    async def assignments(self, demande_id: UUID) -> list[AssignmentView]:
+        rows = await self._session.execute(
+            select(demande_assignments)
+            .where(demande_assignments.c.request_id == demande_id)
+            .order_by(demande_assignments.c.updated_at, demande_assignments.c.assignment_id)
+        )
+        return [
+            AssignmentView(
+                assignment_id=r.assignment_id,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                lead=r.lead,
+                needs=list(r.needs),
+                status=r.status,
+                updated_at=r.updated_at,
+            )
+            for r in rows.all()
+        ]
+
+    async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None:
+        values = {
+            "assignment_id": view.assignment_id,
+            "request_id": demande_id,
+            "actor_id": view.actor_id,
+            "actor_name": view.actor_name,
+            "lead": view.lead,
+            "needs": view.needs,
+            "status": view.status,
+            "updated_at": view.updated_at,
+        }
+        await self._session.execute(
+            pg_insert(demande_assignments)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[demande_assignments.c.assignment_id],
+                set_={"status": view.status, "updated_at": view.updated_at},
+            )
+        )

@@ -1,16 +1,34 @@
-"""Subscribers of the requests service: commands sent by département systems."""
+"""Subscribers of the requests service: commands sent by département systems, and the
+matching service's events, which the demandes follow."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import use_cases
 from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentCancelled,
+    AssignmentCompleted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    AssignmentProposed,
+    RequestUnmatched,
+)
 from shared.contracts.requests import SubmitRequestCommand
-from shared.contracts.topics import REQUESTS_COMMAND
+from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_COMMAND
 from shared.http.errors import Conflict, DomainValidationError
-from shared.messaging.consumer import IdempotentConsumer, Received, RejectedEvent, Route, subscribe
+from shared.messaging.consumer import (
+    Handler,
+    IdempotentConsumer,
+    Received,
+    RejectedEvent,
+    Route,
+    subscribe,
+)
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
@@ -33,21 +51,62 @@ async def on_submit_command(uow: RequestsUnitOfWork, event: Received[Any]) -> No
         raise RejectedEvent("conflict", exc.message) from exc
 
 
-def register(runtime: ServiceRuntime) -> IdempotentConsumer[RequestsUnitOfWork]:
-    consumer = IdempotentConsumer[RequestsUnitOfWork](
-        service=runtime.name,
-        uow_factory=lambda: RequestsUnitOfWork(runtime.session_factory, source=runtime.name),
-        routes={SubmitRequestCommand.event_type: Route(SubmitRequestCommand, on_submit_command)},
-        dead_letters=runtime.dead_letters,
-        max_attempts=runtime.kafka.max_attempts,
-        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-        after_commit=runtime.relay.wake,
+def _follow(status: str) -> Handler[RequestsUnitOfWork]:
+    async def handle(uow: RequestsUnitOfWork, event: Received[Any]) -> None:
+        payload = event.payload
+        proposed = isinstance(payload, AssignmentProposed)
+        view = AssignmentView(
+            assignment_id=payload.assignment_id,
+            actor_id=payload.actor_id,
+            actor_name=payload.actor_name,
+            lead=payload.lead if proposed else False,
+            needs=[f"{n.theme.value}/{n.phase.value}" for n in payload.needs] if proposed else [],
+            status=status,
+            updated_at=event.envelope.time,
+        )
+        await use_cases.follow_assignment(uow, payload.request_id, view, datetime.now(UTC))
+
+    return handle
+
+
+async def on_unmatched(uow: RequestsUnitOfWork, event: Received[Any]) -> None:
+    payload: RequestUnmatched = event.payload
+    await use_cases.follow_assignment(
+        uow, payload.request_id, None, datetime.now(UTC), unmatched_summary=payload.summary_text
     )
-    subscribe(
-        runtime.broker,
-        REQUESTS_COMMAND.name,
-        group_id=runtime.settings.consumer_group,
-        consumer=consumer,
-        offset_reset=runtime.settings.consumer_offset_reset,
+
+
+def register(runtime: ServiceRuntime) -> None:
+    def consumer(routes: dict[str, Route[RequestsUnitOfWork]]) -> IdempotentConsumer[Any]:
+        return IdempotentConsumer[RequestsUnitOfWork](
+            service=runtime.name,
+            uow_factory=lambda: RequestsUnitOfWork(runtime.session_factory, source=runtime.name),
+            routes=routes,
+            dead_letters=runtime.dead_letters,
+            max_attempts=runtime.kafka.max_attempts,
+            redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
+            after_commit=runtime.relay.wake,
+        )
+
+    commands = consumer(
+        {SubmitRequestCommand.event_type: Route(SubmitRequestCommand, on_submit_command)}
     )
-    return consumer
+    progress = consumer(
+        {
+            AssignmentProposed.event_type: Route(AssignmentProposed, _follow("proposed")),
+            AssignmentAccepted.event_type: Route(AssignmentAccepted, _follow("accepted")),
+            AssignmentDeclined.event_type: Route(AssignmentDeclined, _follow("declined")),
+            AssignmentExpired.event_type: Route(AssignmentExpired, _follow("expired")),
+            AssignmentCompleted.event_type: Route(AssignmentCompleted, _follow("completed")),
+            AssignmentCancelled.event_type: Route(AssignmentCancelled, _follow("cancelled")),
+            RequestUnmatched.event_type: Route(RequestUnmatched, on_unmatched),
+        }
+    )
+    for topic, handler in ((REQUESTS_COMMAND.name, commands), (MATCHING_ASSIGNMENT.name, progress)):
+        subscribe(
+            runtime.broker,
+            topic,
+            group_id=runtime.settings.consumer_group,
+            consumer=handler,
+            offset_reset=runtime.settings.consumer_offset_reset,
+        )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from services.requests.domain.model import STATUS_LABELS, Demande, RequestStatus
+from services.requests.domain.progress import AssignmentView
 from services.requests.domain.validation import home_departement
 from services.requests.service_layer import use_cases
 from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
@@ -30,6 +31,18 @@ class ContactView(BaseModel):
     email: str
     phone: str | None
     role: str | None
+
+
+class AssignmentOut(BaseModel):
+    """An actor proposed for, or working on, this demande."""
+
+    assignment_id: UUID
+    actor_id: str
+    actor_name: str
+    lead: bool
+    needs: list[str]
+    status: str
+    updated_at: datetime
 
 
 class RequestView(BaseModel):
@@ -54,9 +67,12 @@ class RequestView(BaseModel):
     status_changed_at: datetime | None
     submitted_at: datetime
     withdrawn_reason: str | None
+    assignments: list[AssignmentOut] = Field(
+        default_factory=list, description="Avec qui : les acteurs proposés ou en mission."
+    )
 
     @classmethod
-    def of(cls, d: Demande) -> RequestView:
+    def of(cls, d: Demande, assignments: list[AssignmentView] | None = None) -> RequestView:
         return cls(
             id=d.id,
             departement=d.departement,
@@ -84,6 +100,18 @@ class RequestView(BaseModel):
             status_changed_at=d.status_changed_at,
             submitted_at=d.submitted_at,
             withdrawn_reason=d.withdrawn_reason,
+            assignments=[
+                AssignmentOut(
+                    assignment_id=a.assignment_id,
+                    actor_id=a.actor_id,
+                    actor_name=a.actor_name,
+                    lead=a.lead,
+                    needs=a.needs,
+                    status=a.status,
+                    updated_at=a.updated_at,
+                )
+                for a in assignments or ()
+            ],
         )
 
 
@@ -172,7 +200,8 @@ async def submit(
 @router.get("/{request_id}", response_model=RequestView, summary="Lire une demande")
 async def read(request_id: UUID, principal: CurrentPrincipal, uow: UoW) -> RequestView:
     async with uow:
-        return RequestView.of(await use_cases.get_request(uow, principal, request_id))
+        demande = await use_cases.get_request(uow, principal, request_id)
+        return RequestView.of(demande, await uow.demandes.assignments(demande.id))
 
 
 @router.get("", response_model=RequestPage, summary="Lister les demandes de votre périmètre")

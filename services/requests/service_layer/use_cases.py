@@ -16,6 +16,7 @@ from services.requests.domain.model import (
     InvalidTransition,
     RequestStatus,
 )
+from services.requests.domain.progress import AssignmentView, mark_unmatched, progress
 from services.requests.domain.validation import check_draft, resolve_requester
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import (
@@ -241,4 +242,30 @@ async def withdraw_request(
     )
     await uow.commit()
     DEMANDES.labels(demande.departement, demande.status.value).inc()
+    return demande
+
+
+async def follow_assignment(
+    uow: UnitOfWork,
+    request_id: UUID,
+    view: AssignmentView | None,
+    now: datetime,
+    unmatched_summary: str | None = None,
+) -> Demande | None:
+    """Bring a demande up to date with an event of the matching service."""
+    demande = await uow.demandes.get(request_id, for_update=True)
+    if demande is None:
+        # Matching only routes demandes that we published; this one is not ours to follow.
+        return None
+    before = demande.status
+    if view is not None:
+        await uow.demandes.save_assignment(request_id, view)
+    if unmatched_summary is not None:
+        changed = mark_unmatched(demande, unmatched_summary, now)
+    else:
+        changed = progress(demande, await uow.demandes.assignments(request_id), now)
+    if changed:
+        await uow.demandes.save_status(demande)
+        if demande.status is not before:
+            DEMANDES.labels(demande.departement, demande.status.value).inc()
     return demande

@@ -1,17 +1,18 @@
-"""A requests service running in the test process, on a fresh database."""
+"""Services running in the test process, each on a fresh database, with the real broker."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
-from services.requests.entrypoints.main import MIGRATIONS, NAME, build
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, service_settings
 
@@ -25,29 +26,45 @@ class RunningService:
 
 
 @asynccontextmanager
-async def running_requests_service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka: KafkaSettings
+async def running_service(
+    name: str,
+    fresh_database: Callable[[str], Awaitable[str]],
+    kafka: KafkaSettings,
+    *,
+    database_url: str | None = None,
+    consumer_group: str | None = None,
+    build_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[RunningService]:
-    database_url = await fresh_database(NAME)
-    settings = service_settings(NAME).model_copy(
+    """Start service ``name`` in this process; several may share a database and a group."""
+    main = importlib.import_module(f"services.{name}.entrypoints.main")
+    database_url = database_url or await fresh_database(name)
+    settings = service_settings(name).model_copy(
         update={
             "database_url": database_url,
-            "consumer_group": f"requests-test-{uuid.uuid4().hex[:8]}",
+            "consumer_group": consumer_group or f"{name}-test-{uuid.uuid4().hex[:8]}",
             "outbox_poll_seconds": 0.2,
-            # Earlier runs left commands on the shared topic: this test service starts after them.
+            # Earlier runs left records on the shared topics: this test service starts after them.
             "consumer_offset_reset": "latest",
         }
     )
-    runtime = ServiceRuntime(NAME, migrations_dir=MIGRATIONS, settings=settings, kafka=kafka)
-    app = build(runtime)
+    runtime = ServiceRuntime(name, migrations_dir=main.MIGRATIONS, settings=settings, kafka=kafka)
+    app = main.build(runtime, **(build_options or {}))
     await runtime.start()
     await wait_for_assignment(runtime)
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://requests") as client:
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
             yield RunningService(app, runtime, client, database_url)
     finally:
         await runtime.stop()
+
+
+@asynccontextmanager
+async def running_requests_service(
+    fresh_database: Callable[[str], Awaitable[str]], kafka: KafkaSettings
+) -> AsyncIterator[RunningService]:
+    async with running_service("requests", fresh_database, kafka) as running:
+        yield running
 
 
 async def wait_for_assignment(runtime: ServiceRuntime, timeout: float = 30.0) -> None:

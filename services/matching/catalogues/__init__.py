@@ -1,0 +1,1 @@
+"""The catalogues of the offer shipped with the service, one JSON file per département."""

@@ -1,0 +1,36 @@
+"""Settings of the matching service's rules (``MG_MATCHING_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.matching.domain.model import Weights
+from services.matching.service_layer.use_cases import Policy
+
+
+class MatchingRules(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MG_MATCHING_", extra="ignore")
+
+    weight_coverage: float = Field(default=0.4, ge=0)
+    weight_expertise: float = Field(default=0.25, ge=0)
+    weight_load: float = Field(default=0.15, ge=0)
+    weight_continuity: float = Field(default=0.1, ge=0)
+    weight_locality: float = Field(default=0.1, ge=0)
+    response_working_days: int = Field(default=5, ge=0, le=60)
+    # Demonstrations and drills only: a response deadline in seconds.
+    response_seconds: float | None = Field(default=None, gt=0)
+    expiry_scan_seconds: float = Field(default=30.0, gt=0)
+
+    def policy(self) -> Policy:
+        return Policy(
+            weights=Weights(
+                coverage=self.weight_coverage,
+                expertise=self.weight_expertise,
+                load=self.weight_load,
+                continuity=self.weight_continuity,
+                locality=self.weight_locality,
+            ),
+            response_working_days=self.response_working_days,
+            response_seconds=self.response_seconds,
+        )

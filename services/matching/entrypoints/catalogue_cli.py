@@ -1,0 +1,78 @@
+"""``mg-catalogue``: load actor catalogues into the matching database.
+
+    mg-catalogue load --shipped            the catalogues shipped for 49, 35 and 24
+    mg-catalogue load path/to/44.json      a département's own file
+
+Each actor that is new or changed goes out as an event on ``matching.actor.v1``
+through the outbox, like a change made over the HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.matching.domain.catalogue import (
+    CatalogueError,
+    load_shipped,
+    read_catalogue,
+    shipped_departements,
+)
+from services.matching.domain.model import Actor
+from services.matching.entrypoints.main import MIGRATIONS, NAME
+from services.matching.service_layer import use_cases
+from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from shared.auth.tokens import Principal, Role
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.migrations import upgrade
+from shared.settings import service_settings
+
+app = typer.Typer(help="Actor catalogues of the matching service.", no_args_is_help=True)
+
+OPERATOR = Principal(Role.ADMIN, "mg-catalogue", None)
+
+
+async def _save(actors: list[Actor]) -> int:
+    settings = service_settings(NAME)
+    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=2)
+    changed = 0
+    try:
+        factory = make_session_factory(engine)
+        for actor in actors:
+            async with MatchingUnitOfWork(factory, source=NAME) as uow:
+                changed += await use_cases.save_actor(uow, OPERATOR, actor, datetime.now(UTC)) > 0
+    finally:
+        await engine.dispose()
+    return changed
+
+
+@app.command()
+def load(
+    files: Annotated[list[Path] | None, typer.Argument(help="Catalogue files (JSON)")] = None,
+    shipped: Annotated[bool, typer.Option(help="Load the shipped catalogues")] = False,
+) -> None:
+    """Register or update every actor of the given catalogues."""
+    actors: list[Actor] = []
+    try:
+        if shipped:
+            for departement in shipped_departements():
+                actors += load_shipped(departement)
+        for file in files or []:
+            actors += read_catalogue(file)
+    except CatalogueError as exc:
+        typer.echo(f"catalogue invalide : {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not actors:
+        typer.echo("rien à charger : donnez un fichier ou --shipped", err=True)
+        raise typer.Exit(2)
+    changed = asyncio.run(_save(actors))
+    typer.echo(f"{len(actors)} acteurs lus, {changed} enregistrés ou modifiés")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,323 @@
+"""HTTP API of the matching service: the actor catalogue, the proposals that actors
+answer, the missions they complete, and the unmatched demandes of a département."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from services.matching.config import MatchingRules
+from services.matching.domain.catalogue import CatalogueError, actor_to_dict, actors_from_document
+from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, AssignmentStatus
+from services.matching.service_layer import use_cases
+from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from shared.auth.tokens import Principal, Role
+from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.http.security import CurrentPrincipal
+from shared.refdata import get_territories
+from shared.runtime import ServiceRuntime
+
+actors_router = APIRouter(prefix="/v1/actors", tags=["acteurs"])
+assignments_router = APIRouter(prefix="/v1/assignments", tags=["mises en relation"])
+unmatched_router = APIRouter(prefix="/v1/unmatched", tags=["demandes sans acteur"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def unit_of_work(request: Request) -> MatchingUnitOfWork:
+    runtime = _runtime(request)
+    return MatchingUnitOfWork(runtime.session_factory, source=runtime.name)
+
+
+UoW = Annotated[MatchingUnitOfWork, Depends(unit_of_work)]
+
+
+def _policy(request: Request) -> use_cases.Policy:
+    rules: MatchingRules = request.app.state.matching_rules
+    return rules.policy()
+
+
+def _scope_departement(principal: Principal, departement: str | None) -> str | None:
+    if principal.role is Role.ADMIN:
+        return departement
+    if departement is not None and departement != principal.departement:
+        raise Forbidden("Vous ne pouvez consulter que votre département.")
+    return principal.departement
+
+
+# --- actors ---------------------------------------------------------------------------
+
+
+@actors_router.get("", summary="Catalogue des acteurs d'un département")
+async def list_actors(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+) -> list[dict[str, Any]]:
+    async with uow:
+        found = await uow.repository.actors_of(_scope_departement(principal, departement))
+    return [actor_to_dict(a) for a in found]
+
+
+@actors_router.get("/{actor_id}", summary="Un acteur")
+async def read_actor(actor_id: str, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
+    async with uow:
+        actor = await uow.repository.actor(actor_id)
+    if actor is None or not principal.can_act_for(actor.departement):
+        raise NotFound("Acteur introuvable.")
+    return actor_to_dict(actor)
+
+
+@actors_router.put(
+    "/{actor_id}",
+    summary="Enregistrer ou modifier un acteur (équipe du département)",
+    responses={422: {"description": "Fiche invalide, message en français."}},
+)
+async def save_actor(
+    request: Request,
+    actor_id: str,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[dict[str, Any], Body(description="Fiche d'acteur, format du catalogue.")],
+) -> dict[str, Any]:
+    departement = str(body.get("departement") or principal.departement or "")
+    try:
+        [actor] = actors_from_document(
+            {"departement": departement, "actors": [body | {"id": actor_id}]}
+        )
+    except CatalogueError as exc:
+        raise DomainValidationError([FieldError("acteur", str(exc))]) from exc
+    async with uow:
+        version = await use_cases.save_actor(uow, principal, actor, datetime.now(UTC))
+    _runtime(request).relay.wake()
+    return actor_to_dict(actor) | {"version": version if version > 0 else None}
+
+
+@actors_router.put(
+    "",
+    summary="Charger un catalogue complet (fichier JSON d'un département)",
+)
+async def load_catalogue(
+    request: Request,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[dict[str, Any], Body(description="{departement, actors: [...]}")],
+) -> dict[str, int]:
+    try:
+        actors = actors_from_document(body)
+    except CatalogueError as exc:
+        raise DomainValidationError([FieldError("catalogue", str(exc))]) from exc
+    changed = 0
+    now = datetime.now(UTC)
+    for actor in actors:
+        async with uow:
+            changed += await use_cases.save_actor(uow, principal, actor, now) > 0
+    _runtime(request).relay.wake()
+    return {"actors": len(actors), "changed": changed}
+
+
+# --- assignments ----------------------------------------------------------------------
+
+
+class AssignmentView(BaseModel):
+    id: UUID
+    request_id: UUID
+    departement: str
+    actor_id: str
+    requester_code: str
+    needs: list[str]
+    lead: bool
+    round: int
+    status: AssignmentStatus
+    status_label: str
+    criteria: dict[str, float]
+    reasons: str
+    proposed_at: datetime
+    respond_by: datetime
+    responded_at: datetime | None
+    completed_at: datetime | None
+    days_spent: Decimal | None
+    note: str | None
+
+    @classmethod
+    def of(cls, a: Assignment) -> AssignmentView:
+        c = a.criteria
+        return cls(
+            id=a.id,
+            request_id=a.request_id,
+            departement=a.departement,
+            actor_id=a.actor_id,
+            requester_code=a.requester_code,
+            needs=[str(n) for n in a.needs],
+            lead=a.lead,
+            round=a.round,
+            status=a.status,
+            status_label=STATUS_LABELS[a.status],
+            criteria={
+                "couverture": c.coverage,
+                "expertise": c.expertise,
+                "charge": c.load,
+                "continuite": c.continuity,
+                "proximite": c.locality,
+                "score": c.score,
+            },
+            reasons=a.reasons,
+            proposed_at=a.proposed_at,
+            respond_by=a.respond_by,
+            responded_at=a.responded_at,
+            completed_at=a.completed_at,
+            days_spent=a.days_spent,
+            note=a.note,
+        )
+
+
+class Decline(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class Completion(BaseModel):
+    days_spent: Decimal = Field(ge=0, le=1000, max_digits=7, decimal_places=2)
+    report: str | None = Field(default=None, max_length=5000)
+
+
+@assignments_router.get("", response_model=list[AssignmentView], summary="Mises en relation")
+async def list_assignments(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    status: AssignmentStatus | None = None,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AssignmentView]:
+    if principal.role is Role.COLLECTIVITE:
+        raise Forbidden("Les collectivités suivent leurs demandes dans le service des demandes.")
+    actor_id = principal.scope if principal.role is Role.ACTOR else None
+    async with uow:
+        found = await uow.repository.search_assignments(
+            departement=_scope_departement(principal, departement),
+            actor_id=actor_id,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+    return [AssignmentView.of(a) for a in found]
+
+
+@assignments_router.get("/{assignment_id}", response_model=AssignmentView)
+async def read_assignment(
+    assignment_id: UUID, principal: CurrentPrincipal, uow: UoW
+) -> AssignmentView:
+    async with uow:
+        found = await uow.repository.assignment(assignment_id)
+    if found is None or not principal.can_act_for(found.departement):
+        raise NotFound("Mise en relation introuvable.")
+    if principal.role is Role.ACTOR and principal.scope != found.actor_id:
+        raise Forbidden("Cette mise en relation est adressée à un autre acteur.")
+    if principal.role is Role.COLLECTIVITE:
+        raise Forbidden("Les collectivités suivent leurs demandes dans le service des demandes.")
+    return AssignmentView.of(found)
+
+
+@assignments_router.post(
+    "/{assignment_id}/accept", response_model=AssignmentView, summary="Accepter (acteur)"
+)
+async def accept(
+    request: Request, assignment_id: UUID, principal: CurrentPrincipal, uow: UoW
+) -> AssignmentView:
+    async with uow:
+        done = await use_cases.accept(uow, principal, assignment_id, datetime.now(UTC))
+    _runtime(request).relay.wake()
+    return AssignmentView.of(done)
+
+
+@assignments_router.post(
+    "/{assignment_id}/decline", response_model=AssignmentView, summary="Décliner (acteur)"
+)
+async def decline(
+    request: Request,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[Decline | None, Body()] = None,
+) -> AssignmentView:
+    async with uow:
+        done = await use_cases.decline(
+            uow,
+            principal,
+            assignment_id,
+            body.reason if body else None,
+            _policy(request),
+            get_territories(),
+            datetime.now(UTC),
+        )
+    _runtime(request).relay.wake()
+    return AssignmentView.of(done)
+
+
+@assignments_router.post(
+    "/{assignment_id}/complete",
+    response_model=AssignmentView,
+    summary="Déclarer la mission terminée, avec les jours passés (acteur)",
+)
+async def complete(
+    request: Request,
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Completion,
+) -> AssignmentView:
+    async with uow:
+        done = await use_cases.complete(
+            uow, principal, assignment_id, body.days_spent, body.report, datetime.now(UTC)
+        )
+    _runtime(request).relay.wake()
+    return AssignmentView.of(done)
+
+
+# --- unmatched ------------------------------------------------------------------------
+
+
+class UnmatchedView(BaseModel):
+    request_id: UUID
+    departement: str
+    requester_code: str
+    uncovered_needs: list[str]
+    summary: str
+    since: datetime
+
+
+@unmatched_router.get(
+    "", response_model=list[UnmatchedView], summary="Demandes sans acteur (équipe du département)"
+)
+async def list_unmatched(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UnmatchedView]:
+    if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
+        raise Forbidden("Réservé à l'équipe du département.")
+    async with uow:
+        found = await uow.repository.unmatched(
+            _scope_departement(principal, departement), limit, offset
+        )
+    return [
+        UnmatchedView(
+            request_id=d.request_id,
+            departement=d.departement,
+            requester_code=d.requester_code,
+            uncovered_needs=[str(n) for n in d.uncovered],
+            summary=d.summary,
+            since=d.updated_at,
+        )
+        for d in found
+    ]
