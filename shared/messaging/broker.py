@@ -74,6 +74,7 @@ def consumer_options(group_id: str, offset_reset: str = "earliest") -> dict[str,
         "auto_offset_reset": offset_reset,
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "max_poll_interval_ms": 300_000,
-        "session_timeout_ms": 30_000,
+        # A killed instance's partitions move to the others after this long.
+        "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 3_000,
     }
