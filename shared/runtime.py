@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -32,6 +33,8 @@ from shared.observability.metrics import HTTP_REQUESTS
 from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
 
 log = get_logger(__name__)
+
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class ServiceRuntime:
@@ -149,7 +152,9 @@ def create_app(
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Any:
-        correlation_id = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        offered = request.headers.get("x-correlation-id", "")
+        # Only an id that fits our headers and columns is carried on; others are replaced.
+        correlation_id = offered if CORRELATION_ID.fullmatch(offered) else str(uuid.uuid4())
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
         with log_context(correlation_id=correlation_id):

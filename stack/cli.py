@@ -22,7 +22,7 @@ from rich.console import Console
 
 from shared.settings import KafkaSettings
 from stack.processes import all_services
-from stack.scenario import run_scenario, summary
+from stack.scenario import load_catalogues, report, run_scenario
 
 app = typer.Typer(help="Matière Grise: the local stack.", no_args_is_help=True)
 console = Console()
@@ -95,13 +95,24 @@ def scenario(
     seed: Annotated[int, typer.Option(help="Seed of the scenario")] = 2026,
 ) -> None:
     """Play the scenario against the running stack and print its summary."""
-    requests = next(s for s in all_services() if s.name == "requests")
+    urls = {s.name: s.url for s in all_services()}
     console.rule(f"Scénario : {demandes} demandes")
     started = time.perf_counter()
-    outcome = asyncio.run(
-        run_scenario(requests.url, KafkaSettings(), demandes=demandes, seed=seed, console=console)
-    )
-    summary(outcome, console)
+
+    async def play() -> None:
+        loaded = await load_catalogues(urls["matching"])
+        console.print(f"Catalogues d'acteurs chargés : {loaded}")
+        outcome = await run_scenario(
+            urls["requests"],
+            urls["matching"],
+            KafkaSettings(),
+            demandes=demandes,
+            seed=seed,
+            console=console,
+        )
+        await report(urls["requests"], urls["matching"], outcome, console)
+
+    asyncio.run(play())
     console.print(f"Durée du scénario : {time.perf_counter() - started:.1f} s")
 
 

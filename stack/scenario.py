@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from shared.auth.tokens import Role, mint
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST
+from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_COMMAND, REQUESTS_REQUEST
 from shared.contracts.vocabulary import Phase, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import Territories, get_territories
@@ -116,6 +117,8 @@ class Outcome:
     withdrawn: set[str] = field(default_factory=set)
     latencies_ms: list[float] = field(default_factory=list)
     seen: dict[str, set[str]] = field(default_factory=dict)
+    answers: Counter[str] = field(default_factory=Counter)
+    proposal_latencies_ms: list[float] = field(default_factory=list)
 
 
 def _draft(rng: random.Random, code: str, population: int, nom: str) -> dict[str, Any]:
@@ -163,6 +166,7 @@ def _requesters(
 
 async def run_scenario(
     requests_url: str,
+    matching_url: str,
     kafka: KafkaSettings,
     *,
     demandes: int = 300,
@@ -184,8 +188,11 @@ async def run_scenario(
     rng.shuffle(plan)
     semaphore = asyncio.Semaphore(16)
     try:
-        async with httpx.AsyncClient(base_url=requests_url, timeout=30) as client:
-            with Progress(console=console, transient=True) as progress:
+        async with (
+            httpx.AsyncClient(base_url=requests_url, timeout=30) as client,
+            httpx.AsyncClient(base_url=matching_url, timeout=30) as matching,
+        ):
+            with Progress(console=console) as progress:
                 task = progress.add_task("Dépôt des demandes", total=len(plan))
 
                 async def submit(dep: str, requester: tuple[str, int, str]) -> None:
@@ -217,17 +224,15 @@ async def run_scenario(
 
                 await asyncio.gather(*(submit(dep, r) for dep, r in plan))
                 await _wait(
-                    outcome,
                     lambda: all(
                         "submitted" in outcome.seen.get(i, ()) for i in outcome.submitted_at
-                    ),
+                    )
                 )
                 withdraw = rng.sample(
                     sorted(outcome.submitted_at), k=max(1, len(outcome.submitted_at) // 20)
                 )
                 for request_id in withdraw:
-                    dep = outcome.departement[request_id]
-                    token = _token(auth, dep, None)
+                    token = _token(auth, outcome.departement[request_id], None)
                     response = await client.post(
                         f"/v1/requests/{request_id}/withdraw",
                         json={"reason": "Projet reporté au prochain budget."},
@@ -236,14 +241,95 @@ async def run_scenario(
                     if response.status_code == 200:
                         outcome.withdrawn.add(request_id)
                 await _wait(
-                    outcome,
-                    lambda: all("withdrawn" in outcome.seen.get(i, ()) for i in outcome.withdrawn),
+                    lambda: all("withdrawn" in outcome.seen.get(i, ()) for i in outcome.withdrawn)
                 )
+                await _actors_answer(matching, auth, rng, outcome, progress)
     finally:
         listener.cancel()
         await producer.stop()
         await consumer.stop()
     return outcome
+
+
+async def _proposals(matching: httpx.AsyncClient, auth: AuthSettings, status: str) -> list[Any]:
+    found: list[Any] = []
+    for dep in DEPARTEMENTS:
+        token = _token(auth, dep, None)
+        response = await matching.get(
+            f"/v1/assignments?status={status}&limit=500",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        found += response.json()
+    return found
+
+
+async def _actors_answer(
+    matching: httpx.AsyncClient,
+    auth: AuthSettings,
+    rng: random.Random,
+    outcome: Outcome,
+    progress: Progress,
+) -> None:
+    """Actors accept most proposals, decline some, let a few expire; then report the
+    missions they completed with the days spent."""
+    ignored: set[str] = set()
+    task = progress.add_task("Réponses des acteurs", total=None)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        proposed = await _proposals(matching, auth, "proposed")
+        if not proposed:
+            break
+        pending = [p for p in proposed if p["id"] not in ignored]
+        if not pending:
+            # Only the ignored ones are left: they expire, and their next candidates come.
+            await asyncio.sleep(2)
+            continue
+        for proposal in pending:
+            actor = mint(
+                auth,
+                role=Role.ACTOR,
+                subject=proposal["actor_id"],
+                departement=proposal["departement"],
+                scope=proposal["actor_id"],
+            )
+            headers = {"Authorization": f"Bearer {actor}"}
+            draw = rng.random()
+            if draw < 0.15 and proposal["round"] == 1:
+                ignored.add(proposal["id"])
+                outcome.answers["laissée expirer"] += 1
+                continue
+            if draw < 0.35 and proposal["round"] == 1:
+                path, body = "decline", {"reason": "Plan de charge complet ce trimestre."}
+                outcome.answers["déclinée"] += 1
+            else:
+                path, body = "accept", {}
+                outcome.answers["acceptée"] += 1
+            await matching.post(
+                f"/v1/assignments/{proposal['id']}/{path}", json=body, headers=headers
+            )
+            progress.advance(task)
+        # Declines bring next candidates through Kafka: give them a moment.
+        await asyncio.sleep(1)
+    accepted = await _proposals(matching, auth, "accepted")
+    for mission in accepted:
+        if rng.random() < 0.3:
+            continue  # still running when the scenario ends
+        actor = mint(
+            auth,
+            role=Role.ACTOR,
+            subject=mission["actor_id"],
+            departement=mission["departement"],
+            scope=mission["actor_id"],
+        )
+        days = Decimal(rng.randint(2, 60)) / Decimal(2)
+        await matching.post(
+            f"/v1/assignments/{mission['id']}/complete",
+            json={"days_spent": str(days), "report": "Mission conduite à son terme."},
+            headers={"Authorization": f"Bearer {actor}"},
+        )
+        outcome.answers["mission terminée"] += 1
+    progress.update(task, total=1, completed=1)
 
 
 def _token(auth: AuthSettings, departement: str, collectivite: str | None) -> str:
@@ -278,7 +364,9 @@ async def _tap(kafka: KafkaSettings) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     partitions = [
-        TopicPartition(REQUESTS_REQUEST.name, p) for p in range(REQUESTS_REQUEST.partitions)
+        TopicPartition(topic.name, p)
+        for topic in (REQUESTS_REQUEST, MATCHING_ASSIGNMENT)
+        for p in range(topic.partitions)
     ]
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
@@ -291,18 +379,20 @@ async def _listen(consumer: AIOKafkaConsumer, outcome: Outcome) -> None:
     async for record in consumer:
         headers = {k: v.decode() for k, v in record.headers}
         request_id = json.loads(record.value).get("request_id")
-        kind = headers.get("ce_type", "").split(".")[2] if headers.get("ce_type") else "?"
-        if request_id in outcome.submitted_at and kind not in outcome.seen.setdefault(
-            request_id, set()
-        ):
-            outcome.seen[request_id].add(kind)
-            if kind == "submitted":
-                outcome.latencies_ms.append(
-                    (time.perf_counter() - outcome.submitted_at[request_id]) * 1000
-                )
+        if request_id not in outcome.submitted_at:
+            continue
+        kind = headers.get("ce_type", "?.?.?").split(".")[2]
+        seen = outcome.seen.setdefault(request_id, set())
+        elapsed = (time.perf_counter() - outcome.submitted_at[request_id]) * 1000
+        if record.topic == MATCHING_ASSIGNMENT.name:
+            if not seen & {"proposed", "unmatched"} and kind in ("proposed", "unmatched"):
+                outcome.proposal_latencies_ms.append(elapsed)
+        elif kind == "submitted" and kind not in seen:
+            outcome.latencies_ms.append(elapsed)
+        seen.add(kind)
 
 
-async def _wait(outcome: Outcome, done: Any, timeout: float = 60.0) -> None:
+async def _wait(done: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not done() and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
@@ -315,27 +405,65 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def summary(outcome: Outcome, console: Console) -> None:
+async def report(requests_url: str, matching_url: str, outcome: Outcome, console: Console) -> None:
     territories = get_territories()
-    table = Table(title="Demandes par département et statut")
+    auth = AuthSettings()
+    statuses = ["submitted", "proposed", "in_progress", "completed", "unmatched", "withdrawn"]
+    table = Table(title="Demandes par département et statut (API des demandes)")
     table.add_column("Département")
-    table.add_column("Reçues", justify="right")
-    table.add_column("Retirées", justify="right")
-    table.add_column("Publiées sur Kafka", justify="right")
-    for dep in DEPARTEMENTS:
-        ids = [i for i, d in outcome.departement.items() if d == dep and i in outcome.submitted_at]
-        nom = territories.departement(dep)
-        table.add_row(
-            f"{dep} {nom.nom if nom else ''}",
-            str(len(ids)),
-            str(len([i for i in ids if i in outcome.withdrawn])),
-            str(len([i for i in ids if "submitted" in outcome.seen.get(i, ())])),
-        )
+    for status in statuses:
+        table.add_column(status, justify="right")
+    unmatched: list[Any] = []
+    async with (
+        httpx.AsyncClient(base_url=requests_url, timeout=30) as client,
+        httpx.AsyncClient(base_url=matching_url, timeout=30) as matching,
+    ):
+        for dep in DEPARTEMENTS:
+            headers = {"Authorization": f"Bearer {_token(auth, dep, None)}"}
+            counts = []
+            for status in statuses:
+                page = (
+                    await client.get(f"/v1/requests?status={status}&limit=1", headers=headers)
+                ).json()
+                counts.append(str(page["total"]))
+            nom = territories.departement(dep)
+            table.add_row(f"{dep} {nom.nom if nom else ''}", *counts)
+            unmatched += (await matching.get("/v1/unmatched?limit=5", headers=headers)).json()
     console.print(table)
     console.print(f"Canaux : {dict(outcome.channel)} ; refus : {dict(outcome.rejected) or 'aucun'}")
+    console.print(f"Réponses des acteurs : {dict(outcome.answers)}")
+    if unmatched:
+        console.print("Demandes sans acteur (exemples) :")
+        for item in unmatched[:6]:
+            console.print(
+                f"  · {item['departement']} {item['requester_code']} "
+                f"{', '.join(item['uncovered_needs'])} — {item['summary'][:110]}"
+            )
     console.print(
-        "Latence dépôt → événement sur Kafka : "
+        "Latence dépôt → événement « reçue » sur Kafka : "
         f"p50 {percentile(outcome.latencies_ms, 0.5):.1f} ms, "
         f"p99 {percentile(outcome.latencies_ms, 0.99):.1f} ms "
         f"({len(outcome.latencies_ms)} mesures)"
     )
+    console.print(
+        "Latence dépôt → proposition d'acteur (ou « sans acteur ») : "
+        f"p50 {percentile(outcome.proposal_latencies_ms, 0.5):.1f} ms, "
+        f"p99 {percentile(outcome.proposal_latencies_ms, 0.99):.1f} ms "
+        f"({len(outcome.proposal_latencies_ms)} mesures)"
+    )
+
+
+async def load_catalogues(matching_url: str) -> dict[str, int]:
+    """Load the shipped actor catalogues through the matching API, as a team would."""
+    loaded: dict[str, int] = {}
+    token = mint(AuthSettings(), role=Role.ADMIN, subject="demo", departement=None)
+    folder = resources.files("services.matching.catalogues")
+    async with httpx.AsyncClient(base_url=matching_url, timeout=30) as client:
+        for dep in DEPARTEMENTS:
+            body = json.loads(folder.joinpath(f"{dep}.json").read_text(encoding="utf-8"))
+            response = await client.put(
+                "/v1/actors", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            response.raise_for_status()
+            loaded[dep] = response.json()["actors"]
+    return loaded

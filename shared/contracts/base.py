@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("Caractères de contrôle interdits.")
+    return value
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL_IN_LINE.search(value):
+        raise ValueError("Caractères de contrôle ou retours à la ligne interdits.")
+    return value
+
+
+# Text a person typed: tabs and line breaks allowed, other control characters refused
+# (PostgreSQL refuses NUL; the others only hide content).
+Text = Annotated[str, AfterValidator(_no_control)]
+Line = Annotated[str, AfterValidator(_single_line)]
 
 
 class EventPayload(BaseModel):

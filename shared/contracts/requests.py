@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from shared.contracts.base import EventPayload
+from shared.contracts.base import EventPayload, Line, Text
 from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
@@ -23,10 +23,10 @@ class Contact(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=2, max_length=120)
+    name: Line = Field(min_length=2, max_length=120)
     email: EmailStr
     phone: str | None = Field(default=None, max_length=30, pattern=r"^\+?[0-9 .()-]{6,30}$")
-    role: str | None = Field(default=None, max_length=120)
+    role: Line | None = Field(default=None, max_length=120)
 
 
 class RequestDraft(BaseModel):
@@ -40,8 +40,8 @@ class RequestDraft(BaseModel):
         description="INSEE code of a commune (5 characters) or SIREN of an EPCI (9 digits).",
     )
     contact: Contact
-    title: str = Field(min_length=5, max_length=MAX_TITLE)
-    description: str = Field(min_length=10, max_length=MAX_DESCRIPTION)
+    title: Line = Field(min_length=5, max_length=MAX_TITLE)
+    description: Text = Field(min_length=10, max_length=MAX_DESCRIPTION)
     themes: list[Theme] = Field(min_length=1, max_length=6)
     phase: Phase
     estimated_budget: Decimal | None = Field(

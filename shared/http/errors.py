@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,9 @@ _MESSAGES: Mapping[str, str] = {
     "string_pattern_mismatch": "Format invalide.",
     "int_type": "Un nombre entier est attendu.",
     "int_parsing": "Un nombre entier est attendu.",
+    "finite_number": "Un nombre fini est attendu.",
+    "string_unicode": "Texte Unicode invalide.",
+    "date_from_datetime_inexact": "Une date sans heure (AAAA-MM-JJ) est attendue.",
     "decimal_type": "Un montant décimal est attendu.",
     "decimal_parsing": "Un montant décimal est attendu.",
     "decimal_max_digits": "Montant trop grand : au plus {max_digits} chiffres.",
@@ -93,6 +97,8 @@ def french_message(error: Mapping[str, Any]) -> str:
         if "email" in reason.lower() or "@" in reason:
             return "Adresse électronique invalide."
         return reason.removeprefix("Value error, ")
+    if "expected" in context:
+        context["expected"] = str(context["expected"]).replace(" or ", " ou ")
     template = _MESSAGES.get(kind)
     if template is None:
         return f"Valeur invalide ({kind})."
@@ -144,7 +150,17 @@ async def on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.message), status_code=409)
 
 
+async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and "pars" in str(exc.detail).lower():
+        # A body that is not UTF-8 or not JSON FastAPI can read: said in French, like the rest.
+        errors = [FieldError("corps", "Le corps de la requête n'est pas un JSON UTF-8 lisible.")]
+        return JSONResponse(error_body("La demande contient des erreurs.", errors), 422)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 EXCEPTION_HANDLERS = {
+    StarletteHTTPException: on_http_error,
     RequestValidationError: on_request_validation,
     DomainValidationError: on_domain_validation,
     NotFound: on_not_found,

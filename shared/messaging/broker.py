@@ -57,7 +57,7 @@ def make_broker(
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=client_id),),
         graceful_timeout=30.0,
         # Through the standard library, so that structlog renders FastStream's lines as JSON.
-        logger=logging.getLogger("faststream"),
+        logger=logging.getLogger("mg.faststream"),
         **extra,
     )
 

@@ -11,6 +11,7 @@ message is not dead-lettered but delivered again later, offsets untouched.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -257,9 +258,33 @@ def subscribe(
         await consumer.handle(record_of(message))
 
     on_message.__name__ = f"{group_id}_{topic.replace('.', '_')}"
-    broker.subscriber(topic, decoder=_undecoded, **consumer_options(group_id, offset_reset))(
-        on_message
-    )
+    broker.subscriber(
+        topic,
+        parser=_tolerant_headers,
+        decoder=_undecoded,
+        **consumer_options(group_id, offset_reset),
+    )(on_message)
+
+
+async def _tolerant_headers(
+    record: Any, original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    # FastStream decodes every header as UTF-8 before our handler runs: a record with
+    # other bytes would be redelivered forever. Parse a readable copy, but keep the
+    # original record, whose envelope check then dead-letters it.
+    try:
+        return await original(record)
+    except UnicodeDecodeError:
+        readable = dataclasses.replace(
+            record,
+            headers=tuple(
+                (name, (value or b"").decode("utf-8", "replace").encode())
+                for name, value in record.headers or ()
+            ),
+        )
+        message = await original(readable)
+        message.raw_message = record
+        return message
 
 
 async def _undecoded(message: StreamMessage[Any]) -> bytes:

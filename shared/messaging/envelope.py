@@ -29,8 +29,8 @@ H_DEPARTEMENT = "departement"
 REQUIRED_HEADERS = (H_SPECVERSION, H_ID, H_SOURCE, H_TYPE, H_TIME, H_DEPARTEMENT)
 
 # Bounds that the processed-events and outbox columns hold.
-MAX_LENGTHS = {H_ID: 64, H_CORRELATION_ID: 64, H_CAUSATION_ID: 64, H_TYPE: 200, H_SOURCE: 200}
-DEPARTEMENT_CODE = re.compile(r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$")
+MAX_LENGTHS = {H_ID: 64, H_CORRELATION_ID: 64, H_CAUSATION_ID: 64, H_TYPE: 200, H_SOURCE: 100}
+DEPARTEMENT_CODE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6]")
 
 
 class InvalidEnvelope(ValueError):
@@ -90,7 +90,7 @@ class Envelope:
         for name, limit in MAX_LENGTHS.items():
             if len(headers.get(name, "")) > limit:
                 raise InvalidEnvelope(f"{name} longer than {limit} characters")
-        if not DEPARTEMENT_CODE.match(headers[H_DEPARTEMENT]):
+        if not DEPARTEMENT_CODE.fullmatch(headers[H_DEPARTEMENT]):
             raise InvalidEnvelope(
                 f"departement {headers[H_DEPARTEMENT]!r} is not a département code"
             )

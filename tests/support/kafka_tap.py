@@ -91,7 +91,7 @@ class TopicTap:
                             offset=r.offset,
                             key=r.key,
                             value=r.value or b"",
-                            headers={k: v.decode() for k, v in (r.headers or ())},
+                            headers={k: v.decode("utf-8", "replace") for k, v in (r.headers or ())},
                         )
                     )
 

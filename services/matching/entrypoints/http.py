@@ -17,6 +17,7 @@ from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, Assign
 from services.matching.service_layer import use_cases
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from shared.auth.tokens import Principal, Role
+from shared.contracts.base import Text
 from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
@@ -180,12 +181,12 @@ class AssignmentView(BaseModel):
 
 
 class Decline(BaseModel):
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Text | None = Field(default=None, max_length=1000)
 
 
 class Completion(BaseModel):
     days_spent: Decimal = Field(ge=0, le=1000, max_digits=7, decimal_places=2)
-    report: str | None = Field(default=None, max_length=5000)
+    report: Text | None = Field(default=None, max_length=5000)
 
 
 @assignments_router.get("", response_model=list[AssignmentView], summary="Mises en relation")

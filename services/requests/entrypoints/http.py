@@ -16,6 +16,7 @@ from services.requests.domain.validation import home_departement
 from services.requests.service_layer import use_cases
 from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from shared.auth.tokens import Principal, Role
+from shared.contracts.base import Text
 from shared.contracts.requests import RequestDraft
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.http.errors import DomainValidationError, FieldError, Forbidden
@@ -123,7 +124,7 @@ class RequestPage(BaseModel):
 
 
 class Withdrawal(BaseModel):
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Text | None = Field(default=None, max_length=1000)
 
 
 def _runtime(request: Request) -> ServiceRuntime:
