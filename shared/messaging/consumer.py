@@ -258,11 +258,13 @@ def subscribe(
         await consumer.handle(record_of(message))
 
     on_message.__name__ = f"{group_id}_{topic.replace('.', '_')}"
+    # One group per service and topic: a service's subscriptions rebalance independently,
+    # so joining one topic never pauses the consumption of another.
     broker.subscriber(
         topic,
         parser=_tolerant_headers,
         decoder=_undecoded,
-        **consumer_options(group_id, offset_reset),
+        **consumer_options(f"{group_id}.{topic}", offset_reset),
     )(on_message)
 
 

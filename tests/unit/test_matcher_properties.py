@@ -142,6 +142,9 @@ WEIGHTS = st.sampled_from(
         Weights(),
         Weights(coverage=1, expertise=1, load=1, continuity=1, locality=1),
         Weights(coverage=0.1, expertise=0.7, load=0.05, continuity=0.3, locality=0.2),
+        # Coarse or null scores tie often, and then only the actor ids decide.
+        Weights(coverage=0, expertise=0, load=0, continuity=0, locality=1),
+        Weights(coverage=0, expertise=0, load=0, continuity=0, locality=0),
     )
 )
 
@@ -168,7 +171,9 @@ def requesters(draw: st.DrawFn) -> Requester:
         code=code,
         departement="49",
         population=population,
-        commune_codes=frozenset(),
+        # Whether the service layer lists an EPCI's communes here or not, they
+        # must not make a commune-level actor serve the whole EPCI.
+        commune_codes=draw(subsets(COMMUNES)),
         epci_codes=frozenset({code}),
         departement_codes=frozenset({"49"}),
         is_member=is_member,
@@ -186,6 +191,11 @@ def cases(draw: st.DrawFn, max_actors: int, max_phases: int) -> Case:
     # The count first: lists alone would favour very short offers.
     count = draw(st.integers(0, max_actors))
     specs = draw(st.lists(ACTOR_SPECS, min_size=count, max_size=count))
+    # Some actors are twins of the previous one: equal scores, so the ties are exercised.
+    twins = draw(st.lists(mostly(False, True), min_size=count, max_size=count))
+    for index in range(1, count):
+        if twins[index]:
+            specs[index] = specs[index - 1]
     offer = tuple(
         Actor(
             id=f"a{index:02d}",
@@ -306,7 +316,7 @@ def expected_score(actor: Actor, case: Case) -> int:
 # --- properties ----------------------------------------------------------------------------------
 
 
-@settings(FAST, max_examples=1200)
+@settings(FAST, max_examples=900)
 @given(CASES)
 def test_the_chain_respects_every_hard_filter_and_partitions_the_needs(case: Case) -> None:
     proposal = run(case)
@@ -334,14 +344,38 @@ def test_the_chain_respects_every_hard_filter_and_partitions_the_needs(case: Cas
     assert excluded_ids == sorted(set(by_id) - eligible)
     assert all(exclusion.reason.endswith(".") for exclusion in proposal.exclusions)
 
-    leads = [link for link in proposal.links if link.lead]
-    assert len(leads) == (1 if proposal.links else 0)
-    if proposal.links:
-        assert proposal.links[0].lead
     assert proposal.summary
 
 
-@settings(FAST, max_examples=1000)
+@settings(FAST, max_examples=700)
+@given(CASES)
+def test_needs_go_to_the_most_expert_member_and_the_lead_has_the_most(case: Case) -> None:
+    proposal = run(case)
+    chain = [link.candidate for link in proposal.links]
+    owner = {need: link.candidate for link in proposal.links for need in link.needs}
+    for need, candidate in owner.items():
+        rivals = [other for other in chain if covers(other.actor, need)]
+        best = min(
+            rivals,
+            key=lambda c: (-c.actor.themes[need.theme], -c.criteria.score, c.actor.id),
+        )
+        assert candidate is best, need
+
+    leads = [link for link in proposal.links if link.lead]
+    assert len(leads) == (1 if proposal.links else 0)
+    if proposal.links:
+        lead = proposal.links[0]
+        assert lead.lead
+        assert all(
+            (-len(lead.needs), -lead.candidate.criteria.score, lead.candidate.actor.id)
+            <= (-len(link.needs), -link.candidate.criteria.score, link.candidate.actor.id)
+            for link in proposal.links
+        )
+        others = [(-c.criteria.score, c.actor.id) for c in chain[1:]]
+        assert others == sorted(others)
+
+
+@settings(FAST, max_examples=800)
 @given(SMALL_CASES)
 def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case) -> None:
     proposal = run(case)
@@ -373,7 +407,7 @@ def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case)
     assert chain == best[1]
 
 
-@settings(FAST, max_examples=800)
+@settings(FAST, max_examples=600)
 @given(CASES, st.randoms(use_true_random=False))
 def test_the_same_demande_gives_the_same_proposal_whatever_the_order(
     case: Case, rng: random.Random
@@ -393,7 +427,7 @@ def test_the_same_demande_gives_the_same_proposal_whatever_the_order(
     assert again == run(case)
 
 
-@settings(FAST, max_examples=500)
+@settings(FAST, max_examples=400)
 @given(MULTI_PHASE_CASES)
 def test_needs_over_several_phases_keep_the_chain_minimal_and_coherent(case: Case) -> None:
     # Up to 12 needs: the exact search must stay exact and quick beyond one phase.
