@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from shared.contracts.base import EventPayload
+from shared.contracts.billing import (
+    AdhesionEnded,
+    AdhesionRegistered,
+    CreditNoteIssued,
+    InvoiceIssued,
+)
 from shared.contracts.matching import (
     ActorRegistered,
     ActorUpdated,
@@ -14,6 +20,7 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
+from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn, SubmitRequestCommand
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
@@ -29,6 +36,12 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AssignmentCompleted,
     AssignmentCancelled,
     RequestUnmatched,
+    AdhesionRegistered,
+    AdhesionEnded,
+    InvoiceIssued,
+    CreditNoteIssued,
+    DeliverySent,
+    DeliveryDeadLettered,
 )
 
 BY_TYPE: dict[str, type[EventPayload]] = {m.event_type: m for m in EVENT_MODELS}

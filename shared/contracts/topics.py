@@ -47,11 +47,34 @@ MATCHING_ASSIGNMENT = Topic(
     description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
 )
 
+BILLING_ADHESION = Topic(
+    "billing.adhesion.v1",
+    writer="billing",
+    consumers=(),
+    description="Adhésions of collectivités to their département's offer, per year.",
+)
+BILLING_INVOICE = Topic(
+    "billing.invoice.v1",
+    writer="billing",
+    consumers=("notifications",),
+    description="Invoices and credit notes, numbered without gaps per département and year.",
+)
+
+NOTIFICATIONS_DELIVERY = Topic(
+    "notifications.delivery.v1",
+    writer="notifications",
+    consumers=(),
+    description="Outcome of every email and webhook delivery: sent, or dead-lettered.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
     REQUESTS_COMMAND,
     MATCHING_ACTOR,
     MATCHING_ASSIGNMENT,
+    BILLING_ADHESION,
+    BILLING_INVOICE,
+    NOTIFICATIONS_DELIVERY,
 )
 
 

@@ -24,6 +24,41 @@ class OutboxWriter:
         self._source = source
         self.written: list[Envelope] = []
 
+    async def add_many(
+        self, items: list[tuple[EventPayload, str]], *, correlation_id: str | None = None
+    ) -> list[Envelope]:
+        """Many events of one transaction in one statement: (payload, département) pairs."""
+        if not items:
+            return []
+        envelopes = [
+            Envelope(
+                type=payload.event_type,
+                source=self._source,
+                departement=departement,
+                correlation_id=correlation_id or "",
+            )
+            for payload, departement in items
+        ]
+        await self._session.execute(
+            insert(OUTBOX),
+            [
+                {
+                    "event_id": envelope.id,
+                    "event_type": envelope.type,
+                    "topic": payload.topic,
+                    "message_key": departement,
+                    "headers": envelope.to_headers(),
+                    "payload": payload.model_dump_json().encode(),
+                    "created_at": envelope.time,
+                }
+                for envelope, (payload, departement) in zip(envelopes, items, strict=True)
+            ],
+        )
+        if not self.written:
+            await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        self.written += envelopes
+        return envelopes
+
     async def add(
         self,
         payload: EventPayload,

@@ -235,6 +235,29 @@ class Territories:
             case None:
                 return False
 
+    def home_departement(self, code: str) -> str | None:
+        """The one département a requester belongs to when one must be chosen.
+
+        A commune's own; for an EPCI over several départements, the one holding most of
+        its population (ties: the smallest code), which is where its seat usually is.
+        """
+        match self.requester(code):
+            case Commune() as commune:
+                return commune.departement_code
+            case Epci() as epci:
+                weight: dict[str, int] = {}
+                for member in epci.commune_codes:
+                    found = self.commune(member)
+                    if found is not None:
+                        weight[found.departement_code] = (
+                            weight.get(found.departement_code, 0) + found.population
+                        )
+                if not weight:
+                    return None
+                return min(weight, key=lambda d: (-weight[d], d))
+            case None:
+                return None
+
 
 @functools.cache
 def get_territories() -> Territories:

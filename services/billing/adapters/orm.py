@@ -1,7 +1,117 @@
-"""Tables of the billing database (its own aggregates arrive with issue #4)."""
+"""Tables of the billing database: tariffs, adhésions, invoices and their numbering."""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
+
+MONEY = Numeric(14, 2)
+
+# Versioned: a new version is added, a used one is never changed.
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("departement", String(3), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    PrimaryKeyConstraint("departement", "year", "version"),
+)
+
+adhesions = Table(
+    "adhesions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    Column("collectivite_kind", String(10), nullable=False),
+    Column("collectivite_name", String(200), nullable=False),
+    Column("population", Integer, nullable=False),
+    # active, ended
+    Column("status", String(10), nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    # One adhésion per collectivité and year: the business key of the cotisation.
+    UniqueConstraint("year", "collectivite_code", name="adhesions_year_collectivite_key"),
+    Index("adhesions_departement_year_idx", "departement", "year", "collectivite_code"),
+)
+
+# The last number given per département and year; its row lock serialises issuance.
+invoice_counters = Table(
+    "invoice_counters",
+    metadata,
+    Column("departement", String(3), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("last_number", BigInteger, nullable=False),
+    PrimaryKeyConstraint("departement", "year"),
+)
+
+# Invoices and credit notes: written once, never updated nor deleted.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("departement", String(3), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    # invoice, credit_note
+    Column("document_kind", String(12), nullable=False),
+    # cotisation, mission
+    Column("invoice_kind", String(12), nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    Column("collectivite_kind", String(10), nullable=False),
+    Column("collectivite_name", String(200), nullable=False),
+    Column("tariff_version", Integer, nullable=False),
+    Column("lines", JSONB, nullable=False),
+    Column("total_excl_tax", MONEY, nullable=False),
+    Column("total_vat", MONEY, nullable=False),
+    Column("total_incl_tax", MONEY, nullable=False),
+    Column("refers_to", Uuid, nullable=True),
+    Column("reason", Text, nullable=True),
+    # "cotisation:2027:49007", "mission:<assignment>", "credit:<invoice>": never twice.
+    Column("source_key", String(120), nullable=False, unique=True),
+    Column("request_id", Uuid, nullable=True),
+    Column("assignment_id", Uuid, nullable=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("departement", "year", "sequence", name="invoices_sequence_key"),
+    Index("invoices_collectivite_idx", "collectivite_code", "year"),
+)
+
+cotisation_runs = Table(
+    "cotisation_runs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("year", Integer, nullable=False),
+    # Empty list: every département.
+    Column("departements", JSONB, nullable=False),
+    # running, finished, failed
+    Column("status", String(10), nullable=False),
+    Column("members", Integer, nullable=False),
+    Column("issued", Integer, nullable=False),
+    Column("already_invoiced", Integer, nullable=False),
+    Column("amount_incl_tax", MONEY, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.billing.entrypoints import consumers, http
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "billing"
@@ -13,14 +14,21 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
+    consumers.register(runtime)
     return create_app(
         runtime,
         title="Matière Grise — facturation",
         description=(
-            "Cotisations des adhérents, frais de mission, "
-            "factures et avoirs à numérotation continue."
+            "Adhésions, tarifs versionnés, cotisations annuelles et frais de mission ; "
+            "factures et avoirs numérotés sans trou par département et par année. "
+            "Événements sur `billing.invoice.v1` et `billing.adhesion.v1`."
         ),
-        routers=[],
+        routers=[
+            http.adhesions_router,
+            http.tariffs_router,
+            http.invoices_router,
+            http.runs_router,
+        ],
     )
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.adapters.repository import BillingRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
 class BillingUnitOfWork(SqlUnitOfWork):
-    pass
+    repository: BillingRepository
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.repository = BillingRepository(session)

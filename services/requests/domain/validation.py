@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from shared.contracts.requests import RequestDraft
 from shared.contracts.vocabulary import RequesterKind
 from shared.http.errors import FieldError
-from shared.refdata import Commune, Epci, Territories, requester_kind
+from shared.refdata import Commune, Territories, requester_kind
 
 MAX_HORIZON = timedelta(days=365 * 10)
 
@@ -22,13 +22,6 @@ class ResolvedRequester:
     code: str
     name: str
     population: int
-
-
-def home_departement(requester: Commune | Epci) -> str:
-    """The département a requester belongs to when the caller does not say."""
-    if isinstance(requester, Commune):
-        return requester.departement_code
-    return sorted(requester.departement_codes)[0]
 
 
 def resolve_requester(

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from services.requests.domain.model import STATUS_LABELS, Demande, RequestStatus
 from services.requests.domain.progress import AssignmentView
-from services.requests.domain.validation import home_departement
 from services.requests.service_layer import use_cases
 from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from shared.auth.tokens import Principal, Role
@@ -147,12 +146,12 @@ def _submission_departement(principal: Principal, requester_code: str) -> str:
         raise Forbidden("Vous ne pouvez déposer une demande qu'au nom de votre collectivité.")
     if principal.departement is not None:
         return principal.departement
-    requester = get_territories().requester(requester_code)
-    if requester is None:
+    home = get_territories().home_departement(requester_code)
+    if home is None:
         raise DomainValidationError(
             [FieldError("requester_code", "Collectivité inconnue du référentiel officiel.")]
         )
-    return home_departement(requester)
+    return home
 
 
 @router.post(

@@ -1,0 +1,39 @@
+"""Subscribers of the billing service: completed missions are invoiced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from services.billing.service_layer import use_cases
+from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from shared.contracts.matching import AssignmentCompleted
+from shared.contracts.topics import MATCHING_ASSIGNMENT
+from shared.messaging.consumer import IdempotentConsumer, Received, Route, subscribe
+from shared.refdata import get_territories
+from shared.runtime import ServiceRuntime
+
+
+async def on_completed(uow: BillingUnitOfWork, event: Received[Any]) -> None:
+    await use_cases.invoice_mission(
+        uow, event.payload, event.envelope, get_territories(), datetime.now(UTC)
+    )
+
+
+def register(runtime: ServiceRuntime) -> None:
+    consumer = IdempotentConsumer[BillingUnitOfWork](
+        service=runtime.name,
+        uow_factory=lambda: BillingUnitOfWork(runtime.session_factory, source=runtime.name),
+        routes={AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)},
+        dead_letters=runtime.dead_letters,
+        max_attempts=runtime.kafka.max_attempts,
+        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
+        after_commit=runtime.relay.wake,
+    )
+    subscribe(
+        runtime.broker,
+        MATCHING_ASSIGNMENT.name,
+        group_id=runtime.settings.consumer_group,
+        consumer=consumer,
+        offset_reset=runtime.settings.consumer_offset_reset,
+    )

@@ -1,0 +1,394 @@
+"""HTTP API of the billing service: adhésions, tariffs, invoices (JSON, HTML, CSV),
+credit notes, and the annual cotisation run."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from services.billing.adapters.documents import render_csv, render_html
+from services.billing.adapters.repository import Adhesion, StoredInvoice
+from services.billing.domain.tariff import TariffError, tariff_to_dict
+from services.billing.service_layer import use_cases
+from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from shared.auth.tokens import Principal, Role
+from shared.contracts.base import Text
+from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.http.security import CurrentPrincipal
+from shared.observability.logging import get_logger
+from shared.refdata import get_territories
+from shared.runtime import ServiceRuntime
+
+log = get_logger(__name__)
+
+adhesions_router = APIRouter(prefix="/v1/adhesions", tags=["adhésions"])
+tariffs_router = APIRouter(prefix="/v1/tariffs", tags=["tarifs"])
+invoices_router = APIRouter(prefix="/v1/invoices", tags=["factures"])
+runs_router = APIRouter(prefix="/v1/cotisation-runs", tags=["appel de cotisations"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def unit_of_work(request: Request) -> BillingUnitOfWork:
+    runtime = _runtime(request)
+    return BillingUnitOfWork(runtime.session_factory, source=runtime.name)
+
+
+UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
+
+
+def _scope(principal: Principal, departement: str | None) -> str | None:
+    if principal.role is Role.ADMIN:
+        return departement
+    if principal.role is Role.ACTOR:
+        raise Forbidden("Les acteurs n'ont pas accès à la facturation.")
+    if departement is not None and departement != principal.departement:
+        raise Forbidden("Vous ne pouvez consulter que votre département.")
+    return principal.departement
+
+
+# --- adhésions --------------------------------------------------------------------------
+
+
+class AdhesionIn(BaseModel):
+    collectivite_code: str = Field(min_length=5, max_length=9)
+    year: int = Field(ge=2000, le=2100)
+    departement: str | None = Field(default=None, min_length=2, max_length=3)
+
+
+class AdhesionOut(BaseModel):
+    id: UUID
+    departement: str
+    year: int
+    collectivite_code: str
+    collectivite_kind: str
+    collectivite_name: str
+    population: int
+    status: str
+    registered_at: datetime
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, a: Adhesion) -> AdhesionOut:
+        return cls(
+            id=a.id,
+            departement=a.departement,
+            year=a.year,
+            collectivite_code=a.collectivite_code,
+            collectivite_kind=a.collectivite_kind.value,
+            collectivite_name=a.collectivite_name,
+            population=a.population,
+            status=a.status,
+            registered_at=a.registered_at,
+            ended_at=a.ended_at,
+        )
+
+
+class AdhesionPage(BaseModel):
+    items: list[AdhesionOut]
+    total: int
+
+
+class Ending(BaseModel):
+    reason: Text | None = Field(default=None, max_length=1000)
+
+
+@adhesions_router.post("", status_code=201, response_model=AdhesionOut, summary="Adhésion")
+async def register(
+    request: Request, principal: CurrentPrincipal, uow: UoW, body: AdhesionIn
+) -> AdhesionOut:
+    departement = body.departement or principal.departement
+    if departement is None:
+        departement = get_territories().home_departement(body.collectivite_code) or ""
+    async with uow:
+        adhesion = await use_cases.register_adhesion(
+            uow,
+            principal,
+            body.collectivite_code,
+            departement,
+            body.year,
+            get_territories(),
+            datetime.now(UTC),
+        )
+    _runtime(request).relay.wake()
+    return AdhesionOut.of(adhesion)
+
+
+@adhesions_router.get("", response_model=AdhesionPage, summary="Adhésions d'un département")
+async def list_adhesions(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AdhesionPage:
+    if principal.role is Role.COLLECTIVITE:
+        raise Forbidden("Réservé à l'équipe du département.")
+    async with uow:
+        items, total = await uow.repository.list_adhesions(
+            _scope(principal, departement), year, limit, offset
+        )
+    return AdhesionPage(items=[AdhesionOut.of(a) for a in items], total=total)
+
+
+@adhesions_router.post("/{adhesion_id}/end", response_model=AdhesionOut, summary="Fin d'adhésion")
+async def end(
+    request: Request,
+    adhesion_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[Ending | None, Body()] = None,
+) -> AdhesionOut:
+    async with uow:
+        adhesion = await use_cases.end_adhesion(
+            uow, principal, adhesion_id, body.reason if body else None, datetime.now(UTC)
+        )
+    _runtime(request).relay.wake()
+    return AdhesionOut.of(adhesion)
+
+
+# --- tariffs ----------------------------------------------------------------------------
+
+
+@tariffs_router.get("/{departement}/{year}", summary="Tarif en vigueur")
+async def read_tariff(
+    departement: str, year: int, principal: CurrentPrincipal, uow: UoW
+) -> dict[str, Any]:
+    _scope(principal, departement)
+    async with uow:
+        version, tariff = await use_cases.resolve_tariff(uow, departement, year, datetime.now(UTC))
+        await uow.commit()
+    return tariff_to_dict(tariff) | {"version": version}
+
+
+@tariffs_router.put("", summary="Publier une nouvelle version d'un tarif (équipe)")
+async def publish(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    document: Annotated[dict[str, Any], Body(description="Le tarif, format des tarifs livrés.")],
+) -> dict[str, Any]:
+    try:
+        async with uow:
+            version, tariff = await use_cases.publish_tariff(
+                uow, principal, document, datetime.now(UTC)
+            )
+    except TariffError as exc:
+        raise DomainValidationError([FieldError("tarif", str(exc))]) from exc
+    return tariff_to_dict(tariff) | {"version": version}
+
+
+# --- invoices ---------------------------------------------------------------------------
+
+
+class InvoiceOut(BaseModel):
+    id: UUID
+    number: str
+    document_kind: str
+    invoice_kind: str
+    departement: str
+    year: int
+    collectivite_code: str
+    collectivite_kind: str
+    collectivite_name: str
+    tariff_version: int
+    lines: list[dict[str, Any]]
+    total_excl_tax: Decimal
+    total_vat: Decimal
+    total_incl_tax: Decimal
+    refers_to: UUID | None
+    reason: str | None
+    request_id: UUID | None
+    assignment_id: UUID | None
+    issued_at: datetime
+
+    @classmethod
+    def of(cls, i: StoredInvoice) -> InvoiceOut:
+        return cls(
+            id=i.id,
+            number=i.number,
+            document_kind=i.document_kind,
+            invoice_kind=i.invoice_kind,
+            departement=i.departement,
+            year=i.year,
+            collectivite_code=i.collectivite_code,
+            collectivite_kind=i.collectivite_kind.value,
+            collectivite_name=i.collectivite_name,
+            tariff_version=i.tariff_version,
+            lines=i.lines,
+            total_excl_tax=i.total_excl_tax,
+            total_vat=i.total_vat,
+            total_incl_tax=i.total_incl_tax,
+            refers_to=i.refers_to,
+            reason=i.reason,
+            request_id=i.request_id,
+            assignment_id=i.assignment_id,
+            issued_at=i.issued_at,
+        )
+
+
+class Cancellation(BaseModel):
+    reason: Text = Field(min_length=3, max_length=1000)
+
+
+def _ensure_reader(principal: Principal, invoice: StoredInvoice) -> None:
+    if not principal.can_act_for(invoice.departement) or principal.role is Role.ACTOR:
+        raise NotFound("Facture introuvable.")
+    if principal.role is Role.COLLECTIVITE and principal.scope != invoice.collectivite_code:
+        raise Forbidden("Cette facture est adressée à une autre collectivité.")
+
+
+@invoices_router.get("", response_model=list[InvoiceOut], summary="Factures et avoirs")
+async def list_invoices(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    collectivite: Annotated[str | None, Query(min_length=5, max_length=9)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[InvoiceOut]:
+    if principal.role is Role.COLLECTIVITE:
+        collectivite = principal.scope
+    async with uow:
+        found = await uow.repository.search_invoices(
+            departement=_scope(principal, departement),
+            year=year,
+            collectivite_code=collectivite,
+            limit=limit,
+            offset=offset,
+        )
+    return [InvoiceOut.of(i) for i in found]
+
+
+@invoices_router.get(
+    "/export.csv",
+    summary="Export comptable (CSV, séparateur point-virgule)",
+    response_class=Response,
+)
+async def export_csv(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+) -> Response:
+    if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
+        raise Forbidden("Réservé à l'équipe du département.")
+    async with uow:
+        found = await uow.repository.search_invoices(
+            departement=_scope(principal, departement),
+            year=year,
+            collectivite_code=None,
+            limit=None,
+            offset=0,
+        )
+    numbers = {str(i.id): i.number for i in found}
+    return Response(
+        render_csv(found, numbers),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="factures-{year}.csv"'},
+    )
+
+
+@invoices_router.get("/{invoice_id}", response_model=InvoiceOut, summary="Une facture")
+async def read_invoice(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) -> InvoiceOut:
+    async with uow:
+        invoice = await uow.repository.invoice(invoice_id)
+    if invoice is None:
+        raise NotFound("Facture introuvable.")
+    _ensure_reader(principal, invoice)
+    return InvoiceOut.of(invoice)
+
+
+@invoices_router.get(
+    "/{invoice_id}/document",
+    response_class=HTMLResponse,
+    summary="La facture lisible, en français (HTML)",
+)
+async def read_document(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) -> HTMLResponse:
+    async with uow:
+        invoice = await uow.repository.invoice(invoice_id)
+        if invoice is None:
+            raise NotFound("Facture introuvable.")
+        _ensure_reader(principal, invoice)
+        cancelled = await uow.repository.invoice(invoice.refers_to) if invoice.refers_to else None
+    return HTMLResponse(render_html(invoice, cancelled.number if cancelled else None))
+
+
+@invoices_router.post(
+    "/{invoice_id}/cancel",
+    response_model=InvoiceOut,
+    summary="Annuler par un avoir (équipe du département)",
+)
+async def cancel(
+    request: Request, invoice_id: UUID, principal: CurrentPrincipal, uow: UoW, body: Cancellation
+) -> InvoiceOut:
+    async with uow:
+        credit = await use_cases.cancel_invoice(
+            uow, principal, invoice_id, body.reason, datetime.now(UTC)
+        )
+    _runtime(request).relay.wake()
+    return InvoiceOut.of(credit)
+
+
+# --- cotisation runs ----------------------------------------------------------------------
+
+
+class RunIn(BaseModel):
+    year: int = Field(ge=2000, le=2100)
+    departements: list[str] = Field(default_factory=list, max_length=101)
+
+
+@runs_router.post("", status_code=202, summary="Lancer l'appel de cotisations d'une année")
+async def start_run(request: Request, principal: CurrentPrincipal, body: RunIn) -> dict[str, Any]:
+    departements = body.departements
+    if principal.role is not Role.ADMIN:
+        if principal.role is not Role.DEPARTEMENT or any(
+            d != principal.departement for d in departements
+        ):
+            raise Forbidden("Réservé à l'équipe du département (ou à l'administration).")
+        departements = [principal.departement or ""]
+    runtime = _runtime(request)
+
+    def unit_of_work() -> BillingUnitOfWork:
+        return BillingUnitOfWork(runtime.session_factory, source=runtime.name)
+
+    plan = await use_cases.open_run(
+        unit_of_work, body.year, departements or None, datetime.now(UTC)
+    )
+
+    async def work() -> None:
+        try:
+            await use_cases.run_cotisations(
+                unit_of_work,
+                plan,
+                lambda: datetime.now(UTC),
+                on_progress=lambda _: runtime.relay.wake(),
+            )
+        except Exception as exc:
+            log.error("cotisation run failed", run_id=str(plan.run_id), error=repr(exc))
+
+    task = asyncio.create_task(work(), name=f"cotisation-run-{plan.run_id}")
+    request.app.state.runs = getattr(request.app.state, "runs", set()) | {task}
+    return {"id": str(plan.run_id), "status": "running", "members": plan.members}
+
+
+@runs_router.get("/{run_id}", summary="Avancement d'un appel de cotisations")
+async def read_run(run_id: UUID, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
+    async with uow:
+        found = await uow.repository.run(run_id)
+    if found is None:
+        raise NotFound("Appel de cotisations introuvable.")
+    if principal.role is not Role.ADMIN and principal.departement not in found["departements"]:
+        raise NotFound("Appel de cotisations introuvable.")
+    return {k: (str(v) if isinstance(v, Decimal | UUID) else v) for k, v in found.items()}

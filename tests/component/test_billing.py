@@ -1,0 +1,229 @@
+"""The billing service with its real database and broker: adhésions, the cotisation run,
+mission invoices from completion events, credit notes, documents."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.billing.adapters.orm import invoices
+from shared.auth.tokens import Role
+from shared.contracts.matching import AssignmentCompleted, NeedRef
+from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.envelope import Envelope
+from shared.settings import KafkaSettings
+from tests.support.kafka_tap import TopicTap, publish_raw
+from tests.support.services import RunningService, running_service
+from tests.support.tokens import bearer
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+TEAM_78 = bearer(Role.DEPARTEMENT, "78")
+YEAR = 2027
+
+
+@pytest.fixture
+async def billing(
+    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+) -> AsyncIterator[RunningService]:
+    async with running_service("billing", fresh_database, kafka_topics) as running:
+        yield running
+
+
+async def wait_run(billing: RunningService, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run = (await billing.client.get(f"/v1/cotisation-runs/{run_id}", headers=TEAM_78)).json()
+        if run["status"] != "running":
+            return run
+        await asyncio.sleep(0.2)
+    raise AssertionError("the run did not finish")
+
+
+async def test_cotisation_run_numbers_without_gaps_and_does_nothing_twice(
+    billing: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    # Versailles is large (ceiling), Jouars-Pontchartrain just under 6,000; and an EPCI of the 78.
+    codes = ["78646", "78321", "78005", "200033173"]
+    for code in codes:
+        response = await billing.client.post(
+            "/v1/adhesions", json={"collectivite_code": code, "year": YEAR}, headers=TEAM_78
+        )
+        assert response.status_code == 201, response.text
+    again = await billing.client.post(
+        "/v1/adhesions", json={"collectivite_code": "78646", "year": YEAR}, headers=TEAM_78
+    )
+    assert again.status_code == 409
+    foreign = await billing.client.post(
+        "/v1/adhesions", json={"collectivite_code": "49007", "year": YEAR}, headers=TEAM_78
+    )
+    assert foreign.status_code == 422
+
+    async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
+        started = await billing.client.post(
+            "/v1/cotisation-runs", json={"year": YEAR}, headers=TEAM_78
+        )
+        assert started.status_code == 202
+        run = await wait_run(billing, started.json()["id"])
+        assert (run["status"], run["issued"], run["members"]) == ("finished", 4, 4)
+        records = await tap.collect(
+            lambda rs: len([r for r in rs if r.headers["departement"] == "78"]) >= 4, settle=1.0
+        )
+        second = await billing.client.post(
+            "/v1/cotisation-runs", json={"year": YEAR}, headers=TEAM_78
+        )
+        rerun = await wait_run(billing, second.json()["id"])
+        assert (rerun["issued"], rerun["already_invoiced"]) == (0, 4)
+
+    listed = (await billing.client.get(f"/v1/invoices?year={YEAR}", headers=TEAM_78)).json()
+    assert [i["number"] for i in listed] == [f"78-{YEAR}-00000{n}" for n in range(1, 5)]
+    assert [i["collectivite_code"] for i in listed] == sorted(codes)
+    by_code = {i["collectivite_code"]: i for i in listed}
+    # Versailles is far above 6,000 inhabitants: the IngénierY' ceiling applies.
+    assert Decimal(by_code["78646"]["total_incl_tax"]) == Decimal("4200.00")
+    for invoice in listed:
+        total = sum(Decimal(line["amount_incl_tax"]) for line in invoice["lines"])
+        assert total == Decimal(invoice["total_incl_tax"])
+    mine = [r for r in records if r.headers["ce_type"] == "billing.invoice.issued.v1"]
+    assert sorted(r.json()["number"] for r in mine if r.headers["departement"] == "78") == [
+        i["number"] for i in listed
+    ]
+
+
+async def completion(assignment_id: uuid.UUID, requester: str, days: str) -> tuple[Envelope, bytes]:
+    event = AssignmentCompleted(
+        assignment_id=assignment_id,
+        request_id=uuid.uuid4(),
+        departement="78",
+        actor_id="caue78",
+        actor_name="CAUE des Yvelines",
+        actor_kind="caue",
+        requester_code=requester,
+        requester_kind=RequesterKind.COMMUNE,
+        needs=[NeedRef(theme=Theme.ARCHITECTURE_PAYSAGE, phase=Phase.FAISABILITE)],
+        days_spent=Decimal(days),
+        started_at=datetime(YEAR, 3, 1, tzinfo=UTC),
+        completed_at=datetime(YEAR, 6, 1, tzinfo=UTC),
+    )
+    return Envelope(type=event.event_type, source="matching", departement="78"), (
+        event.model_dump_json().encode()
+    )
+
+
+def record(envelope: Envelope, value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    return b"78", value, [(k, v.encode()) for k, v in envelope.to_headers().items()]
+
+
+async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_note(
+    billing: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    member = await billing.client.post(
+        "/v1/adhesions", json={"collectivite_code": "78005", "year": YEAR}, headers=TEAM_78
+    )
+    assert member.status_code == 201
+    for_member, for_other = uuid.uuid4(), uuid.uuid4()
+    env_member, value_member = await completion(for_member, "78005", "3.5")
+    env_other, value_other = await completion(for_other, "78321", "3.5")
+    # The same event twice, and the same completion published again under another id.
+    replay = Envelope(type=env_member.type, source="matching", departement="78")
+    async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
+        await publish_raw(
+            kafka_topics,
+            MATCHING_ASSIGNMENT.name,
+            [
+                record(env_member, value_member),
+                record(env_member, value_member),
+                record(replay, value_member),
+                record(env_other, value_other),
+            ],
+        )
+        records = await tap.collect(
+            lambda rs: (
+                {str(for_member), str(for_other)} <= {r.json().get("assignment_id") for r in rs}
+            ),
+            settle=1.5,
+        )
+    issued = [
+        r.json()
+        for r in records
+        if r.json().get("assignment_id") in (str(for_member), str(for_other))
+    ]
+    assert len(issued) == 2, "one invoice per mission, whatever the redeliveries"
+    by_assignment = {i["assignment_id"]: i for i in issued}
+    member_total = Decimal(by_assignment[str(for_member)]["total_incl_tax"])
+    other_total = Decimal(by_assignment[str(for_other)]["total_incl_tax"])
+    assert member_total < other_total, "members pay the reduced rate"
+    assert "adhérent" in by_assignment[str(for_member)]["lines"][0]["label"]
+    assert [
+        r.headers["causation_id"]
+        for r in records
+        if r.json().get("assignment_id") == str(for_member)
+    ] == [env_member.id]
+
+    async with billing.runtime.session_factory() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(invoices.c.number).where(invoices.c.invoice_kind == "mission")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 2
+
+    invoice_id = by_assignment[str(for_member)]["document_id"]
+    async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
+        credit = await billing.client.post(
+            f"/v1/invoices/{invoice_id}/cancel",
+            json={"reason": "Mission facturée par erreur"},
+            headers=TEAM_78,
+        )
+        assert credit.status_code == 200, credit.text
+        twice = await billing.client.post(
+            f"/v1/invoices/{invoice_id}/cancel", json={"reason": "Encore"}, headers=TEAM_78
+        )
+        assert twice.json()["id"] == credit.json()["id"]
+        notes = await tap.collect(
+            lambda rs: any(r.headers["ce_type"] == "billing.credit_note.issued.v1" for r in rs)
+        )
+    note = credit.json()
+    assert note["document_kind"] == "credit_note" and note["refers_to"] == invoice_id
+    assert Decimal(note["total_incl_tax"]) == -member_total
+    [event] = [r.json() for r in notes if r.headers["ce_type"] == "billing.credit_note.issued.v1"]
+    assert event["refers_to_number"] == by_assignment[str(for_member)]["number"]
+
+    document = await billing.client.get(f"/v1/invoices/{note['id']}/document", headers=TEAM_78)
+    assert document.status_code == 200
+    assert "Avoir n°" in document.text and by_assignment[str(for_member)]["number"] in document.text
+    assert "256 B" in document.text or "TVA" in document.text
+    export = await billing.client.get(f"/v1/invoices/export.csv?year={YEAR}", headers=TEAM_78)
+    rows_csv = export.text.strip().splitlines()
+    assert rows_csv[0].startswith("numero;type;nature")
+    assert len(rows_csv) == 1 + 3
+    assert any(
+        line.startswith(note["number"]) and by_assignment[str(for_member)]["number"] in line
+        for line in rows_csv
+    )
+
+    outsider = bearer(Role.DEPARTEMENT, "49")
+    assert (
+        await billing.client.get(f"/v1/invoices/{invoice_id}", headers=outsider)
+    ).status_code == 404
+    commune = bearer(Role.COLLECTIVITE, "78", "78005")
+    assert (
+        await billing.client.get(f"/v1/invoices/{invoice_id}", headers=commune)
+    ).status_code == 200
+    other_commune = bearer(Role.COLLECTIVITE, "78", "78321")
+    assert (
+        await billing.client.get(f"/v1/invoices/{invoice_id}", headers=other_commune)
+    ).status_code == 403
