@@ -29,7 +29,7 @@ from shared.messaging.broker import make_broker
 from shared.messaging.dead_letter import DeadLetters
 from shared.messaging.relay import OutboxRelay
 from shared.observability.logging import configure_logging, get_logger, log_context
-from shared.observability.metrics import HTTP_REQUESTS
+from shared.observability.metrics import CONSUMER_LAG, HTTP_REQUESTS
 from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
 
 log = get_logger(__name__)
@@ -68,7 +68,9 @@ class ServiceRuntime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = []
+        self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
+            (5.0, self.report_lag, f"{name}-consumer-lag")
+        ]
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup_hooks.append(hook)
@@ -88,6 +90,21 @@ class ServiceRuntime:
             except Exception as exc:
                 log.warning("periodic job failed", job=name, error=repr(exc))
             await asyncio.sleep(seconds)
+
+    async def report_lag(self) -> None:
+        """Consumer lag per partition, from each subscriber's own consumer."""
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for tp in consumer.assignment():
+                end = consumer.highwater(tp)
+                if end is None:
+                    continue
+                position = await consumer.position(tp)
+                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                    max(0, end - position)
+                )
 
     async def migrate(self) -> None:
         await asyncio.to_thread(upgrade, self.migrations_dir, self.settings.database_url)

@@ -14,15 +14,24 @@ import contextlib
 import json
 import signal
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
+from services.billing.adapters.documents import euros
 from shared.settings import KafkaSettings
 from stack.processes import all_services
-from stack.scenario import load_catalogues, report, run_scenario
+from stack.scenario import (
+    cotisation_run,
+    enrol_members,
+    invoiced,
+    load_catalogues,
+    report,
+    run_scenario,
+)
 
 app = typer.Typer(help="Matière Grise: the local stack.", no_args_is_help=True)
 console = Console()
@@ -99,9 +108,12 @@ def scenario(
     console.rule(f"Scénario : {demandes} demandes")
     started = time.perf_counter()
 
+    this_year = datetime.now(UTC).year
+
     async def play() -> None:
         loaded = await load_catalogues(urls["matching"])
         console.print(f"Catalogues d'acteurs chargés : {loaded}")
+        console.print(f"Adhésions : {enrol_members((this_year, this_year + 1))}")
         outcome = await run_scenario(
             urls["requests"],
             urls["matching"],
@@ -111,6 +123,20 @@ def scenario(
             console=console,
         )
         await report(urls["requests"], urls["matching"], outcome, console)
+        run = await cotisation_run(urls["billing"], this_year + 1, console)
+        console.print(
+            f"Appel de cotisations {this_year + 1} : {run['issued']} factures, "
+            f"{euros(run['amount_incl_tax'])} ({run['status']})"
+        )
+        # Billing invoices completed missions from their events: let it catch up.
+        completed = outcome.answers["mission terminée"]
+        for _ in range(100):
+            totals = await invoiced(urls["billing"])
+            if totals.get("mission", (0, 0))[0] >= completed:
+                break
+            await asyncio.sleep(0.3)
+        for kind, (count, total) in sorted(totals.items()):
+            console.print(f"Facturé — {kind} : {count} documents, {euros(total)}")
 
     asyncio.run(play())
     console.print(f"Durée du scénario : {time.perf_counter() - started:.1f} s")

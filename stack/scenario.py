@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -467,3 +469,74 @@ async def load_catalogues(matching_url: str) -> dict[str, int]:
             response.raise_for_status()
             loaded[dep] = response.json()["actors"]
     return loaded
+
+
+def enrol_members(years: tuple[int, ...]) -> str:
+    """Every commune and EPCI of the demo départements joins the offer for these years,
+    with the billing service's own command."""
+    lines = []
+    for year in years:
+        args = ["enrol", "--year", str(year)]
+        for dep in DEPARTEMENTS:
+            args += ["-d", dep]
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "services.billing.entrypoints.cotisation_cli", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines.append(done.stdout.strip())
+    return " ; ".join(lines)
+
+
+async def cotisation_run(billing_url: str, year: int, console: Console) -> dict[str, Any]:
+    """The annual cotisation run through the billing API, with its progress."""
+    token = mint(AuthSettings(), role=Role.ADMIN, subject="demo", departement=None)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
+        started = await client.post(
+            "/v1/cotisation-runs",
+            json={"year": year, "departements": list(DEPARTEMENTS)},
+            headers=headers,
+        )
+        started.raise_for_status()
+        run_id = started.json()["id"]
+        with Progress(console=console) as progress:
+            task = progress.add_task(
+                f"Appel de cotisations {year}", total=started.json()["members"]
+            )
+            while True:
+                run = (await client.get(f"/v1/cotisation-runs/{run_id}", headers=headers)).json()
+                progress.update(task, completed=run["issued"])
+                if run["status"] != "running":
+                    return dict(run)
+                await asyncio.sleep(0.3)
+
+
+async def invoiced(billing_url: str) -> dict[str, tuple[int, Decimal]]:
+    """Invoices by kind, with their total including tax, over the demo départements."""
+    token = mint(AuthSettings(), role=Role.ADMIN, subject="demo", departement=None)
+    headers = {"Authorization": f"Bearer {token}"}
+    found: dict[str, tuple[int, Decimal]] = {}
+    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as client:
+        for dep in DEPARTEMENTS:
+            offset = 0
+            while True:
+                page = (
+                    await client.get(
+                        f"/v1/invoices?departement={dep}&limit=1000&offset={offset}",
+                        headers=headers,
+                    )
+                ).json()
+                for invoice in page:
+                    kind = (
+                        invoice["invoice_kind"]
+                        if invoice["document_kind"] == "invoice"
+                        else "avoir"
+                    )
+                    count, total = found.get(kind, (0, Decimal("0")))
+                    found[kind] = (count + 1, total + Decimal(invoice["total_incl_tax"]))
+                if len(page) < 1000:
+                    break
+                offset += 1000
+    return found

@@ -55,3 +55,34 @@ DEMANDES = Counter(
     "Demandes that changed status, by département and new status.",
     ["departement", "status"],
 )
+CONSUMER_LAG = Gauge(
+    "mg_consumer_lag",
+    "Records behind the end of the partition, per consumer group and partition.",
+    ["service", "topic", "partition"],
+)
+MATCHING_OUTCOMES = Counter(
+    "mg_matching_outcomes_total",
+    "Demandes routed by the matching service, by département and outcome (proposed, unmatched).",
+    ["departement", "outcome"],
+)
+MATCHING_LATENCY = Histogram(
+    "mg_matching_latency_seconds",
+    "From a demande's submission to its first proposal (or unmatched verdict).",
+    ["departement"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+INVOICES = Counter(
+    "mg_invoices_total",
+    "Invoices and credit notes issued, by département and kind (cotisation, mission, avoir).",
+    ["departement", "kind"],
+)
+INVOICED_EUROS = Counter(
+    "mg_invoiced_euros_total",
+    "Euros invoiced including tax (credit notes count negative), by département and kind.",
+    ["departement", "kind"],
+)
+NOTIFICATIONS = Counter(
+    "mg_notifications_total",
+    "Notifications by channel (email, webhook) and outcome (sent, retried, dead_lettered).",
+    ["channel", "outcome"],
+)

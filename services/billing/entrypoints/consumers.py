@@ -15,9 +15,13 @@ from shared.runtime import ServiceRuntime
 
 
 async def on_completed(uow: BillingUnitOfWork, event: Received[Any]) -> None:
-    await use_cases.invoice_mission(
+    invoice = await use_cases.invoice_mission(
         uow, event.payload, event.envelope, get_territories(), datetime.now(UTC)
     )
+    if invoice is not None:
+        # Counted before the consumer's commit: a failed commit is redelivered and
+        # counted again, an overcount the metric's readers accept.
+        use_cases.count_issued([invoice])
 
 
 def register(runtime: ServiceRuntime) -> None:

@@ -39,6 +39,7 @@ from shared.http.errors import Conflict, DomainValidationError, FieldError, Forb
 from shared.messaging.consumer import RejectedEvent
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter
+from shared.observability.metrics import INVOICED_EUROS, INVOICES
 from shared.refdata import Commune, Territories
 
 
@@ -272,6 +273,14 @@ def _document(
     )
 
 
+def count_issued(documents: list[StoredInvoice]) -> None:
+    """Business metrics, once the documents are committed."""
+    for d in documents:
+        kind = "avoir" if d.document_kind == "credit_note" else d.invoice_kind
+        INVOICES.labels(d.departement, kind).inc()
+        INVOICED_EUROS.labels(d.departement, kind).inc(float(d.total_incl_tax))
+
+
 def issued_event(
     invoice: StoredInvoice, refers_to_number: str | None = None
 ) -> InvoiceIssued | CreditNoteIssued:
@@ -399,6 +408,7 @@ async def cancel_invoice(
     await uow.repository.add_invoices([credit])
     await uow.outbox.add(issued_event(credit, invoice.number), departement=credit.departement)
     await uow.commit()
+    count_issued([credit])
     return credit
 
 
@@ -501,6 +511,7 @@ async def run_cotisations(
                     amount = sum((i.total_incl_tax for i in issued), Decimal("0.00"))
                     await uow.repository.advance_run(plan.run_id, len(issued), amount, now())
                     await uow.commit()
+                count_issued(issued)
                 after = last
                 progress.issued += len(issued)
                 progress.amount_incl_tax += amount

@@ -40,6 +40,7 @@ from shared.contracts.vocabulary import RequesterKind
 from shared.http.errors import Conflict, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter
+from shared.observability.metrics import MATCHING_LATENCY, MATCHING_OUTCOMES
 from shared.refdata import Commune, Territories
 
 
@@ -132,6 +133,11 @@ async def route_demande(
         return None
     proposal = await _propose(uow, demande, needs, frozenset(), 1, policy, territories, now)
     await _settle(uow, demande, needs, proposal, now)
+    outcome = "proposed" if proposal.links else "unmatched"
+    MATCHING_OUTCOMES.labels(event.departement, outcome).inc()
+    MATCHING_LATENCY.labels(event.departement).observe(
+        max(0.0, (now - event.submitted_at).total_seconds())
+    )
     return proposal
 
 
