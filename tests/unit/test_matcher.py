@@ -322,6 +322,33 @@ def test_the_smallest_chain_wins_over_better_scored_specialists() -> None:
     assert len(proposal.links[0].needs) == 2
 
 
+def test_between_equally_good_chains_the_actor_ids_decide() -> None:
+    # Three chains of two cover the three needs; with every weight at zero they
+    # all score 0, and the first by sorted ids, (a, b), is the one proposed.
+    urbanisme, energie, numerique = Theme.URBANISME, Theme.ENERGIE, Theme.NUMERIQUE
+    offer = [
+        actor("c", {urbanisme: Expertise.EXPERT, energie: Expertise.EXPERT}),
+        actor("d", {numerique: Expertise.EXPERT}),
+        actor("a", {energie: Expertise.EXPERT, numerique: Expertise.EXPERT}),
+        actor("b", {urbanisme: Expertise.EXPERT}),
+    ]
+    flat = Weights(coverage=0, expertise=0, load=0, continuity=0, locality=0)
+    proposal = propose(needs(urbanisme, energie, numerique), ANGERS_COMMUNE, offer, {}, flat)
+    assert sorted(chain_ids(proposal)) == ["a", "b"]
+
+
+def test_between_chains_of_one_size_the_best_total_score_wins() -> None:
+    offer = [
+        actor("a-busy", {Theme.URBANISME: Expertise.EXPERT}, capacity=4),
+        actor("b-busy", {Theme.ENERGIE: Expertise.EXPERT}, capacity=4),
+        actor("y-idle", {Theme.URBANISME: Expertise.EXPERT}, capacity=4),
+        actor("z-idle", {Theme.ENERGIE: Expertise.EXPERT}, capacity=4),
+    ]
+    states = {"a-busy": ActorState(load=3), "b-busy": ActorState(load=3)}
+    proposal = propose(needs(Theme.URBANISME, Theme.ENERGIE), ANGERS_COMMUNE, offer, states)
+    assert sorted(chain_ids(proposal)) == ["y-idle", "z-idle"]
+
+
 def test_each_need_goes_to_the_most_expert_actor_of_the_chain() -> None:
     # Two actors are needed (each alone misses a theme); both can do urbanisme,
     # and it goes to the agence d'urbanisme, the expert.

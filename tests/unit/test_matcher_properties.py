@@ -184,12 +184,12 @@ REQUESTERS = requesters()
 
 
 @st.composite
-def cases(draw: st.DrawFn, max_actors: int, max_phases: int) -> Case:
+def cases(draw: st.DrawFn, min_actors: int, max_actors: int, max_phases: int) -> Case:
     themes = draw(st.lists(st.sampled_from(THEMES), min_size=1, max_size=6, unique=True))
     phases = draw(st.lists(st.sampled_from(Phase), min_size=1, max_size=max_phases, unique=True))
     requester = draw(REQUESTERS)
     # The count first: lists alone would favour very short offers.
-    count = draw(st.integers(0, max_actors))
+    count = draw(st.integers(min_actors, max_actors))
     specs = draw(st.lists(ACTOR_SPECS, min_size=count, max_size=count))
     # Some actors are twins of the previous one: equal scores, so the ties are exercised.
     twins = draw(st.lists(mostly(False, True), min_size=count, max_size=count))
@@ -232,19 +232,15 @@ def cases(draw: st.DrawFn, max_actors: int, max_phases: int) -> Case:
     )
 
 
-CASES = cases(max_actors=15, max_phases=1)
-SMALL_CASES = cases(max_actors=10, max_phases=1)
-MULTI_PHASE_CASES = cases(max_actors=8, max_phases=2)
+CASES = cases(min_actors=0, max_actors=15, max_phases=1)
+# Small enough for brute force, large enough that several chains often compete.
+SMALL_CASES = cases(min_actors=3, max_actors=10, max_phases=1)
+MULTI_PHASE_CASES = cases(min_actors=2, max_actors=8, max_phases=2)
 
 
-def run(case: Case, actors: Sequence[Actor] | None = None) -> Proposal:
+def run(case: Case) -> Proposal:
     return propose(
-        case.needs,
-        case.requester,
-        case.actors if actors is None else actors,
-        case.states,
-        case.weights,
-        case.excluded,
+        case.needs, case.requester, case.actors, case.states, case.weights, case.excluded
     )
 
 
@@ -316,7 +312,7 @@ def expected_score(actor: Actor, case: Case) -> int:
 # --- properties ----------------------------------------------------------------------------------
 
 
-@settings(FAST, max_examples=900)
+@settings(FAST, max_examples=800)
 @given(CASES)
 def test_the_chain_respects_every_hard_filter_and_partitions_the_needs(case: Case) -> None:
     proposal = run(case)
@@ -347,7 +343,7 @@ def test_the_chain_respects_every_hard_filter_and_partitions_the_needs(case: Cas
     assert proposal.summary
 
 
-@settings(FAST, max_examples=700)
+@settings(FAST, max_examples=600)
 @given(CASES)
 def test_needs_go_to_the_most_expert_member_and_the_lead_has_the_most(case: Case) -> None:
     proposal = run(case)
@@ -375,7 +371,7 @@ def test_needs_go_to_the_most_expert_member_and_the_lead_has_the_most(case: Case
         assert others == sorted(others)
 
 
-@settings(FAST, max_examples=800)
+@settings(FAST, max_examples=700)
 @given(SMALL_CASES)
 def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case) -> None:
     proposal = run(case)
@@ -388,17 +384,15 @@ def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case)
     if len(pool) > 8:
         return
 
-    coverable = {need for need in case.needs if any(covers(actor, need) for actor in pool)}
+    reach = {actor.id: {need for need in case.needs if covers(actor, need)} for actor in pool}
+    score = {actor.id: expected_score(actor, case) for actor in pool}
+    coverable = set().union(*reach.values())
     best: tuple[int, tuple[str, ...]] | None = None
     for size in range(len(pool) + 1):
-        for subset in itertools.combinations(pool, size):
-            reached = {need for actor in subset for need in case.needs if covers(actor, need)}
-            if reached != coverable:
+        for subset in itertools.combinations(sorted(reach), size):
+            if set().union(*(reach[actor_id] for actor_id in subset)) != coverable:
                 continue
-            key = (
-                -sum(expected_score(actor, case) for actor in subset),
-                tuple(sorted(actor.id for actor in subset)),
-            )
+            key = (-sum(score[actor_id] for actor_id in subset), subset)
             best = key if best is None or key < best else best
         if best is not None:
             break
@@ -407,7 +401,7 @@ def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case)
     assert chain == best[1]
 
 
-@settings(FAST, max_examples=600)
+@settings(FAST, max_examples=500)
 @given(CASES, st.randoms(use_true_random=False))
 def test_the_same_demande_gives_the_same_proposal_whatever_the_order(
     case: Case, rng: random.Random

@@ -37,7 +37,7 @@ from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
 _SHIPPED_PACKAGE = "services.matching.catalogues"
 
-_DEPARTEMENT = re.compile(r"0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6]")
+_DEPARTEMENT = re.compile(r"0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6]")
 _SIREN = re.compile(r"[0-9]{9}")
 _ACTOR_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 

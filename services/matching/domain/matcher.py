@@ -263,7 +263,7 @@ class _Partial:
     ids: tuple[str, ...]  # sorted
 
     def beats(self, other: _Partial) -> bool:
-        return (-self.total, other.ids) < (-other.total, self.ids)
+        return (-self.total, self.ids) < (-other.total, other.ids)
 
     def plus(self, candidate: Candidate) -> _Partial:
         return _Partial(

@@ -90,10 +90,10 @@ async def save_actor(
     body: Annotated[dict[str, Any], Body(description="Fiche d'acteur, format du catalogue.")],
 ) -> dict[str, Any]:
     departement = str(body.get("departement") or principal.departement or "")
+    # What GET returns can be sent back as it is: the version is ours to set.
+    fields = {k: v for k, v in body.items() if k != "version"} | {"id": actor_id}
     try:
-        [actor] = actors_from_document(
-            {"departement": departement, "actors": [body | {"id": actor_id}]}
-        )
+        [actor] = actors_from_document({"departement": departement, "actors": [fields]})
     except CatalogueError as exc:
         raise DomainValidationError([FieldError("acteur", str(exc))]) from exc
     async with uow:
