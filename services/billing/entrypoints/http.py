@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -131,7 +131,7 @@ async def list_adhesions(
     departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AdhesionPage:
     if principal.role is Role.COLLECTIVITE:
         raise Forbidden("Réservé à l'équipe du département.")
@@ -163,9 +163,14 @@ async def end(
 
 @tariffs_router.get("/{departement}/{year}", summary="Tarif en vigueur")
 async def read_tariff(
-    departement: str, year: int, principal: CurrentPrincipal, uow: UoW
+    departement: Annotated[str, Path(min_length=2, max_length=3)],
+    year: Annotated[int, Path(ge=2000, le=2100)],
+    principal: CurrentPrincipal,
+    uow: UoW,
 ) -> dict[str, Any]:
     _scope(principal, departement)
+    if get_territories().departement(departement) is None:
+        raise NotFound("Département inconnu.")
     async with uow:
         version, tariff = await use_cases.resolve_tariff(uow, departement, year, datetime.now(UTC))
         await uow.commit()
@@ -256,7 +261,7 @@ async def list_invoices(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     collectivite: Annotated[str | None, Query(min_length=5, max_length=9)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[InvoiceOut]:
     if principal.role is Role.COLLECTIVITE:
         collectivite = principal.scope

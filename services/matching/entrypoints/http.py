@@ -196,7 +196,7 @@ async def list_assignments(
     status: AssignmentStatus | None = None,
     departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AssignmentView]:
     if principal.role is Role.COLLECTIVITE:
         raise Forbidden("Les collectivités suivent leurs demandes dans le service des demandes.")
@@ -303,7 +303,7 @@ async def list_unmatched(
     uow: UoW,
     departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[UnmatchedView]:
     if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
         raise Forbidden("Réservé à l'équipe du département.")
