@@ -8,10 +8,16 @@ cd "${MG_REPO_DIR}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
-    step "installing Java 17 and Maven (Debian packages)"
+missing=()
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+# Prometheus and promtool check the alert rules and scrape the services in the tests.
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v node >/dev/null || missing+=(nodejs npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "installing Debian packages: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"

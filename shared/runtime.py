@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
@@ -220,3 +220,24 @@ def run_service(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime of the service that serves ``request``."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+UoW = TypeVar("UoW")
+
+
+def unit_of_work_dependency(
+    unit_of_work: Callable[[async_sessionmaker[AsyncSession], str], UoW],
+) -> Callable[[Request], UoW]:
+    """A FastAPI dependency giving each request a fresh unit of work of the service."""
+
+    def dependency(request: Request) -> UoW:
+        runtime = runtime_of(request)
+        return unit_of_work(runtime.session_factory, runtime.name)
+
+    return dependency

@@ -80,7 +80,9 @@ class ActorUpdated(_ActorSnapshot):
     summary: ClassVar[str] = "An actor's themes, territory, capacity or status changed."
 
 
-class _AssignmentEvent(EventPayload):
+class AssignmentEvent(EventPayload):
+    """What every event of an assignment carries."""
+
     topic: ClassVar[str] = MATCHING_ASSIGNMENT.name
     producer: ClassVar[str] = MATCHING_ASSIGNMENT.writer
 
@@ -91,7 +93,7 @@ class _AssignmentEvent(EventPayload):
     actor_name: str
 
 
-class AssignmentProposed(_AssignmentEvent):
+class AssignmentProposed(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.proposed.v1"
     summary: ClassVar[str] = "An actor is proposed for some needs of a demande, with the reasons."
 
@@ -107,14 +109,14 @@ class AssignmentProposed(_AssignmentEvent):
     proposed_at: AwareDatetime
 
 
-class AssignmentAccepted(_AssignmentEvent):
+class AssignmentAccepted(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.accepted.v1"
     summary: ClassVar[str] = "The actor accepted: the mission starts."
 
     accepted_at: AwareDatetime
 
 
-class AssignmentDeclined(_AssignmentEvent):
+class AssignmentDeclined(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.declined.v1"
     summary: ClassVar[str] = "The actor declined; the next candidate is proposed."
 
@@ -122,7 +124,7 @@ class AssignmentDeclined(_AssignmentEvent):
     declined_at: AwareDatetime
 
 
-class AssignmentExpired(_AssignmentEvent):
+class AssignmentExpired(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.expired.v1"
     summary: ClassVar[str] = "The actor did not answer in time; the next candidate is proposed."
 
@@ -130,7 +132,7 @@ class AssignmentExpired(_AssignmentEvent):
     expired_at: AwareDatetime
 
 
-class AssignmentCompleted(_AssignmentEvent):
+class AssignmentCompleted(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.completed.v1"
     summary: ClassVar[str] = "The mission ended; the actor reported the days spent."
 
@@ -144,7 +146,7 @@ class AssignmentCompleted(_AssignmentEvent):
     completed_at: AwareDatetime
 
 
-class AssignmentCancelled(_AssignmentEvent):
+class AssignmentCancelled(AssignmentEvent):
     event_type: ClassVar[str] = "matching.assignment.cancelled.v1"
     summary: ClassVar[str] = "A proposal or a mission was cancelled (the demande was withdrawn)."
 

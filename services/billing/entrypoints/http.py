@@ -24,7 +24,7 @@ from shared.http.errors import DomainValidationError, FieldError, Forbidden, Not
 from shared.http.security import CurrentPrincipal
 from shared.observability.logging import get_logger
 from shared.refdata import get_territories
-from shared.runtime import ServiceRuntime
+from shared.runtime import runtime_of, unit_of_work_dependency
 
 log = get_logger(__name__)
 
@@ -34,14 +34,7 @@ invoices_router = APIRouter(prefix="/v1/invoices", tags=["factures"])
 runs_router = APIRouter(prefix="/v1/cotisation-runs", tags=["appel de cotisations"])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def unit_of_work(request: Request) -> BillingUnitOfWork:
-    runtime = _runtime(request)
-    return BillingUnitOfWork(runtime.session_factory, source=runtime.name)
+unit_of_work = unit_of_work_dependency(BillingUnitOfWork)
 
 
 UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
@@ -120,7 +113,7 @@ async def register(
             get_territories(),
             datetime.now(UTC),
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return AdhesionOut.of(adhesion)
 
 
@@ -154,7 +147,7 @@ async def end(
         adhesion = await use_cases.end_adhesion(
             uow, principal, adhesion_id, body.reason if body else None, datetime.now(UTC)
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return AdhesionOut.of(adhesion)
 
 
@@ -342,7 +335,7 @@ async def cancel(
         credit = await use_cases.cancel_invoice(
             uow, principal, invoice_id, body.reason, datetime.now(UTC)
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return InvoiceOut.of(credit)
 
 
@@ -363,7 +356,7 @@ async def start_run(request: Request, principal: CurrentPrincipal, body: RunIn) 
         ):
             raise Forbidden("Réservé à l'équipe du département (ou à l'administration).")
         departements = [principal.departement or ""]
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
 
     def unit_of_work() -> BillingUnitOfWork:
         return BillingUnitOfWork(runtime.session_factory, source=runtime.name)

@@ -21,21 +21,14 @@ from shared.contracts.base import Text
 from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
-from shared.runtime import ServiceRuntime
+from shared.runtime import runtime_of, unit_of_work_dependency
 
 actors_router = APIRouter(prefix="/v1/actors", tags=["acteurs"])
 assignments_router = APIRouter(prefix="/v1/assignments", tags=["mises en relation"])
 unmatched_router = APIRouter(prefix="/v1/unmatched", tags=["demandes sans acteur"])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def unit_of_work(request: Request) -> MatchingUnitOfWork:
-    runtime = _runtime(request)
-    return MatchingUnitOfWork(runtime.session_factory, source=runtime.name)
+unit_of_work = unit_of_work_dependency(MatchingUnitOfWork)
 
 
 UoW = Annotated[MatchingUnitOfWork, Depends(unit_of_work)]
@@ -98,7 +91,7 @@ async def save_actor(
         raise DomainValidationError([FieldError("acteur", str(exc))]) from exc
     async with uow:
         version = await use_cases.save_actor(uow, principal, actor, datetime.now(UTC))
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return actor_to_dict(actor) | {"version": version if version > 0 else None}
 
 
@@ -121,7 +114,7 @@ async def load_catalogue(
     for actor in actors:
         async with uow:
             changed += await use_cases.save_actor(uow, principal, actor, now) > 0
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return {"actors": len(actors), "changed": changed}
 
 
@@ -235,7 +228,7 @@ async def accept(
 ) -> AssignmentView:
     async with uow:
         done = await use_cases.accept(uow, principal, assignment_id, datetime.now(UTC))
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return AssignmentView.of(done)
 
 
@@ -259,7 +252,7 @@ async def decline(
             get_territories(),
             datetime.now(UTC),
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return AssignmentView.of(done)
 
 
@@ -279,7 +272,7 @@ async def complete(
         done = await use_cases.complete(
             uow, principal, assignment_id, body.days_spent, body.report, datetime.now(UTC)
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return AssignmentView.of(done)
 
 

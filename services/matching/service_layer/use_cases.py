@@ -27,6 +27,7 @@ from shared.contracts.matching import (
     AssignmentCancelled,
     AssignmentCompleted,
     AssignmentDeclined,
+    AssignmentEvent,
     AssignmentExpired,
     AssignmentProposed,
     CriteriaRef,
@@ -298,6 +299,32 @@ async def _correlation(uow: UnitOfWork, request_id: UUID) -> str | None:
     return demande.correlation_id if demande else None
 
 
+async def _record(
+    uow: UnitOfWork,
+    assignment: Assignment,
+    event: type[AssignmentEvent],
+    *,
+    caused_by: Envelope | None = None,
+    **fields: object,
+) -> None:
+    """Write an assignment event with the fields every such event carries."""
+    name, _ = await _actor_name(uow, assignment.actor_id)
+    payload = event.model_validate(
+        {
+            "assignment_id": assignment.id,
+            "request_id": assignment.request_id,
+            "departement": assignment.departement,
+            "actor_id": assignment.actor_id,
+            "actor_name": name,
+            **fields,
+        }
+    )
+    correlation = None if caused_by else await _correlation(uow, assignment.request_id)
+    await uow.outbox.add(
+        payload, departement=assignment.departement, caused_by=caused_by, correlation_id=correlation
+    )
+
+
 async def accept(
     uow: UnitOfWork, principal: Principal, assignment_id: UUID, now: datetime
 ) -> Assignment:
@@ -308,19 +335,7 @@ async def accept(
     except InvalidTransition as exc:
         raise Conflict(str(exc)) from exc
     await uow.repository.save_assignment(assignment)
-    name, _ = await _actor_name(uow, assignment.actor_id)
-    await uow.outbox.add(
-        AssignmentAccepted(
-            assignment_id=assignment.id,
-            request_id=assignment.request_id,
-            departement=assignment.departement,
-            actor_id=assignment.actor_id,
-            actor_name=name,
-            accepted_at=now,
-        ),
-        departement=assignment.departement,
-        correlation_id=await _correlation(uow, assignment.request_id),
-    )
+    await _record(uow, assignment, AssignmentAccepted, accepted_at=now)
     await uow.commit()
     return assignment
 
@@ -341,20 +356,7 @@ async def decline(
     except InvalidTransition as exc:
         raise Conflict(str(exc)) from exc
     await uow.repository.save_assignment(assignment)
-    name, _ = await _actor_name(uow, assignment.actor_id)
-    await uow.outbox.add(
-        AssignmentDeclined(
-            assignment_id=assignment.id,
-            request_id=assignment.request_id,
-            departement=assignment.departement,
-            actor_id=assignment.actor_id,
-            actor_name=name,
-            reason=reason,
-            declined_at=now,
-        ),
-        departement=assignment.departement,
-        correlation_id=await _correlation(uow, assignment.request_id),
-    )
+    await _record(uow, assignment, AssignmentDeclined, reason=reason, declined_at=now)
     await _replace(uow, assignment, policy, territories, now)
     await uow.commit()
     return assignment
@@ -368,19 +370,8 @@ async def expire_due(
     for assignment in due:
         assignment.expire(now)
         await uow.repository.save_assignment(assignment)
-        name, _ = await _actor_name(uow, assignment.actor_id)
-        await uow.outbox.add(
-            AssignmentExpired(
-                assignment_id=assignment.id,
-                request_id=assignment.request_id,
-                departement=assignment.departement,
-                actor_id=assignment.actor_id,
-                actor_name=name,
-                respond_by=assignment.respond_by,
-                expired_at=now,
-            ),
-            departement=assignment.departement,
-            correlation_id=await _correlation(uow, assignment.request_id),
+        await _record(
+            uow, assignment, AssignmentExpired, respond_by=assignment.respond_by, expired_at=now
         )
         await _replace(uow, assignment, policy, territories, now)
     await uow.commit()
@@ -442,20 +433,14 @@ async def follow_withdrawal(
             continue
         was_accepted = assignment.cancel("Demande retirée par la collectivité.", now)
         await uow.repository.save_assignment(assignment)
-        name, _ = await _actor_name(uow, assignment.actor_id)
-        await uow.outbox.add(
-            AssignmentCancelled(
-                assignment_id=assignment.id,
-                request_id=assignment.request_id,
-                departement=assignment.departement,
-                actor_id=assignment.actor_id,
-                actor_name=name,
-                was_accepted=was_accepted,
-                reason="Demande retirée par la collectivité.",
-                cancelled_at=now,
-            ),
-            departement=assignment.departement,
+        await _record(
+            uow,
+            assignment,
+            AssignmentCancelled,
             caused_by=envelope,
+            was_accepted=was_accepted,
+            reason="Demande retirée par la collectivité.",
+            cancelled_at=now,
         )
         cancelled += 1
     return cancelled

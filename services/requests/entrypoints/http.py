@@ -21,7 +21,7 @@ from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.http.errors import DomainValidationError, FieldError, Forbidden
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
-from shared.runtime import ServiceRuntime
+from shared.runtime import runtime_of, unit_of_work_dependency
 
 router = APIRouter(prefix="/v1/requests", tags=["demandes"])
 
@@ -126,14 +126,7 @@ class Withdrawal(BaseModel):
     reason: Text | None = Field(default=None, max_length=1000)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def unit_of_work(request: Request) -> RequestsUnitOfWork:
-    runtime = _runtime(request)
-    return RequestsUnitOfWork(runtime.session_factory, source=runtime.name)
+unit_of_work = unit_of_work_dependency(RequestsUnitOfWork)
 
 
 UoW = Annotated[RequestsUnitOfWork, Depends(unit_of_work)]
@@ -190,7 +183,7 @@ async def submit(
             uow, submission, get_territories(), datetime.now(UTC)
         )
     if created:
-        _runtime(request).relay.wake()
+        runtime_of(request).relay.wake()
     else:
         response.status_code = 200
     response.headers["Location"] = f"/v1/requests/{demande.id}"
@@ -247,5 +240,5 @@ async def withdraw(
         demande = await use_cases.withdraw_request(
             uow, principal, request_id, body.reason if body else None, datetime.now(UTC)
         )
-    _runtime(request).relay.wake()
+    runtime_of(request).relay.wake()
     return RequestView.of(demande)
