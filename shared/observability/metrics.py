@@ -78,7 +78,7 @@ INVOICES = Counter(
 )
 INVOICED_EUROS = Counter(
     "mg_invoiced_euros_total",
-    "Euros invoiced including tax (credit notes count negative), by département and kind.",
+    "Euros invoiced including tax, by département and kind (credit notes: kind avoir).",
     ["departement", "kind"],
 )
 NOTIFICATIONS = Counter(

@@ -278,7 +278,8 @@ def count_issued(documents: list[StoredInvoice]) -> None:
     for d in documents:
         kind = "avoir" if d.document_kind == "credit_note" else d.invoice_kind
         INVOICES.labels(d.departement, kind).inc()
-        INVOICED_EUROS.labels(d.departement, kind).inc(float(d.total_incl_tax))
+        # A counter only grows: credit notes count their absolute amount under "avoir".
+        INVOICED_EUROS.labels(d.departement, kind).inc(abs(float(d.total_incl_tax)))
 
 
 def issued_event(
