@@ -31,6 +31,7 @@ printf '\n==> static checks: ruff, mypy --strict, event schemas\n'
 .venv/bin/ruff format --check shared services tests infra
 .venv/bin/mypy shared services
 .venv/bin/mg-contracts check
+infra/observability-check.sh
 
 printf '\n==> tests\n'
 .venv/bin/python -m pytest "$@"

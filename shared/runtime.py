@@ -68,6 +68,7 @@ class ServiceRuntime:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._lag_reported: set[tuple[str, str]] = set()
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
             (5.0, self.report_lag, f"{name}-consumer-lag")
         ]
@@ -93,6 +94,7 @@ class ServiceRuntime:
 
     async def report_lag(self) -> None:
         """Consumer lag per partition, from each subscriber's own consumer."""
+        owned: set[tuple[str, str]] = set()
         for subscriber in self.broker.subscribers:
             consumer = getattr(subscriber, "consumer", None)
             if consumer is None:
@@ -102,9 +104,15 @@ class ServiceRuntime:
                 if end is None:
                     continue
                 position = await consumer.position(tp)
+                owned.add((tp.topic, str(tp.partition)))
                 CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
                     max(0, end - position)
                 )
+        # Partitions that moved to another instance in a rebalance are no longer ours.
+        for gone in self._lag_reported - owned:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.name, *gone)
+        self._lag_reported = owned
 
     async def migrate(self) -> None:
         await asyncio.to_thread(upgrade, self.migrations_dir, self.settings.database_url)
@@ -178,7 +186,11 @@ def create_app(
             response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(runtime.name, request.method, path, str(response.status_code)).inc()
+        # Scrapes and probes are not traffic: counting them would drown the real requests.
+        if not request.url.path.startswith(("/metrics", "/health")):
+            HTTP_REQUESTS.labels(
+                runtime.name, request.method, path, str(response.status_code)
+            ).inc()
         response.headers["x-correlation-id"] = correlation_id
         if path != "/metrics":
             log.debug(

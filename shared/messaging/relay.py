@@ -80,6 +80,9 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 log.warning("outbox relay interrupted", error=repr(exc))
+                # While the broker is down the backlog grows: the gauges must show it.
+                with contextlib.suppress(Exception):
+                    await self._report_backlog()
             finally:
                 self._set_leader(False)
             await self._sleep(self._retry_seconds)
