@@ -31,6 +31,9 @@ printf '\n==> static checks: ruff, mypy --strict, event schemas\n'
 .venv/bin/ruff format --check shared services tests infra
 .venv/bin/mypy shared services
 .venv/bin/mg-contracts check
+.venv/bin/mg-asyncapi check
+infra/asyncapi/validate.sh
+infra/deploy-check.sh
 infra/observability-check.sh
 
 printf '\n==> tests\n'

@@ -27,8 +27,9 @@ import typer
 from shared.contracts.base import EventPayload
 from shared.contracts.export import schema_of
 from shared.contracts.registry import EVENT_MODELS
-from shared.contracts.topics import TOPICS, Topic, dead_letter_topic
+from shared.contracts.topics import TOPICS, Topic, consumer_group, dead_letter_topic
 from shared.messaging.admin import DLQ_PARTITIONS
+from shared.messaging.dead_letter import MAX_ERROR_CHARS
 from shared.messaging.envelope import (
     CONTENT_TYPE,
     DEPARTEMENT_CODE,
@@ -113,7 +114,10 @@ DEAD_LETTER_HEADERS: dict[str, tuple[JSON, str]] = {
         "La raison : `invalid_envelope`, `invalid_payload`, `handler_error`, ou une règle "
         "métier refusée.",
     ),
-    "dlq_error": ({"type": "string", "maxLength": 2000}, "Le détail de l'erreur, en ASCII."),
+    "dlq_error": (
+        {"type": "string", "maxLength": MAX_ERROR_CHARS},
+        "Le détail de l'erreur, en ASCII.",
+    ),
     "dlq_attempts": ({"type": "string", "pattern": "^[0-9]+$"}, "Le nombre de tentatives."),
     "dlq_failed_at": (
         {"type": "string", "format": "date-time"},
@@ -126,11 +130,6 @@ app = typer.Typer(help="AsyncAPI documents of the services' events.", no_args_is
 
 class SchemaNameClash(ValueError):
     """Two different schemas would share one name in ``components/schemas``."""
-
-
-def consumer_group(service: str, topic: str) -> str:
-    """The default consumer group of ``service`` on ``topic``, as ``subscribe`` builds it."""
-    return f"{service}.{topic}"
 
 
 def sends(service: str) -> list[Topic]:

@@ -78,6 +78,14 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 
+def consumer_group(service_group: str, topic: str) -> str:
+    """The consumer group of one service's subscription to one topic.
+
+    One group per topic lets a service's subscriptions rebalance independently.
+    """
+    return f"{service_group}.{topic}"
+
+
 def dead_letter_topic(topic: str, consumer: str) -> str:
     return f"{topic}.{consumer}.dlq"
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.contracts.base import EventPayload
+from shared.contracts.topics import consumer_group
 from shared.messaging.broker import consumer_options
 from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
@@ -264,7 +265,7 @@ def subscribe(
         topic,
         parser=_tolerant_headers,
         decoder=_undecoded,
-        **consumer_options(f"{group_id}.{topic}", offset_reset),
+        **consumer_options(consumer_group(group_id, topic), offset_reset),
     )(on_message)
 
 
