@@ -123,13 +123,16 @@ class BillingRepository:
         ).one_or_none()
         return (row.version, row.document) if row else None
 
-    async def add_tariff_version(
-        self, departement: str, year: int, document: dict[str, Any], by: str, now: datetime
-    ) -> int:
-        # Versions of one tariff are added one at a time.
+    async def lock_tariff(self, departement: str, year: int) -> None:
+        """Versions of one tariff are read-then-added one transaction at a time."""
         await self._session.execute(
             select(func.pg_advisory_xact_lock(func.hashtext(f"tariff:{departement}:{year}")))
         )
+
+    async def add_tariff_version(
+        self, departement: str, year: int, document: dict[str, Any], by: str, now: datetime
+    ) -> int:
+        await self.lock_tariff(departement, year)
         current = (
             await self._session.execute(
                 select(func.max(tariffs.c.version)).where(
@@ -261,12 +264,11 @@ class BillingRepository:
         return list(rows.scalars())
 
     # --- numbering ----------------------------------------------------------------
-    async def take_numbers(self, departement: str, year: int, count: int) -> tuple[range, datetime]:
-        """Reserve ``count`` consecutive numbers; the row lock lasts until commit.
+    async def lock_numbering(self, departement: str, year: int) -> int:
+        """Lock the numbering of a département and year until commit; the last number.
 
-        A rolled-back transaction gives its numbers back with the lock, so the
-        sequence has no gap. The time is read after the lock, so numbers and issue
-        times go up together.
+        Whoever issues for that département and year waits here, so what it reads
+        after (members to invoice, numbers) cannot change under it.
         """
         await self._session.execute(
             pg_insert(invoice_counters)
@@ -285,6 +287,16 @@ class BillingRepository:
                 .with_for_update()
             )
         ).scalar_one()
+        return int(last)
+
+    async def take_numbers(self, departement: str, year: int, count: int) -> tuple[range, datetime]:
+        """Reserve ``count`` consecutive numbers; the row lock lasts until commit.
+
+        A rolled-back transaction gives its numbers back with the lock, so the
+        sequence has no gap. The time is read after the lock, so numbers and issue
+        times go up together.
+        """
+        last = await self.lock_numbering(departement, year)
         await self._session.execute(
             update(invoice_counters)
             .where(invoice_counters.c.departement == departement, invoice_counters.c.year == year)
@@ -404,6 +416,21 @@ class BillingRepository:
                 finished_at=now,
             )
         )
+
+    async def interrupt_stale_runs(self, older_than: datetime, now: datetime) -> int:
+        """Runs that stopped advancing (their process died) are marked interrupted."""
+        result = await self._session.execute(
+            update(cotisation_runs)
+            .where(cotisation_runs.c.status == "running", cotisation_runs.c.updated_at < older_than)
+            .values(
+                status="interrupted",
+                error="Interrompu : relancez l'appel, les adhérents déjà facturés seront ignorés.",
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(cotisation_runs.c.id)
+        )
+        return len(result.all())
 
     async def run(self, run_id: UUID) -> dict[str, Any] | None:
         row = (

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.billing.entrypoints import consumers, http
+from services.billing.service_layer import use_cases
+from services.billing.service_layer.unit_of_work import BillingUnitOfWork
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "billing"
@@ -15,6 +18,12 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def build(runtime: ServiceRuntime) -> FastAPI:
     consumers.register(runtime)
+
+    async def interrupt_stale_runs() -> None:
+        async with BillingUnitOfWork(runtime.session_factory, runtime.name) as uow:
+            await use_cases.interrupt_stale_runs(uow, datetime.now(UTC))
+
+    runtime.every(60.0, interrupt_stale_runs, name="billing-stale-runs")
     return create_app(
         runtime,
         title="Matière Grise — facturation",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
@@ -67,6 +67,8 @@ async def resolve_tariff(
 ) -> tuple[int, Tariff]:
     """The tariff in force; the shipped or reference one is stored at first use, so that
     every invoice points at a version that will never change."""
+    # Two instances using a tariff first must not both store it.
+    await uow.repository.lock_tariff(departement, year)
     stored = await uow.repository.tariff(departement, year)
     if stored is not None:
         version, document = stored
@@ -431,10 +433,14 @@ async def invoice_cotisations(
 
     Returns the invoices and the last code handled (None when nothing was left).
     """
+    # Locks in one order everywhere: the tariff, then the numbering. The numbering lock
+    # comes before reading the members, so a concurrent batch of the same département
+    # waits, then sees the members this one invoiced.
+    version, tariff = await resolve_tariff(uow, departement, year, now)
+    await uow.repository.lock_numbering(departement, year)
     members = await uow.repository.members_to_invoice(departement, year, after_code, limit)
     if not members:
         return [], None
-    version, tariff = await resolve_tariff(uow, departement, year, now)
     numbers, issued_at = await uow.repository.take_numbers(departement, year, len(members))
     issued = [
         _document(
@@ -462,6 +468,16 @@ async def invoice_cotisations(
     await uow.repository.add_invoices(issued)
     await uow.outbox.add_many([(issued_event(i), departement) for i in issued])
     return issued, members[-1].collectivite_code
+
+
+# A run advances at every batch; one silent this long has lost its process.
+STALE_RUN = timedelta(minutes=2)
+
+
+async def interrupt_stale_runs(uow: UnitOfWork, now: datetime) -> int:
+    interrupted = await uow.repository.interrupt_stale_runs(now - STALE_RUN, now)
+    await uow.commit()
+    return interrupted
 
 
 @dataclass(slots=True)
