@@ -104,8 +104,8 @@ cotisation_runs = Table(
     Column("year", Integer, nullable=False),
     # Empty list: every département.
     Column("departements", JSONB, nullable=False),
-    # running, finished, failed
-    Column("status", String(10), nullable=False),
+    # running, finished, failed, interrupted
+    Column("status", String(12), nullable=False),
     Column("members", Integer, nullable=False),
     Column("issued", Integer, nullable=False),
     Column("already_invoiced", Integer, nullable=False),

@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("departements", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("members", sa.Integer(), nullable=False),
         sa.Column("issued", sa.Integer(), nullable=False),
         sa.Column("already_invoiced", sa.Integer(), nullable=False),
