@@ -152,12 +152,25 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
             ),
             settle=1.5,
         )
+    async with billing.runtime.session_factory() as session:
+        ours = {
+            str(i)
+            for i in (
+                await session.execute(
+                    select(invoices.c.id).where(
+                        invoices.c.assignment_id.in_([for_member, for_other])
+                    )
+                )
+            ).scalars()
+        }
+    # Only this service's documents: another billing instance on the broker may bill too.
     issued = [
         r.json()
         for r in records
         if r.json().get("assignment_id") in (str(for_member), str(for_other))
+        and r.json().get("document_id") in ours
     ]
-    assert len(issued) == 2, "one invoice per mission, whatever the redeliveries"
+    assert len(ours) == 2 and len(issued) == 2, "one invoice per mission, whatever the redeliveries"
     by_assignment = {i["assignment_id"]: i for i in issued}
     member_total = Decimal(by_assignment[str(for_member)]["total_incl_tax"])
     other_total = Decimal(by_assignment[str(for_other)]["total_incl_tax"])
@@ -166,20 +179,8 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
     assert [
         r.headers["causation_id"]
         for r in records
-        if r.json().get("assignment_id") == str(for_member)
+        if r.json().get("assignment_id") == str(for_member) and r.json()["document_id"] in ours
     ] == [env_member.id]
-
-    async with billing.runtime.session_factory() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(invoices.c.number).where(invoices.c.invoice_kind == "mission")
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert len(rows) == 2
 
     invoice_id = by_assignment[str(for_member)]["document_id"]
     async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
