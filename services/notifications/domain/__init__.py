@@ -1,1 +1,3 @@
-"""Pure rules of the notifications service (no I/O); they arrive with issue #5."""
+"""Pure rules of the notifications service (no I/O): who hears what (``rules``), the
+messages and their states (``model``), retries (``delivery``), webhook signatures
+(``webhook``) and French wording (``wording``)."""

@@ -1,4 +1,5 @@
-"""``mg-notifications``: the notifications service process (HTTP API, subscribers, outbox relay)."""
+"""``mg-notifications``: the notifications service process (HTTP API, subscribers,
+dispatcher, reminders and digests, outbox relay)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,38 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notifications.config import NotificationSettings
+from services.notifications.entrypoints import consumers, http
+from services.notifications.entrypoints.jobs import Jobs
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "notifications"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def build(runtime: ServiceRuntime) -> FastAPI:
-    return create_app(
+def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None) -> FastAPI:
+    settings = settings or NotificationSettings()
+    jobs = Jobs(runtime, settings)
+    consumers.register(runtime, settings, on_recorded=jobs.recorded)
+    jobs.register()
+    app = create_app(
         runtime,
         title="Matière Grise — notifications",
         description=(
-            "Courriels et webhooks signés pour chaque étape, jamais perdus, jamais en double."
+            "Courriels et webhooks signés pour chaque étape, jamais perdus, jamais en double : "
+            "abonnements aux événements, adresses des acteurs et des équipes, préférences des "
+            "destinataires, suivi des livraisons. Issues sur `notifications.delivery.v1`."
         ),
-        routers=[],
+        routers=[
+            http.webhooks_router,
+            http.contacts_router,
+            http.preferences_router,
+            http.deliveries_router,
+        ],
     )
+    app.state.notification_settings = settings
+    app.state.notification_jobs = jobs
+    return app
 
 
 def run() -> None:

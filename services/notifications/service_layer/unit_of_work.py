@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.adapters.repository import NotificationsRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
 class NotificationsUnitOfWork(SqlUnitOfWork):
-    pass
+    repository: NotificationsRepository
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.repository = NotificationsRepository(session)

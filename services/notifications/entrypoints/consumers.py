@@ -1,0 +1,50 @@
+"""Subscribers of the notifications service: every event of the demandes, assignments
+and invoices is recorded as the deliveries it causes; the dispatcher sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from services.notifications.config import NotificationSettings
+from services.notifications.service_layer import use_cases
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared.contracts.registry import EVENT_MODELS
+from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT, REQUESTS_REQUEST
+from shared.messaging.consumer import IdempotentConsumer, Received, Route, subscribe
+from shared.runtime import ServiceRuntime
+
+CONSUMED_TOPICS = (REQUESTS_REQUEST.name, MATCHING_ASSIGNMENT.name, BILLING_INVOICE.name)
+
+# Every type of these topics: those without an email rule may still go to webhooks.
+CONSUMED_TYPES = tuple(m.event_type for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS)
+
+
+def register(
+    runtime: ServiceRuntime, settings: NotificationSettings, on_recorded: Callable[[], None]
+) -> None:
+    async def on_event(uow: NotificationsUnitOfWork, event: Received[Any]) -> None:
+        await use_cases.record_event(
+            uow, event.envelope, event.payload, settings, datetime.now(UTC)
+        )
+
+    consumer = IdempotentConsumer[NotificationsUnitOfWork](
+        service=runtime.name,
+        uow_factory=lambda: NotificationsUnitOfWork(runtime.session_factory, source=runtime.name),
+        routes={
+            m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS
+        },
+        dead_letters=runtime.dead_letters,
+        max_attempts=runtime.kafka.max_attempts,
+        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
+        after_commit=on_recorded,
+    )
+    for topic in CONSUMED_TOPICS:
+        subscribe(
+            runtime.broker,
+            topic,
+            group_id=runtime.settings.consumer_group,
+            consumer=consumer,
+            offset_reset=runtime.settings.consumer_offset_reset,
+        )

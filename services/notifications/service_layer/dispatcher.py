@@ -1,0 +1,215 @@
+"""The dispatcher: works the ``deliveries`` table.
+
+It claims due rows (``FOR UPDATE SKIP LOCKED``, so instances share the work) and
+pushes their due time forward by a lease, commits, then sends each one in its own
+task. Each endpoint (the mail server, each webhook subscription) has its own
+concurrency limit and every send its own timeout, so one slow or failing endpoint
+holds its own slots and nobody else's. The outcome is recorded as soon as the send
+returns: sent (and its event), retried later with backoff, or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from prometheus_client import Counter as MetricCounter
+from prometheus_client import Histogram
+
+from services.notifications.config import NotificationSettings
+from services.notifications.domain.delivery import DeliveryFailed, Retry
+from services.notifications.domain.model import Channel, Delivery, email_endpoint
+from services.notifications.service_layer import use_cases
+from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from shared.observability.logging import get_logger, log_context
+
+log = get_logger(__name__)
+
+DELIVERY_ATTEMPTS = MetricCounter(
+    "mg_notification_attempts_total",
+    "Delivery attempts, by channel and outcome (sent, retry, dead_lettered, skipped).",
+    ["channel", "outcome"],
+)
+SEND_SECONDS = Histogram(
+    "mg_notification_send_seconds",
+    "Time of one send attempt, by channel.",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class Sender(Protocol):
+    async def send(self, delivery: Delivery) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], NotificationsUnitOfWork],
+        senders: Mapping[Channel, Sender],
+        settings: NotificationSettings,
+        on_published: Callable[[], None],
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._senders = senders
+        self._settings = settings
+        self._on_published = on_published
+        self._draw = draw
+        self._wake = asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """New deliveries were committed, a slot came free, or a retry is due."""
+        self._wake.set()
+
+    def _limit(self, endpoint: str) -> int:
+        if endpoint == email_endpoint():
+            return self._settings.smtp_concurrency
+        return self._settings.webhook_concurrency
+
+    async def run(self) -> None:
+        """Until cancelled: start what is due, then wait for a wake-up or the next poll."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    started = await self._start_due()
+                except Exception as exc:
+                    # The database is away: sends in flight carry on, claims resume later.
+                    log.warning("no deliveries claimed", error=repr(exc))
+                    started = 0
+                if started:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=self._settings.dispatch_poll_seconds
+                    )
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for sender in self._senders.values():
+                with contextlib.suppress(Exception):
+                    await sender.aclose()
+
+    async def _start_due(self) -> int:
+        busy = [e for e, n in self._in_flight.items() if n >= self._limit(e)]
+        now = datetime.now(UTC)
+        async with self._uow_factory() as uow:
+            due = await uow.repository.claim(now, busy, self._settings.dispatch_batch)
+            free: dict[str, int] = {}
+            chosen = []
+            for delivery in due:
+                left = free.setdefault(
+                    delivery.endpoint,
+                    self._limit(delivery.endpoint) - self._in_flight[delivery.endpoint],
+                )
+                if left > 0:
+                    chosen.append(delivery)
+                    free[delivery.endpoint] = left - 1
+            # The lease: if this instance dies mid-send, the row is due again after it.
+            lease = timedelta(seconds=self._settings.lease_seconds)
+            await uow.repository.lease([d.id for d in chosen], now + lease, now)
+            await uow.commit()
+        for delivery in chosen:
+            self._in_flight[delivery.endpoint] += 1
+            task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._finished, delivery.endpoint))
+        return len(chosen)
+
+    def _finished(self, endpoint: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._in_flight[endpoint] -= 1
+        if self._in_flight[endpoint] <= 0:
+            del self._in_flight[endpoint]
+        self.wake()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        with log_context(
+            notification_id=str(delivery.id),
+            correlation_id=delivery.correlation_id,
+            departement=delivery.departement,
+        ):
+            if delivery.channel is Channel.WEBHOOK and not delivery.url:
+                await self._record_skipped(delivery, "subscription_removed")
+                return
+            started = time.perf_counter()
+            try:
+                await self._senders[delivery.channel].send(delivery)
+            except DeliveryFailed as failure:
+                SEND_SECONDS.labels(delivery.channel.value).observe(time.perf_counter() - started)
+                await self._record_failure(delivery, failure)
+            except Exception as exc:
+                # Not foreseen, so not known to be final: tried again like a timeout.
+                await self._record_failure(delivery, DeliveryFailed("error", repr(exc)[:300]))
+            else:
+                SEND_SECONDS.labels(delivery.channel.value).observe(time.perf_counter() - started)
+                await self._record_sent(delivery)
+
+    async def _record_sent(self, delivery: Delivery) -> None:
+        try:
+            async with self._uow_factory() as uow:
+                recorded = await use_cases.record_sent(uow, delivery, datetime.now(UTC))
+        except Exception as exc:
+            # Sent but not recorded: the lease expires and it is sent again, with the same
+            # Message-ID or CloudEvent id (docs/adr/0009-notifications.md).
+            log.error("sent but not recorded", error=repr(exc))
+            return
+        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "sent").inc()
+        if recorded:
+            log.info("delivered", kind=delivery.kind.value, attempt=delivery.attempts + 1)
+            self._on_published()
+
+    async def _record_failure(self, delivery: Delivery, failure: DeliveryFailed) -> None:
+        try:
+            async with self._uow_factory() as uow:
+                decision = await use_cases.record_failure(
+                    uow, delivery, failure, self._settings, datetime.now(UTC), self._draw()
+                )
+        except Exception as exc:
+            log.error("failure not recorded, retried after the lease", error=repr(exc))
+            return
+        if isinstance(decision, Retry):
+            DELIVERY_ATTEMPTS.labels(delivery.channel.value, "retry").inc()
+            delay = max(0.0, (decision.at - datetime.now(UTC)).total_seconds())
+            log.info(
+                "delivery failed, retrying",
+                kind=delivery.kind.value,
+                reason=failure.reason,
+                attempt=delivery.attempts + 1,
+                retry_in=round(delay, 3),
+            )
+            asyncio.get_running_loop().call_later(delay, self.wake)
+            return
+        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "dead_lettered").inc()
+        log.warning(
+            "delivery dead-lettered",
+            kind=delivery.kind.value,
+            reason=failure.reason,
+            attempts=delivery.attempts + 1,
+        )
+        self._on_published()
+        self.wake()
+
+    async def _record_skipped(self, delivery: Delivery, reason: str) -> None:
+        try:
+            async with self._uow_factory() as uow:
+                await use_cases.record_skipped(uow, delivery, reason)
+        except Exception as exc:
+            log.error("skip not recorded, looked at again after the lease", error=repr(exc))
+            return
+        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "skipped").inc()
+        log.info("delivery skipped", kind=delivery.kind.value, reason=reason)
