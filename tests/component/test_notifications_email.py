@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,13 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.notifications.adapters.mailer import Templates
+from services.notifications.adapters.orm import demandes
 from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Channel, Kind, notification_id
 from services.notifications.domain.model import Role as Recipient
-from services.notifications.domain.wording import PARIS
+from services.notifications.domain.wording import PARIS, french_date
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued, LineRef
@@ -58,6 +62,8 @@ TEAM_ADDRESS = f"equipe-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
 def settings_for(smtp: SmtpSink, **overrides: Any) -> NotificationSettings:
     values: dict[str, Any] = {
         "smtp_port": smtp.port,
+        # Other runs on the shared broker may bring a flood of their demandes: drain it fast.
+        "smtp_concurrency": 16,
         "dispatch_poll_seconds": 0.1,
         "backoff_base_seconds": 0.2,
         "backoff_max_seconds": 1.0,
@@ -236,6 +242,23 @@ def once(smtp: SmtpSink, message_id: str) -> Mail:
     return mail
 
 
+async def until_listed(
+    service: RunningService, check: Callable[[list[dict[str, Any]]], bool], **params: str
+) -> list[dict[str, Any]]:
+    """The service's deliveries of ``DEP`` once ``check`` holds for them."""
+    deadline = time.monotonic() + 20
+    while True:
+        response = await service.client.get(
+            "/v1/deliveries", params={"departement": DEP, "limit": "500"} | params, headers=TEAM
+        )
+        rows: list[dict[str, Any]] = response.json()
+        if check(rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"deliveries {params} never met the condition")
+        await asyncio.sleep(0.1)
+
+
 def kinds(mails: list[Mail]) -> list[str]:
     return [str(m.message["X-MG-Kind"]) for m in mails]
 
@@ -294,7 +317,9 @@ async def test_a_demande_journey_sends_each_message_once_in_french(
         await asyncio.sleep(2.0)
         ids = {i.strip("<>").split("@")[0] for i in expected}
         records = await tap.collect(
-            lambda rs: {o["notification_id"] for o in outcomes(rs, ids)} == ids, settle=1.0
+            lambda rs: {o["notification_id"] for o in outcomes(rs, ids)} == ids,
+            timeout=45,
+            settle=1.0,
         )
 
     mails = {i: once(smtp, i) for i in expected}
@@ -375,7 +400,11 @@ async def test_team_messages_go_to_the_default_then_the_configured_address(
 ) -> None:
     d = Demande(departement="2B")
     team_ref = "team:2B"
-    await publish(kafka_topics, d.submitted())
+    submitted = await publish(kafka_topics, d.submitted())
+    # The demande known first, so that the team's message can name it.
+    await smtp.wait_for(
+        lambda: smtp.with_id(expected_id(submitted, f"requester:{d.request_id}")) != []
+    )
     unmatched = RequestUnmatched(
         request_id=d.request_id,
         departement="2B",
@@ -385,7 +414,6 @@ async def test_team_messages_go_to_the_default_then_the_configured_address(
         summary_text="Aucun acteur disponible pour les bâtiments publics.",
         unmatched_at=d.now,
     )
-    await asyncio.sleep(0.5)
     unmatched_env = await publish(kafka_topics, unmatched)
     await smtp.wait_for(lambda: smtp.with_id(expected_id(unmatched_env, team_ref)) != [])
     notice = once(smtp, expected_id(unmatched_env, team_ref))
@@ -456,14 +484,26 @@ async def test_preferences_opt_out_and_daily_digest(
     await smtp.wait_for(lambda: all(smtp.with_id(ids(d)[2]) for d in (quiet, digest)), settle=1.0)
     for d in (quiet, digest):
         assert [len(smtp.with_id(i)) for i in ids(d)] == [0, 0, 1]
-    skipped = await service.client.get(
-        "/v1/deliveries", params={"status": "skipped", "departement": DEP}, headers=TEAM
+
+    def to_requester(d: Demande, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted(
+            (x["kind"], x["reason"] or x["status"])
+            for x in rows
+            if x["request_id"] == str(d.request_id) and x["recipient_role"] == "requester"
+        )
+
+    # The three topics are consumed independently: wait until the proposals are in too.
+    skipped = await until_listed(
+        service, lambda rows: len(to_requester(quiet, rows)) == 2, status="skipped"
     )
-    assert sorted(
-        (x["kind"], x["reason"])
-        for x in skipped.json()
-        if x["request_id"] == str(quiet.request_id) and x["recipient_role"] == "requester"
-    ) == [("acteur_propose", "opted_out"), ("demande_recue", "opted_out")]
+    assert to_requester(quiet, skipped) == [
+        ("acteur_propose", "opted_out"),
+        ("demande_recue", "opted_out"),
+    ]
+    held = await until_listed(
+        service, lambda rows: len(to_requester(digest, rows)) == 2, status="held"
+    )
+    assert to_requester(digest, held) == [("acteur_propose", "held"), ("demande_recue", "held")]
 
     jobs = service.app.state.notification_jobs
     assert await jobs.send_digests(force=True) >= 1
@@ -521,7 +561,7 @@ async def test_a_temporary_refusal_is_retried_and_a_refused_address_dead_lettere
                 for o in outcomes(records, ids)
             }
 
-        await tap.collect(lambda rs: expected <= published(rs))
+        await tap.collect(lambda rs: expected <= published(rs), timeout=45)
         await smtp.wait_for(lambda: notices() != [], settle=0.5)
     await asyncio.sleep(0.5)
     assert smtp.rcpt_attempts[later.contact] == 2
@@ -553,12 +593,12 @@ async def test_a_temporary_refusal_is_retried_and_a_refused_address_dead_lettere
 async def test_reminders_and_follow_ups_once_with_two_instances(
     smtp: SmtpSink, fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
 ) -> None:
-    timers = settings_for(
-        smtp, schedule_scan_seconds=0.3, reminder_hours_before=1.5, follow_up_days=3 / 86_400
-    )
+    timers = settings_for(smtp, schedule_scan_seconds=0.3, reminder_hours_before=1.5)
     database = await fresh_database("notifications")
     d = Demande()
     actor_address = f"rappel.{d.tag}@caue.example.fr"
+    reminder = notification_id(f"reminder:{d.assignment_id}", f"actor:{d.actor_id}", Channel.EMAIL)
+    reminder_id = f"<{reminder}@matiere-grise.local>"
     # Two instances on one database, each in a consumer group of its own: both hear every
     # event (their shared inbox keeps one effect), no rebalance can delay the test, and
     # both scan for due reminders and follow-ups.
@@ -581,10 +621,7 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
         await first.client.put(
             f"/v1/actors/{d.actor_id}/contact", json={"email": actor_address}, headers=TEAM
         )
-        # The module's other service hears these events too, but reminds and follows up
-        # on another schedule: what is asserted below comes from these two instances.
         await publish(kafka_topics, d.submitted())
-        await smtp.wait_for(lambda: len(smtp.to(d.contact)) >= 1)
         # Due in an hour: inside the 1.5 h before the deadline, so reminded at once.
         await publish(
             kafka_topics,
@@ -592,26 +629,46 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
                 proposed_at=d.now - timedelta(hours=1), respond_by=d.now + timedelta(hours=1)
             ),
         )
-        reminder_id = notification_id(
-            f"reminder:{d.assignment_id}", f"actor:{d.actor_id}", Channel.EMAIL
-        )
+        await smtp.wait_for(lambda: smtp.with_id(reminder_id) != [], timeout=30, settle=1.0)
+
+        # 42 days without news, played by moving the last news back rather than waiting.
+        await age_demande(database, d.request_id, timedelta(days=43))
         await smtp.wait_for(
-            lambda: smtp.with_id(f"<{reminder_id}@matiere-grise.local>") != [], settle=1.0
+            lambda: "ou_en_etes_vous" in kinds(smtp.to(d.contact)), timeout=30, settle=1.5
         )
-        await smtp.wait_for(
-            lambda: "ou_en_etes_vous" in kinds(smtp.to(d.contact)), timeout=15, settle=1.0
-        )
-        # Read now: while the instances stop, the next period may come due.
+        # Read now: once the instances stop, nothing can come any more anyway.
         follow_ups = [m for m in smtp.to(d.contact) if m.message["X-MG-Kind"] == "ou_en_etes_vous"]
 
-    assert kinds(smtp.to(actor_address)) == ["nouvelle_proposition", "rappel_reponse"]
-    reminder = once(smtp, f"<{reminder_id}@matiere-grise.local>")
-    assert reminder.subject.startswith("Rappel : réponse attendue avant le ")
-    assert "attend toujours votre réponse" in reminder.text
-    assert follow_ups[0].subject == f"Où en êtes-vous ? « {d.title} »"
-    assert "Nous n'avons pas eu de nouvelles de votre projet" in follow_ups[0].text
+    reminded = once(smtp, reminder_id)
+    assert reminded.message["To"] == actor_address
+    assert reminded.subject.startswith("Rappel : réponse attendue avant le ")
+    assert "attend toujours votre réponse" in reminded.text
     # Two instances scanned every 0.3 s: one follow-up for the period, not one each.
-    assert len(follow_ups) == 1
+    [follow_up] = follow_ups
+    assert follow_up.subject == f"Où en êtes-vous ? « {d.title} »"
+    assert "Nous n'avons pas eu de nouvelles de votre projet" in follow_up.text
+    assert french_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
+
+
+async def age_demande(database_url: str, request_id: uuid.UUID, age: timedelta) -> None:
+    """Move a demande's last news back in time, once the service has it."""
+    engine = create_async_engine(database_url)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            async with engine.begin() as conn:
+                moved = await conn.execute(
+                    update(demandes)
+                    .where(demandes.c.request_id == request_id)
+                    .values(last_news_at=datetime.now(UTC) - age)
+                )
+            if moved.rowcount == 1:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the demande never reached the service")
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
 
 
 def test_every_template_renders_in_french_with_html_escaped() -> None:

@@ -102,7 +102,7 @@ class SmtpSink:
             return [m for m in self.mails if address in m.recipients]
 
     async def wait_for(
-        self, condition: Callable[[], bool], timeout: float = 20.0, settle: float = 0.0
+        self, condition: Callable[[], bool], timeout: float = 30.0, settle: float = 0.0
     ) -> None:
         """Until ``condition()`` holds, then ``settle`` seconds more to let extras show."""
         deadline = time.monotonic() + timeout
