@@ -38,7 +38,8 @@ class IfUnknown(StrEnum):
 
     # Wait for the demande: the matching event may overtake the requests event.
     AWAIT = "await"
-    # Tell the département team instead (an invoice of a collectivité we never heard of).
+    # Tell the département team instead, when no demande is concerned (a cotisation of a
+    # collectivité that never asked for help).
     TEAM = "team"
 
 
@@ -138,7 +139,9 @@ def _addressed(rule: Rule, payload: EventPayload, known: Known, context: dict[st
                 context,
                 request_id=card.request_id,
             )
-        case Role.REQUESTER if rule.if_unknown is IfUnknown.TEAM or request_id is None:
+        # Only what concerns no demande (an annual cotisation) falls back to the team; an
+        # invoice of a mission waits for its demande, whose contact is the one to tell.
+        case Role.REQUESTER if request_id is None:
             return _to_team(rule.kind, known, context)
         case Role.REQUESTER:
             return Planned(

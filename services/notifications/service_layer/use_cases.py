@@ -162,10 +162,12 @@ async def _follow(
                 # Every mission of the chain is over: no more "Où en êtes-vous ?".
                 await repo.set_demande_status(payload.request_id, "done")
         case InvoiceIssued():
-            found = await repo.demande(payload.request_id) if payload.request_id else None
-            if found is None:
-                found = await repo.latest_demande_of(payload.collectivite_code, payload.departement)
-            return True, found
+            if payload.request_id is not None:
+                # A mission's invoice goes to the contact of that demande, and no other.
+                return True, await repo.demande(payload.request_id)
+            return True, await repo.latest_demande_of(
+                payload.collectivite_code, payload.departement
+            )
     request_id: UUID | None = getattr(payload, "request_id", None)
     return True, await repo.demande(request_id) if request_id else None
 
