@@ -58,6 +58,8 @@ def make_broker(
         graceful_timeout=30.0,
         # Through the standard library, so that structlog renders FastStream's lines as JSON.
         logger=logging.getLogger("mg.faststream"),
+        # One "Received"/"Processed" line per record drowns the logs: kept for debugging.
+        log_level=logging.DEBUG,
         **extra,
     )
 
