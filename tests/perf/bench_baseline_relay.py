@@ -1,0 +1,487 @@
+"""The baseline of the pipeline benchmark: plain aiokafka relays, no database.
+
+    .venv/bin/python -m tests.perf.bench_baseline_relay [--hops 4 --rate 20 --duration 30
+        --count 1000 --mode per-message|batch]
+
+Topics ``bench.hop0`` … ``bench.hop<K>`` (12 partitions, created with the admin client);
+one relay process per hop consumes ``hop<i>`` and produces ``hop<i+1>`` with the
+product's producer settings (``acks=all``, idempotence, ``linger_ms=2``), then commits
+the offset by hand:
+
+- ``per-message`` (default): one record at a time, produce awaited, offset committed,
+  the way every subscriber of the product handles a record (FastStream awaits the
+  handler, then commits), minus the database;
+- ``batch``: what a relay written for throughput would do: up to 500 records per
+  poll, produced together, one commit per poll.
+
+The driver produces records keyed by the same départements as the pipeline's demandes
+(so the same partitions), at the same sustained rate and then the same saturation
+count, and reads every hop topic: the Kafka timestamps of a record's copies give the
+per-hop latencies, the last one the end-to-end latency, measured from the moment the
+record was scheduled exactly as the pipeline's are.
+
+Run alone it writes ``tests/perf/results/baseline_relay.json``; ``bench_pipeline``
+runs it in the same run as the pipeline and writes both into ``pipeline.json``.
+Started with ``BENCH_RELAY_SOURCE`` in its environment, this module is a relay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.contracts.topics import DEFAULT_PARTITIONS
+from shared.settings import KafkaSettings
+from tests.support.service_process import ROOT, ServiceProcess
+from tests.support.stack import (
+    DEFAULT_DEPARTEMENTS,
+    ResourceSampler,
+    cpu_delta,
+    describe_consumer_groups,
+    find_kafka_pid,
+    latency_summary,
+    wait_until,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "baseline_relay.json"
+MODES = ("per-message", "batch")
+
+
+def all_arrived(tap: HopTap, items: list[Item]) -> bool:
+    return tap.arrived(items) == len(items)
+
+
+def hop_topic(i: int) -> str:
+    return f"bench.hop{i}"
+
+
+# --- the relay process ------------------------------------------------------------------------
+
+
+async def relay(kafka: KafkaSettings, source: str, target: str, group: str, mode: str) -> None:
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=group,
+        client_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=3_000,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        client_id=group,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        if mode == "per-message":
+            while True:
+                record = await consumer.getone()
+                await producer.send_and_wait(
+                    target, record.value, key=record.key, headers=list(record.headers or ())
+                )
+                tp = TopicPartition(record.topic, record.partition)
+                await consumer.commit({tp: record.offset + 1})
+        else:
+            while True:
+                batch = await consumer.getmany(timeout_ms=100, max_records=500)
+                if not batch:
+                    continue
+                pending = [
+                    await producer.send(target, r.value, key=r.key, headers=list(r.headers or ()))
+                    for records in batch.values()
+                    for r in records
+                ]
+                await asyncio.gather(*pending)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def relay_main() -> None:
+    async def run() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay(
+                KafkaSettings(),
+                os.environ["BENCH_RELAY_SOURCE"],
+                os.environ["BENCH_RELAY_TARGET"],
+                os.environ["BENCH_RELAY_GROUP"],
+                os.environ.get("BENCH_RELAY_MODE", "per-message"),
+            )
+
+    asyncio.run(run())
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    id: str
+    key: str
+    scheduled_at: float = 0.0
+    produced: bool = False
+    seen: dict[int, float] = field(default_factory=dict)  # hop -> Kafka timestamp (s)
+
+
+class HopTap:
+    def __init__(self, kafka: KafkaSettings, hops: int, run_id: str) -> None:
+        self._kafka = kafka
+        self.hops = hops
+        self.run_id = run_id
+        self.items: dict[str, Item] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._hop_of = {hop_topic(i): i for i in range(hops + 1)}
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            max_poll_records=2000,
+        )
+        await consumer.start()
+        assigned = [
+            TopicPartition(topic, p) for topic in self._hop_of for p in range(DEFAULT_PARTITIONS)
+        ]
+        consumer.assign(assigned)
+        ends = await consumer.end_offsets(assigned)
+        for tp in assigned:
+            consumer.seek(tp, ends[tp])
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                for r in records:
+                    body = json.loads(r.value)
+                    item = self.items.get(body.get("id"))
+                    if item is not None:
+                        item.seen.setdefault(self._hop_of[r.topic], r.timestamp / 1000)
+
+    def arrived(self, items: list[Item]) -> int:
+        return sum(1 for i in items if self.hops in i.seen)
+
+
+async def create_topics(kafka: KafkaSettings, hops: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [hop_topic(i) for i in range(hops + 1) if hop_topic(i) not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(t, num_partitions=DEFAULT_PARTITIONS, replication_factor=1)
+                        for t in missing
+                    ]
+                )
+    finally:
+        await admin.close()
+
+
+def analyse(items: list[Item], hops: int, started: float, cpu: dict[str, float]) -> dict[str, Any]:
+    done = [i for i in items if hops in i.seen]
+    e2e = [1000 * (i.seen[hops] - i.scheduled_at) for i in done]
+    per_hop: dict[str, Any] = {
+        "produce (scheduled→hop0)": latency_summary(
+            [1000 * (i.seen[0] - i.scheduled_at) for i in done if 0 in i.seen]
+        )
+    }
+    for h in range(1, hops + 1):
+        per_hop[f"relay {h} (hop{h - 1}→hop{h})"] = latency_summary(
+            [1000 * (i.seen[h] - i.seen[h - 1]) for i in done if h - 1 in i.seen]
+        )
+    last = max((i.seen[hops] for i in done), default=started)
+    seconds = max(1e-9, last - started)
+    relays_cpu = sum(v for k, v in cpu.items() if k.startswith("relay"))
+    return {
+        "offered": len(items),
+        "completed": len(done),
+        "lost": len(items) - len(done),
+        "seconds": round(seconds, 2),
+        "throughput_per_s": round(len(done) / seconds, 1),
+        "e2e_ms": latency_summary(e2e),
+        "hops_ms": per_hop,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_flow_relays": round(1000 * relays_cpu / max(1, len(done)), 2),
+    }
+
+
+async def run_baseline(
+    kafka: KafkaSettings,
+    *,
+    hops: int,
+    rate: float,
+    duration: float,
+    count: int,
+    concurrency: int,
+    mode: str = "per-message",
+    departements: tuple[str, ...] = DEFAULT_DEPARTEMENTS,
+    run_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Start ``hops`` relays, then the sustained phase and the saturation phase."""
+    run_id = uuid.uuid4().hex[:8]
+    run_dir = run_dir or ROOT / ".local" / "stack" / f"baseline-{run_id}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    await create_topics(kafka, hops)
+    groups = [f"bench-relay-{run_id}-{h}" for h in range(1, hops + 1)]
+    relays = [
+        ServiceProcess(
+            "tests.perf.bench_baseline_relay",
+            env={
+                "BENCH_RELAY_SOURCE": hop_topic(h - 1),
+                "BENCH_RELAY_TARGET": hop_topic(h),
+                "BENCH_RELAY_GROUP": groups[h - 1],
+                "BENCH_RELAY_MODE": mode,
+                "MG_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            },
+            port=0,
+            log_path=run_dir / f"relay-{h}.log",
+        )
+        for h in range(1, hops + 1)
+    ]
+    sampler = ResourceSampler()
+    sampler_task: asyncio.Task[None] | None = None
+    tap = HopTap(kafka, hops, run_id)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=2
+    )
+    result: dict[str, Any] = {"mode": mode, "hops": hops, "relay_processes": hops}
+    try:
+        for h, process in enumerate(relays, start=1):
+            await process.start()
+            sampler.watch_process(f"relay{h}", process.pid)
+        sampler.watch_process("driver", os.getpid())
+        kafka_pid = find_kafka_pid()
+        if kafka_pid is not None:
+            sampler.watch_process("kafka (shared broker)", kafka_pid)
+        sampler_task = asyncio.create_task(sampler.run())
+        await wait_groups_stable(kafka, groups)
+        await tap.start()
+        await producer.start()
+        n = 0
+
+        def new_item() -> Item:
+            nonlocal n
+            item = Item(id=uuid.uuid4().hex, key=departements[n % len(departements)])
+            n += 1
+            tap.items[item.id] = item
+            return item
+
+        async def produce(item: Item, at: float) -> None:
+            item.scheduled_at = at
+            body = json.dumps({"id": item.id, "run": run_id, "t": at}).encode()
+            await producer.send_and_wait(hop_topic(0), body, key=item.key.encode())
+            item.produced = True
+
+        # Warm-up: every key's partition on every hop has a positioned consumer.
+        for _attempt in range(10):
+            warm = [new_item() for _ in departements]
+            for item in warm:
+                await produce(item, time.time())
+            if await wait_until(partial(all_arrived, tap, warm), timeout=8.0):
+                break
+        else:
+            raise RuntimeError("the relays never passed the warm-up records on")
+        log(f"baseline ({mode}): {hops} relays ready")
+
+        # Sustained.
+        items = [new_item() for _ in range(int(rate * duration))]
+        cpu0 = sampler.cpu_seconds()
+        sampler.reset_peaks()
+        start = time.time() + 0.2
+        tasks = []
+        for k, item in enumerate(items):
+            at = start + k / rate
+            await asyncio.sleep(max(0.0, at - time.time()))
+            tasks.append(asyncio.create_task(produce(item, at)))
+        await asyncio.gather(*tasks)
+        await wait_until(lambda: tap.arrived(items) == len(items), timeout=60.0)
+        sustained = analyse(items, hops, start, cpu_delta(cpu0, sampler.cpu_seconds()))
+        sustained |= {"rate": rate, "duration": duration, "peak_rss_mib": sampler.peak_rss_mib()}
+        log(f"baseline sustained: {_line(sustained)}")
+        result["sustained"] = sustained
+
+        # Saturation.
+        if count > 0:
+            items = [new_item() for _ in range(count)]
+            cpu0 = sampler.cpu_seconds()
+            sampler.reset_peaks()
+            start = time.time()
+            semaphore = asyncio.Semaphore(concurrency)
+
+            async def bounded(item: Item) -> None:
+                async with semaphore:
+                    await produce(item, time.time())
+
+            await asyncio.gather(*(bounded(i) for i in items))
+            await wait_until(lambda: tap.arrived(items) == len(items), timeout=60.0)
+            saturation = analyse(items, hops, start, cpu_delta(cpu0, sampler.cpu_seconds()))
+            saturation |= {"concurrency": concurrency, "peak_rss_mib": sampler.peak_rss_mib()}
+            log(f"baseline saturation: {_line(saturation)}")
+            result["saturation"] = saturation
+    finally:
+        await producer.stop()
+        await tap.stop()
+        await asyncio.gather(*(p.stop() for p in relays), return_exceptions=True)
+        if sampler_task is not None:
+            sampler_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler_task
+    return result
+
+
+async def wait_groups_stable(
+    kafka: KafkaSettings, groups: list[str], timeout: float = 60.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = await describe_consumer_groups(kafka, groups)
+        if all(
+            d["state"] == "Stable"
+            and sum(len(p) for m in d["members"] for p in m["partitions"].values())
+            == DEFAULT_PARTITIONS
+            for d in described.values()
+        ) and len(described) == len(groups):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"relay groups not stable: {described}")
+        await asyncio.sleep(0.5)
+
+
+async def round_trips(kafka: KafkaSettings, n: int = 200) -> dict[str, Any]:
+    """What one record costs a per-message relay, from the client: an awaited produce
+    (``acks=all``, idempotent) with ``linger_ms`` 0 and 2, and an awaited offset commit."""
+    topic = hop_topic(0)
+    await create_topics(kafka, 0)
+    out: dict[str, Any] = {}
+    for linger in (0, 2):
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=linger,
+        )
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"{}", key=b"49")
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                await producer.send_and_wait(topic, b"{}", key=b"49")
+                times.append(1000 * (time.perf_counter() - t))
+        finally:
+            await producer.stop()
+        out[f"produce acks=all linger_ms={linger}"] = latency_summary(times)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=f"bench-round-trips-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=200)
+        tp = sorted(consumer.assignment())[0]
+        times = []
+        for k in range(n):
+            t = time.perf_counter()
+            await consumer.commit({tp: k % 2})
+            times.append(1000 * (time.perf_counter() - t))
+    finally:
+        await consumer.stop()
+    out["offset commit"] = latency_summary(times)
+    return out
+
+
+def _line(phase: dict[str, Any]) -> str:
+    e2e = phase["e2e_ms"]
+    return (
+        f"{phase['completed']}/{phase['offered']} in {phase['seconds']} s, "
+        f"{phase['throughput_per_s']}/s, e2e p50 {e2e.get('p50')} ms p99 {e2e.get('p99')} ms "
+        f"p99.9 {e2e.get('p99.9')} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hops", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--mode", choices=MODES, default="per-message")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="only measure one awaited produce and one offset commit, 200 times each",
+    )
+    args = parser.parse_args()
+    if args.round_trips:
+        print(json.dumps(asyncio.run(round_trips(KafkaSettings())), indent=2))
+        return
+    result = asyncio.run(
+        run_baseline(
+            KafkaSettings(),
+            hops=args.hops,
+            rate=args.rate,
+            duration=args.duration,
+            count=args.count,
+            concurrency=args.concurrency,
+            mode=args.mode,
+        )
+    )
+    result = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count()} | result
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    if "BENCH_RELAY_SOURCE" in os.environ:
+        relay_main()
+    else:
+        main()

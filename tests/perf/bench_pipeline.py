@@ -1,0 +1,772 @@
+"""Benchmark of the whole pipeline, against a plain Kafka relay measured in the same run.
+
+    .venv/bin/python -m tests.perf.bench_pipeline [--rate 20 --duration 30 --count 1000
+        --instances 1|2 --notifications auto|on|off --baseline per-message,batch]
+
+The services run as real processes (``tests/support/stack.py``), each on a fresh
+database of the tests' PostgreSQL server, with consumer groups of their own. A demande
+goes the whole way:
+
+    POST /v1/requests (Idempotency-Key)  →  requests.request.submitted.v1
+    matching routes it                    →  matching.assignment.proposed.v1
+    the actor accepts (HTTP)              →  matching.assignment.accepted.v1
+    the actor completes, 2 days (HTTP)    →  matching.assignment.completed.v1
+    billing invoices the mission          →  billing.invoice.issued.v1
+    notifications emails the invoice      →  the SMTP server receives it (optional)
+
+Phases: a warm-up (one flow per département, until each got through), then
+(a) ``--rate`` demandes per second for ``--duration`` seconds, open loop, and
+(b) saturation: ``--count`` demandes submitted as fast as ``--concurrency`` concurrent
+requests allow. Latencies are measured from the moment a demande was scheduled
+(no coordinated omission), per hop from the Kafka timestamps of its events.
+
+With ``--instances 2``, each service starts with one instance; the second instance of
+every service joins ``--scale-out-at`` seconds into phase (a), under load (a rebalance
+of every group), and phase (b) runs on both. The groups' assignments (partitions and
+départements per instance) are read from the broker before and after, and everything
+done twice is counted: proposals per demande, invoices per mission, redeliveries caught
+by the idempotent consumers.
+
+Then, in the same run, the baseline (``bench_baseline_relay``): plain aiokafka relays
+over the same number of hops, at the same rate and the same count.
+
+Writes ``tests/perf/results/pipeline.json`` (``--out`` to change) and prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import pstats
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from shared.settings import KafkaSettings
+from tests.perf.bench_baseline_relay import MODES, run_baseline
+from tests.support.stack import (
+    ActorDriver,
+    Demandes,
+    EventTap,
+    Flow,
+    Sighting,
+    Stack,
+    StackOptions,
+    counters_delta,
+    cpu_delta,
+    handler_breakdown,
+    latency_summary,
+    plain_dsn,
+    scrape_handler_seconds,
+    submit,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
+STAGES = ("submitted", "proposed", "accepted", "completed", "invoiced")
+MESSAGE_ID_DOMAIN = "matiere-grise.local"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def notifications_available() -> bool:
+    try:
+        from services.notifications.entrypoints import consumers
+    except ImportError:
+        return False
+    return bool(getattr(consumers, "CONSUMED_TOPICS", ()))
+
+
+class Run:
+    """One stack, its tap, its actors, and the flows of every phase."""
+
+    def __init__(self, stack: Stack, seed: int) -> None:
+        self.stack = stack
+        self.driver = ActorDriver(lambda: stack.client("matching"))
+        self.tap = EventTap(stack.kafka, stack.actor_ids.values(), self.driver.on_proposed)
+        self.demandes = Demandes(stack.options.departements, seed)
+        self.notified = stack.options.notifications
+        self.flows: list[Flow] = []
+        self.our_invoices: set[str] = set()
+        self.foreign_invoices: set[str] = set()
+        self._billing: asyncpg.Connection | None = None
+        self._message_ids: dict[str, dict[str, str]] = {}
+        self.invoice_email_recipient: dict[str, str] = {}
+        self.invoice_mail: dict[str, tuple[str, str]] = {}  # invoice ce_id -> (Message-ID, role)
+        self._notifications: asyncpg.Connection | None = None
+
+    async def close(self) -> None:
+        await self.driver.drain()
+        await self.tap.stop()
+        for conn in (self._billing, self._notifications):
+            if conn is not None:
+                await conn.close()
+
+    # --- a flow's end ------------------------------------------------------------------------
+    async def classify_invoices(self) -> None:
+        """Which invoices seen on the topic are our billing service's: other billing
+        services on the shared broker invoice our completed missions too. Our relay
+        publishes an invoice after its commit, so one missing from our database is not
+        ours."""
+        unknown = {
+            s.ref
+            for f in self.tap.flows.values()
+            for s in f.seen.get("invoiced", ())
+            if s.ref not in self.our_invoices and s.ref not in self.foreign_invoices
+        }
+        if not unknown:
+            return
+        if self._billing is None:
+            self._billing = await asyncpg.connect(plain_dsn(self.stack.database_urls["billing"]))
+        rows = await self._billing.fetch(
+            "SELECT id FROM invoices WHERE id = ANY($1::uuid[])", sorted(unknown)
+        )
+        ours = {str(r["id"]) for r in rows}
+        self.our_invoices |= ours
+        self.foreign_invoices |= unknown - ours
+
+    def invoice(self, flow: Flow) -> Sighting | None:
+        """Our billing service's invoice of the flow's mission, as first seen."""
+        mine = [s for s in flow.seen.get("invoiced", ()) if s.ref in self.our_invoices]
+        return min(mine, key=lambda s: s.at) if mine else None
+
+    async def classify_invoice_emails(self) -> None:
+        """For each of our invoices whose email has not arrived under the id we expect, ask
+        our notifications database whom it was addressed to: the requester of the demande,
+        the département's team, or the requester of another demande of the same
+        collectivité (when the invoice overtook the demande, ``latest_demande_of``)."""
+        if self.stack.mail is None:
+            return
+        wanted = {}
+        for flow in self.tap.flows.values():
+            invoice = self.invoice(flow)
+            if (
+                invoice is not None
+                and invoice.ce_id not in self.invoice_mail
+                and self._expected_arrival(flow, invoice) is None
+            ):
+                wanted[invoice.ce_id] = flow
+        if not wanted:
+            return
+        if self._notifications is None:
+            self._notifications = await asyncpg.connect(
+                plain_dsn(self.stack.database_urls["notifications"])
+            )
+        rows = await self._notifications.fetch(
+            "SELECT id, source_event_id, recipient FROM deliveries "
+            "WHERE kind = 'facture_emise' AND channel = 'email' "
+            "AND source_event_id = ANY($1::text[])",
+            list(wanted),
+        )
+        for r in rows:
+            flow = wanted[r["source_event_id"]]
+            recipient = str(r["recipient"])
+            role = (
+                "requester"
+                if recipient == f"requester:{flow.request_id}"
+                else "team"
+                if recipient.startswith("team:")
+                else "requester of another demande"
+            )
+            self.invoice_mail[r["source_event_id"]] = (f"<{r['id']}@{MESSAGE_ID_DOMAIN}>", role)
+
+    def _expected_arrival(self, flow: Flow, invoice: Sighting) -> tuple[float, str] | None:
+        mail = self.stack.mail
+        assert mail is not None
+        ids = self._message_ids.get(invoice.ce_id)
+        if ids is None:
+            from services.notifications.domain.model import Channel, notification_id
+
+            ids = self._message_ids[invoice.ce_id] = {
+                role: f"<{notification_id(invoice.ce_id, recipient, Channel.EMAIL)}"
+                f"@{MESSAGE_ID_DOMAIN}>"
+                for role, recipient in (
+                    ("requester", f"requester:{flow.request_id}"),
+                    ("team", f"team:{flow.departement}"),
+                )
+            }
+        arrived = [(mail.arrived[m][0], role) for role, m in ids.items() if m in mail.arrived]
+        return min(arrived) if arrived else None
+
+    def notified_at(self, flow: Flow) -> float | None:
+        """When our SMTP server got the email of our invoice, whoever it was addressed to
+        (``invoice_email_recipient`` tells whom)."""
+        mail = self.stack.mail
+        invoice = self.invoice(flow)
+        if mail is None or invoice is None:
+            return None
+        found = self._expected_arrival(flow, invoice)
+        if found is None and invoice.ce_id in self.invoice_mail:
+            message_id, role = self.invoice_mail[invoice.ce_id]
+            if message_id in mail.arrived:
+                found = (mail.arrived[message_id][0], role)
+        if found is None:
+            return None
+        self.invoice_email_recipient[flow.request_id] = found[1]
+        return found[0]
+
+    def end_of(self, flow: Flow) -> float | None:
+        invoice = self.invoice(flow)
+        if invoice is None:
+            return None
+        return self.notified_at(flow) if self.notified else invoice.at
+
+    def done(self, flow: Flow) -> bool:
+        return self.end_of(flow) is not None
+
+    def finished(self, flows: list[Flow]) -> int:
+        return sum(1 for f in flows if self.done(f))
+
+    def accepted_flows(self, flows: list[Flow]) -> list[Flow]:
+        return [f for f in flows if f.http_status in (200, 201)]
+
+    # --- phases ------------------------------------------------------------------------------
+    def new_flow(
+        self, departement: str | None = None
+    ) -> tuple[Flow, dict[str, Any], dict[str, str]]:
+        flow, body, headers = self.demandes.next(departement)
+        self.tap.expect(flow)
+        return flow, body, headers
+
+    async def post(self, flow: Flow, body: dict[str, Any], headers: dict[str, str]) -> None:
+        await submit(self.stack.client("requests"), flow, body, headers)
+
+    async def warm_up(self) -> None:
+        """One flow per département until each got through: every partition that our keys
+        use is then consumed by every group (offset reset ``latest``)."""
+        missing = list(self.stack.options.departements)
+        for _attempt in range(8):
+            flows = []
+            for departement in missing:
+                flow, body, headers = self.new_flow(departement)
+                flow.scheduled_at = time.time()
+                await self.post(flow, body, headers)
+                flows.append(flow)
+            await self.until_done(flows, timeout=15.0, stall=15.0)
+            missing = [f.departement for f in flows if not self.done(f)]
+            if not missing:
+                return
+            log(f"warm-up: not through yet for {missing}, again")
+        raise RuntimeError(f"warm-up never got through for {missing}")
+
+    async def until_done(self, flows: list[Flow], *, timeout: float, stall: float) -> bool:
+        """Until every flow is done; False after ``timeout``, or ``stall`` seconds without
+        one more flow done."""
+        deadline = time.monotonic() + timeout
+        last, moved = -1, time.monotonic()
+        while True:
+            await self.classify_invoices()
+            await self.classify_invoice_emails()
+            finished = self.finished(flows)
+            now = time.monotonic()
+            if finished == len(flows):
+                return True
+            if finished != last:
+                last, moved = finished, now
+            if now > deadline or now - moved > stall:
+                return False
+            await asyncio.sleep(0.3)
+
+    async def drain(self, flows: list[Flow], timeout: float) -> bool:
+        return await self.until_done(self.accepted_flows(flows), timeout=timeout, stall=30.0)
+
+    async def sustained(
+        self, rate: float, duration: float, on_time: tuple[float, Callable[[], Any]] | None
+    ) -> list[Flow]:
+        """Open loop: demande k is posted at start + k / rate, whatever came before."""
+        flows: list[Flow] = []
+        tasks: list[asyncio.Task[None]] = []
+        side: asyncio.Task[Any] | None = None
+        start = time.time() + 0.2
+        for k in range(int(rate * duration)):
+            at = start + k / rate
+            if on_time is not None and side is None and at - start >= on_time[0]:
+                side = asyncio.create_task(on_time[1]())
+            await asyncio.sleep(max(0.0, at - time.time()))
+            flow, body, headers = self.new_flow()
+            flow.scheduled_at = at
+            flows.append(flow)
+            tasks.append(asyncio.create_task(self.post(flow, body, headers)))
+        await asyncio.gather(*tasks)
+        if side is not None:
+            await side
+        return flows
+
+    async def saturation(self, count: int, concurrency: int) -> list[Flow]:
+        semaphore = asyncio.Semaphore(concurrency)
+        prepared = [self.new_flow() for _ in range(count)]
+
+        async def one(flow: Flow, body: dict[str, Any], headers: dict[str, str]) -> None:
+            async with semaphore:
+                flow.scheduled_at = time.time()
+                await self.post(flow, body, headers)
+
+        await asyncio.gather(*(one(*p) for p in prepared))
+        return [p[0] for p in prepared]
+
+    # --- figures -----------------------------------------------------------------------------
+    def analyse(self, flows: list[Flow], cpu: dict[str, float]) -> dict[str, Any]:
+        ok = self.accepted_flows(flows)
+        done = [f for f in ok if self.done(f)]
+        start = min((f.scheduled_at for f in flows), default=time.time())
+        done_at = sorted(t for f in done if (t := self.end_of(f)) is not None)
+        last = done_at[-1] if done_at else start
+        seconds = max(1e-9, last - start)
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else 1000 * (b - a)
+
+        def series(pick: Callable[[Flow], float | None]) -> dict[str, Any]:
+            return latency_summary([v for f in done if (v := pick(f)) is not None])
+
+        def at(f: Flow, stage: str) -> float | None:
+            s = self.invoice(f) if stage == "invoiced" else f.first(stage)
+            return s.at if s else None
+
+        hops = {
+            "requests: POST → submitted on Kafka": series(
+                lambda f: ms(f.posted_at, at(f, "submitted"))
+            ),
+            "matching: submitted → proposed": series(
+                lambda f: ms(at(f, "submitted"), at(f, "proposed"))
+            ),
+            "actor: proposed → accept POSTed": series(
+                lambda f: ms(at(f, "proposed"), f.accept[0] if f.accept else None)
+            ),
+            "matching: accept POSTed → accepted on Kafka": series(
+                lambda f: ms(f.accept[0] if f.accept else None, at(f, "accepted"))
+            ),
+            "matching: complete POSTed → completed on Kafka": series(
+                lambda f: ms(f.complete[0] if f.complete else None, at(f, "completed"))
+            ),
+            "billing: completed → invoiced": series(
+                lambda f: ms(at(f, "completed"), at(f, "invoiced"))
+            ),
+        }
+        if self.notified:
+            hops["notifications: invoiced → email received"] = series(
+                lambda f: ms(at(f, "invoiced"), self.notified_at(f))
+            )
+        http = {
+            "POST /v1/requests": latency_summary(
+                [1000 * f.http_seconds for f in ok if f.http_seconds is not None]
+            ),
+            "POST accept": latency_summary(
+                [1000 * (f.accept[1] - f.accept[0]) for f in ok if f.accept]
+            ),
+            "POST complete": latency_summary(
+                [1000 * (f.complete[1] - f.complete[0]) for f in ok if f.complete]
+            ),
+        }
+        furthest = Counter(
+            next((s for s in reversed(STAGES) if f.seen.get(s)), "nothing")
+            for f in ok
+            if not self.done(f)
+        )
+        services_cpu = sum(v for k, v in cpu.items() if "#" in k)
+        postgres_cpu = sum(v for k, v in cpu.items() if k.startswith("postgres["))
+        return {
+            "offered": len(flows),
+            "http_accepted": len(ok),
+            "http_refused": dict(Counter(str(f.http_status) for f in flows if f not in ok)),
+            "completed": len(done),
+            "incomplete_by_furthest_stage": dict(furthest),
+            "seconds": round(seconds, 2),
+            "throughput_per_s": round(len(done) / seconds, 1),
+            "completion_rate_per_s": completion_rate(done_at),
+            "e2e_ms": {
+                "submit → invoice issued": series(lambda f: ms(f.scheduled_at, at(f, "invoiced"))),
+                **(
+                    {
+                        "submit → invoice email received": series(
+                            lambda f: ms(f.scheduled_at, self.notified_at(f))
+                        )
+                    }
+                    if self.notified
+                    else {}
+                ),
+                "submit → proposed": series(lambda f: ms(f.scheduled_at, at(f, "proposed"))),
+                "submit → submitted on Kafka": series(
+                    lambda f: ms(f.scheduled_at, at(f, "submitted"))
+                ),
+            },
+            "hops_ms": hops,
+            "http_ms": http,
+            "cpu_seconds": cpu,
+            "cpu_ms_per_flow": {
+                "services": round(1000 * services_cpu / max(1, len(done)), 1),
+                "postgres backends": round(1000 * postgres_cpu / max(1, len(done)), 1),
+            },
+            "actor_errors": len(self.driver.errors),
+        }
+
+    async def correctness(self, flows: list[Flow]) -> dict[str, Any]:
+        """Everything done twice, on the topics and in the databases."""
+        ours = self.accepted_flows(flows)
+        ids = [f.request_id for f in ours]
+        proposals = Counter(len({s.ref for s in f.seen.get("proposed", ())}) for f in ours)
+        copies = {
+            stage: sum(
+                len(f.seen.get(stage, ())) - len({s.ce_id for s in f.seen.get(stage, ())})
+                for f in ours
+            )
+            for stage in STAGES
+        }
+        await self.classify_invoices()
+        assert self._billing is not None
+        rows = await self._billing.fetch(
+            "SELECT id, assignment_id FROM invoices WHERE request_id = ANY($1::uuid[])", ids
+        )
+        our_invoices = {str(r["id"]) for r in rows}
+        per_mission = Counter(Counter(str(r["assignment_id"]) for r in rows).values())
+        topic_invoices = Counter(
+            len({s.ref for s in f.seen.get("invoiced", ()) if s.ref in our_invoices}) for f in ours
+        )
+        foreign_invoices = sum(
+            1 for f in ours for s in f.seen.get("invoiced", ()) if s.ref not in our_invoices
+        )
+        matching = await asyncpg.connect(plain_dsn(self.stack.database_urls["matching"]))
+        try:
+            assignments = await matching.fetch(
+                "SELECT request_id, count(*) AS n FROM assignments "
+                "WHERE request_id = ANY($1::uuid[]) GROUP BY request_id",
+                ids,
+            )
+        finally:
+            await matching.close()
+        duplicates = await redeliveries(self.stack)
+        our_ce_ids = {s.ce_id for f in ours for sightings in f.seen.values() for s in sightings}
+        return {
+            "demandes": len(ours),
+            "distinct_proposals_per_demande_on_topic": dict(sorted(proposals.items())),
+            "assignments_per_demande_in_db": dict(Counter(int(r["n"]) for r in assignments)),
+            "invoices_per_mission_in_db": dict(per_mission),
+            "distinct_invoices_per_demande_on_topic": dict(sorted(topic_invoices.items())),
+            "duplicate_proposals": sum((k - 1) * v for k, v in proposals.items() if k > 1),
+            "duplicate_invoices_in_db": sum((k - 1) * v for k, v in per_mission.items() if k > 1),
+            "duplicate_invoices_on_topic": sum(
+                (k - 1) * v for k, v in topic_invoices.items() if k > 1
+            ),
+            "unmatched": sum(1 for f in ours if f.seen.get("unmatched")),
+            "republished_copies_same_ce_id": copies,
+            "redeliveries_skipped_by_inbox": {
+                "all_events_from_metrics": duplicates,
+                "our_events_from_logs": skipped_in_logs(self.stack, our_ce_ids),
+            },
+            "invoices_by_other_billing_services_on_shared_topics": foreign_invoices,
+            "invoice_emails_by_recipient": dict(
+                Counter(self.invoice_email_recipient.get(f.request_id, "none") for f in ours)
+            )
+            if self.notified
+            else None,
+            "records_of_others_read_by_tap": self.tap.foreign_records,
+        }
+
+
+async def redeliveries(stack: Stack) -> dict[str, int]:
+    """``mg_events_consumed_total{outcome="duplicate"}`` per instance: events delivered
+    again (after a rebalance, say) and recognised by the idempotent consumer."""
+    import httpx
+
+    found: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for instances in stack.instances.values():
+            for instance in instances:
+                if not instance.process.running:
+                    continue
+                text = (await client.get(f"{instance.url}/metrics/")).text
+                found[instance.label] = int(
+                    sum(
+                        float(line.rsplit(" ", 1)[1])
+                        for line in text.splitlines()
+                        if line.startswith("mg_events_consumed_total{")
+                        and 'outcome="duplicate"' in line
+                    )
+                )
+    return found
+
+
+async def database_per_flow(
+    stack: Stack, before: dict[str, dict[str, int]], flows: list[Flow]
+) -> dict[str, dict[str, float]]:
+    """Transactions and rows per flow, per service database (includes the relays' and
+    the periodic jobs' work, and the foreign events the services consumed meanwhile)."""
+    await asyncio.sleep(1.5)  # PostgreSQL flushes its counters about every second
+    return counters_delta(before, await stack.database_stats(), len(flows))
+
+
+def skipped_in_logs(stack: Stack, ours: set[str]) -> dict[str, int]:
+    """Our events that an instance received again and skipped (``duplicate event
+    skipped``, logged at INFO with the event id): redeliveries after a rebalance or a
+    crash, which the idempotent consumer absorbed."""
+    found: dict[str, int] = {}
+    for instances in stack.instances.values():
+        for instance in instances:
+            count = 0
+            try:
+                lines = instance.process.log_path.read_text(errors="replace").splitlines()
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                if "duplicate event skipped" not in line:
+                    continue
+                try:
+                    event_id = json.loads(line).get("event_id")
+                except ValueError:
+                    continue
+                count += event_id in ours
+            found[instance.label] = count
+    return found
+
+
+def instance_urls(stack: Stack) -> list[str]:
+    return [i.url for group in stack.instances.values() for i in group if i.process.running]
+
+
+def completion_rate(ends: list[float]) -> float | None:
+    """Flows done per second between the first and the last one done: the rate at which
+    the pipeline delivers once it has work queued."""
+    if len(ends) < 2 or ends[-1] <= ends[0]:
+        return None
+    return round((len(ends) - 1) / (ends[-1] - ends[0]), 1)
+
+
+def phase_line(name: str, phase: dict[str, Any]) -> str:
+    e2e = phase["e2e_ms"]["submit → invoice issued"]
+    return (
+        f"{name}: {phase['completed']}/{phase['http_accepted']} flows in {phase['seconds']} s, "
+        f"{phase['throughput_per_s']}/s; submit→invoice p50 {e2e.get('p50')} ms, "
+        f"p99 {e2e.get('p99')} ms, p99.9 {e2e.get('p99.9')} ms"
+    )
+
+
+def profile_summary(run_dir: Path, top: int = 25) -> dict[str, list[str]]:
+    """The functions where each profiled service spent its own time (tottime)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(run_dir.glob("*.prof")):
+        stats = pstats.Stats(str(path))
+        total = stats.total_tt  # type: ignore[attr-defined]
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]  # type: ignore[attr-defined]
+        out[path.stem] = [
+            f"{100 * tt / total:5.1f}% {tt:7.2f}s {n:>8} {Path(file).name}:{line} {fn}"
+            for (file, line, fn), (_cc, n, tt, _ct, _callers) in rows
+        ]
+        cumulative = sorted(stats.stats.items(), key=lambda kv: kv[1][3], reverse=True)  # type: ignore[attr-defined]
+        out[f"{path.stem} (cumulative, project code)"] = [
+            f"{ct:7.2f}s {n:>8} {Path(file).name}:{line} {fn}"
+            for (file, line, fn), (_cc, n, _tt, ct, _callers) in cumulative
+            if "/work/main/" in file and "/.venv/" not in file
+        ][:top]
+    return out
+
+
+async def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    scale_out = args.instances > 1 and args.scale_out_at >= 0
+    options = StackOptions(
+        instances=1 if scale_out else args.instances,
+        notifications=args.notifications,
+        profile=args.profile,
+        log_level=args.log_level,
+    )
+    result: dict[str, Any] = {}
+    started = time.monotonic()
+    async with Stack(options) as stack:
+        log(f"stack up in {time.monotonic() - started:.1f} s ({stack.run_dir})")
+        run = Run(stack, args.seed)
+        await run.tap.start()
+        try:
+            await run.warm_up()
+            log("warm-up through for every département")
+            result["assignments_before"] = await stack.assignment_report()
+
+            # (a) sustained rate.
+            scaled_at: dict[str, float] = {}
+
+            async def add_second_instances() -> None:
+                t0 = time.monotonic()
+                log("scale-out: starting the second instance of every service")
+                await asyncio.gather(*(stack.add_instance(s, wait=False) for s in stack.services))
+                await stack.wait_groups(timeout=90.0)
+                scaled_at["seconds_to_stable_groups"] = round(time.monotonic() - t0, 1)
+                log(f"scale-out: groups stable after {scaled_at['seconds_to_stable_groups']} s")
+
+            cpu0 = stack.sampler.cpu_seconds()
+            stack.sampler.reset_peaks()
+            handlers0 = await scrape_handler_seconds(instance_urls(stack))
+            db0 = await stack.database_stats()
+            flows = await run.sustained(
+                args.rate,
+                args.duration,
+                (args.scale_out_at, add_second_instances) if scale_out else None,
+            )
+            drained = await run.drain(flows, timeout=args.drain_timeout)
+            sustained = run.analyse(flows, cpu_delta(cpu0, stack.sampler.cpu_seconds()))
+            sustained |= {
+                "rate": args.rate,
+                "duration": args.duration,
+                "drained": drained,
+                "peak_rss_mib": stack.sampler.peak_rss_mib(),
+                "handlers": handler_breakdown(
+                    handlers0, await scrape_handler_seconds(instance_urls(stack))
+                ),
+                "database_per_flow": await database_per_flow(stack, db0, flows),
+            }
+            if scale_out:
+                sustained["scale_out"] = {"at_seconds": args.scale_out_at} | scaled_at
+            log(phase_line("sustained", sustained))
+            run.flows += flows
+            result["sustained"] = sustained
+            if scale_out:
+                result["assignments_after_scale_out"] = await stack.assignment_report()
+
+            # (b) saturation.
+            if args.count > 0:
+                cpu0 = stack.sampler.cpu_seconds()
+                stack.sampler.reset_peaks()
+                handlers0 = await scrape_handler_seconds(instance_urls(stack))
+                db0 = await stack.database_stats()
+                flows = await run.saturation(args.count, args.concurrency)
+                drained = await run.drain(flows, timeout=args.drain_timeout)
+                saturation = run.analyse(flows, cpu_delta(cpu0, stack.sampler.cpu_seconds()))
+                saturation |= {
+                    "count": args.count,
+                    "concurrency": args.concurrency,
+                    "drained": drained,
+                    "peak_rss_mib": stack.sampler.peak_rss_mib(),
+                    "handlers": handler_breakdown(
+                        handlers0, await scrape_handler_seconds(instance_urls(stack))
+                    ),
+                    "database_per_flow": await database_per_flow(stack, db0, flows),
+                }
+                log(phase_line("saturation", saturation))
+                run.flows += flows
+                result["saturation"] = saturation
+
+            await asyncio.sleep(2.0)  # late copies, if any, reach the tap
+            result["exactly_once"] = await run.correctness(run.flows)
+            log(f"exactly once: {json.dumps(result['exactly_once'], ensure_ascii=False)}")
+            result["stack"] = {
+                "services": list(stack.services),
+                "instances": {s: len(i) for s, i in stack.instances.items()},
+                "departements": list(stack.options.departements),
+                "run_dir": str(stack.run_dir),
+                "mails_received": stack.mail.count if stack.mail else None,
+            }
+        finally:
+            await run.close()
+    if args.profile:
+        result["profile_top_tottime"] = profile_summary(stack.run_dir)
+    return result
+
+
+def ratios(pipeline: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    def r(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 1) if a and b else None
+
+    out: dict[str, Any] = {}
+    for phase in ("sustained", "saturation"):
+        if phase not in pipeline or phase not in baseline:
+            continue
+        p, b = pipeline[phase], baseline[phase]
+        pe, be = p["e2e_ms"]["submit → invoice issued"], b["e2e_ms"]
+        out[phase] = {
+            "e2e_p50": r(pe.get("p50"), be.get("p50")),
+            "e2e_p99": r(pe.get("p99"), be.get("p99")),
+            "e2e_p99.9": r(pe.get("p99.9"), be.get("p99.9")),
+            "throughput_baseline_over_pipeline": r(b["throughput_per_s"], p["throughput_per_s"]),
+            "cpu_per_flow": r(p["cpu_ms_per_flow"]["services"], b["cpu_ms_per_flow_relays"]),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="demandes per second in (a)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of phase (a)")
+    parser.add_argument("--count", type=int, default=1000, help="demandes in phase (b); 0 skips it")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent POSTs in (b)")
+    parser.add_argument("--instances", type=int, choices=(1, 2), default=1)
+    parser.add_argument(
+        "--scale-out-at",
+        type=float,
+        default=10.0,
+        help="with --instances 2: seconds into (a) when the second instances join; "
+        "negative: both from the start",
+    )
+    parser.add_argument(
+        "--notifications",
+        choices=("auto", "on", "off"),
+        default="off",
+        help="add the notifications service and the 'email received' hop "
+        "(auto: if its subscribers exist)",
+    )
+    parser.add_argument(
+        "--baseline",
+        default="per-message",
+        help=f"baseline relay modes to run after the pipeline ({', '.join(MODES)}), or 'none'",
+    )
+    parser.add_argument("--drain-timeout", type=float, default=90.0)
+    parser.add_argument("--profile", action="store_true", help="run the services under cProfile")
+    parser.add_argument(
+        "--log-level", default="INFO", help="of the services (INFO shows skipped duplicates)"
+    )
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    args.notifications = (
+        notifications_available() if args.notifications == "auto" else args.notifications == "on"
+    )
+    modes = [] if args.baseline == "none" else args.baseline.split(",")
+
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    pipeline = asyncio.run(run_pipeline(args))
+    hops = 4 + (1 if args.notifications else 0)
+    baselines: dict[str, Any] = {}
+    for mode in modes:
+        baselines[mode] = asyncio.run(
+            run_baseline(
+                KafkaSettings(),
+                hops=hops,
+                rate=args.rate,
+                duration=args.duration,
+                count=args.count,
+                concurrency=args.concurrency,
+                mode=mode,
+                log=log,
+            )
+        )
+    ratio_table = {m: ratios(pipeline, b) for m, b in baselines.items()}
+    result = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": "python -m tests.perf.bench_pipeline "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "note": "shared machine: other work ran at the same time",
+        },
+        "pipeline": pipeline,
+        "baseline": {"hops": hops, **baselines},
+        "ratios_pipeline_over_baseline": ratio_table,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"written {args.out} ({result['seconds']} s)")
+    for mode, r in ratio_table.items():
+        log(f"pipeline / baseline ({mode}): {json.dumps(r)}")
+
+
+if __name__ == "__main__":
+    main()
