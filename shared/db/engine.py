@@ -19,6 +19,8 @@ def make_engine(
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # Errors are logged: their parameters may hold a contact's email, never shown.
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": application_name}},
     )
 

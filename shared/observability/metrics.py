@@ -83,6 +83,13 @@ INVOICED_EUROS = Counter(
 )
 NOTIFICATIONS = Counter(
     "mg_notifications_total",
-    "Notifications by channel (email, webhook) and outcome (sent, retried, dead_lettered).",
+    "Delivery attempts by channel (email, webhook) and outcome "
+    "(sent, retried, dead_lettered, skipped).",
     ["channel", "outcome"],
+)
+NOTIFICATION_SEND_SECONDS = Histogram(
+    "mg_notification_send_seconds",
+    "Time of one send attempt (SMTP or webhook POST), by channel.",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

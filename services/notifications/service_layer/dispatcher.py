@@ -20,29 +20,15 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from prometheus_client import Counter as MetricCounter
-from prometheus_client import Histogram
-
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.delivery import DeliveryFailed, Retry
 from services.notifications.domain.model import Channel, Delivery, email_endpoint
 from services.notifications.service_layer import use_cases
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.observability.logging import get_logger, log_context
+from shared.observability.metrics import NOTIFICATION_SEND_SECONDS, NOTIFICATIONS
 
 log = get_logger(__name__)
-
-DELIVERY_ATTEMPTS = MetricCounter(
-    "mg_notification_attempts_total",
-    "Delivery attempts, by channel and outcome (sent, retry, dead_lettered, skipped).",
-    ["channel", "outcome"],
-)
-SEND_SECONDS = Histogram(
-    "mg_notification_send_seconds",
-    "Time of one send attempt, by channel.",
-    ["channel"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
 
 
 class Sender(Protocol):
@@ -150,13 +136,17 @@ class Dispatcher:
             try:
                 await self._senders[delivery.channel].send(delivery)
             except DeliveryFailed as failure:
-                SEND_SECONDS.labels(delivery.channel.value).observe(time.perf_counter() - started)
+                NOTIFICATION_SEND_SECONDS.labels(delivery.channel.value).observe(
+                    time.perf_counter() - started
+                )
                 await self._record_failure(delivery, failure)
             except Exception as exc:
                 # Not foreseen, so not known to be final: tried again like a timeout.
                 await self._record_failure(delivery, DeliveryFailed("error", repr(exc)[:300]))
             else:
-                SEND_SECONDS.labels(delivery.channel.value).observe(time.perf_counter() - started)
+                NOTIFICATION_SEND_SECONDS.labels(delivery.channel.value).observe(
+                    time.perf_counter() - started
+                )
                 await self._record_sent(delivery)
 
     async def _record_sent(self, delivery: Delivery) -> None:
@@ -168,7 +158,7 @@ class Dispatcher:
             # Message-ID or CloudEvent id (docs/adr/0009-notifications.md).
             log.error("sent but not recorded", error=repr(exc))
             return
-        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "sent").inc()
+        NOTIFICATIONS.labels(delivery.channel.value, "sent").inc()
         if recorded:
             log.info("delivered", kind=delivery.kind.value, attempt=delivery.attempts + 1)
             self._on_published()
@@ -183,7 +173,7 @@ class Dispatcher:
             log.error("failure not recorded, retried after the lease", error=repr(exc))
             return
         if isinstance(decision, Retry):
-            DELIVERY_ATTEMPTS.labels(delivery.channel.value, "retry").inc()
+            NOTIFICATIONS.labels(delivery.channel.value, "retried").inc()
             delay = max(0.0, (decision.at - datetime.now(UTC)).total_seconds())
             log.info(
                 "delivery failed, retrying",
@@ -194,7 +184,7 @@ class Dispatcher:
             )
             asyncio.get_running_loop().call_later(delay, self.wake)
             return
-        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "dead_lettered").inc()
+        NOTIFICATIONS.labels(delivery.channel.value, "dead_lettered").inc()
         log.warning(
             "delivery dead-lettered",
             kind=delivery.kind.value,
@@ -211,5 +201,5 @@ class Dispatcher:
         except Exception as exc:
             log.error("skip not recorded, looked at again after the lease", error=repr(exc))
             return
-        DELIVERY_ATTEMPTS.labels(delivery.channel.value, "skipped").inc()
+        NOTIFICATIONS.labels(delivery.channel.value, "skipped").inc()
         log.info("delivery skipped", kind=delivery.kind.value, reason=reason)
