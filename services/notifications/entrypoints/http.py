@@ -372,7 +372,7 @@ async def list_deliveries(
     subscription_id: UUID | None = None,
     departement: Annotated[str | None, Query(pattern=DEPARTEMENT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeliveryOut]:
     if principal.role in (Role.COLLECTIVITE, Role.ACTOR):
         raise Forbidden("Réservé à l'équipe du département.")
