@@ -1,0 +1,62 @@
+"""Failure drills, short form: ``kill -9`` of each service in turn during a run of demandes.
+
+300 demandes over 3 départements at a steady rate through the whole product (services as
+real processes, ``tests/support/stack.py``); meanwhile requests, matching, billing and
+notifications are killed one after the other at random moments (seeded; the seed is in
+the failure message) and restarted after 1 to 3 s. Then the checker of
+``tests/perf/drill.py``: every demande completed, every completed mission invoiced
+exactly once, invoice numbers gapless, every requester's notification sent and received,
+and per request_id nothing lost, duplicated (after de-duplication on ``ce_id``) or
+reordered on the topics.
+
+The drills of the broker and of PostgreSQL are in the long form only,
+``MG_DRILL_INFRA=1 python -m tests.perf.drill --demandes 10000``: they kill the servers
+every other test uses, so they are not part of this suite yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.perf.drill import drill_run
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
+
+DEMANDES = 300
+RATE = 4.0  # demandes per second: the load lasts 75 s
+DEPARTEMENTS = ("49", "35", "24")
+
+
+def seed() -> int:
+    return int(os.environ.get("MG_DRILL_SEED", "0")) or int.from_bytes(os.urandom(2), "big")
+
+
+def explain(result: dict[str, object]) -> str:
+    return json.dumps(result, indent=1, ensure_ascii=False, default=str)[:12_000]
+
+
+def assert_clean(result: dict[str, object]) -> None:
+    assert result["settled"], f"the run never settled:\n{explain(result)}"
+    assert result["failures"] == {}, f"non-zero counts:\n{explain(result)}"
+    check = result["check"]
+    assert isinstance(check, dict)
+    assert check["demandes_accepted_by_api"] == DEMANDES
+    assert check["flows_through"] == DEMANDES
+
+
+@pytest.mark.timeout(420)
+async def test_kill_each_service_in_turn_loses_nothing() -> None:
+    result = await drill_run(
+        demandes=DEMANDES,
+        rate=RATE,
+        departements=DEPARTEMENTS,
+        seed=seed(),
+        settle_timeout=90.0,
+    )
+    drilled = [d["target"] for d in result["drills"]]
+    assert {"requests", "matching", "billing"} <= set(drilled), drilled
+    assert all(d.get("restart_to_ready_s") is not None for d in result["drills"])
+    assert_clean(result)
