@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,11 +76,10 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self.pid() is None:
                 raise RuntimeError(f"{self.name} exited; see {self.log_file}")
-            try:
+            # Not listening yet is the usual answer while the service starts.
+            with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
             time.sleep(0.3)
         raise TimeoutError(f"{self.name} not ready after {timeout}s; see {self.log_file}")
 

@@ -345,11 +345,8 @@ def _population(value: Mapping[str, object], key: str, where: str) -> int | None
 
 
 def _member(enum: type[_E], value: object, field: str, problem: str) -> _E:
-    if isinstance(value, str):
-        try:
-            return enum(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and value in {member.value for member in enum}:
+        return enum(value)
     allowed = ", ".join(member.value for member in enum)
     raise CatalogueError(f"{field} : {problem} {value!r} (valeurs admises : {allowed}).")
 
