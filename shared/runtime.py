@@ -26,7 +26,9 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.messaging.broker import make_broker
+from shared.messaging.consumer import IdempotentConsumer, consumers_of, subscribe
 from shared.messaging.dead_letter import DeadLetters
+from shared.messaging.offsets import OffsetCommits
 from shared.messaging.relay import OutboxRelay
 from shared.observability.logging import configure_logging, get_logger, log_context
 from shared.observability.metrics import CONSUMER_LAG, HTTP_REQUESTS
@@ -66,15 +68,31 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             poll_seconds=self.settings.outbox_poll_seconds,
         )
+        self.offsets = OffsetCommits(
+            name, interval_seconds=self.kafka.offset_commit_interval_seconds
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._lag_reported: set[tuple[str, str]] = set()
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
-            (5.0, self.report_lag, f"{name}-consumer-lag")
+            (5.0, self.report_lag, f"{name}-consumer-lag"),
+            (2.0, self.relay.report_backlog, f"{name}-outbox-backlog"),
         ]
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup_hooks.append(hook)
+
+    def subscribe(self, topic: str, consumer: IdempotentConsumer[Any]) -> None:
+        """Consume ``topic`` in the service's group, offsets committed by :attr:`offsets`."""
+        subscribe(
+            self.broker,
+            topic,
+            group_id=self.settings.consumer_group,
+            consumer=consumer,
+            offsets=self.offsets,
+            offset_reset=self.settings.consumer_offset_reset,
+            workers=self.kafka.subscriber_workers,
+        )
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         """Run ``job`` periodically while the service runs; a failure is logged, not fatal."""
@@ -96,18 +114,16 @@ class ServiceRuntime:
         """Consumer lag per partition, from each subscriber's own consumer."""
         owned: set[tuple[str, str]] = set()
         for subscriber in self.broker.subscribers:
-            consumer = getattr(subscriber, "consumer", None)
-            if consumer is None:
-                continue
-            for tp in consumer.assignment():
-                end = consumer.highwater(tp)
-                if end is None:
-                    continue
-                position = await consumer.position(tp)
-                owned.add((tp.topic, str(tp.partition)))
-                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
-                    max(0, end - position)
-                )
+            for consumer in consumers_of(subscriber):
+                for tp in consumer.assignment():
+                    end = consumer.highwater(tp)
+                    if end is None:
+                        continue
+                    position = await consumer.position(tp)
+                    owned.add((tp.topic, str(tp.partition)))
+                    CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                        max(0, end - position)
+                    )
         # Partitions that moved to another instance in a rebalance are no longer ours.
         for gone in self._lag_reported - owned:
             with contextlib.suppress(KeyError):
@@ -123,13 +139,17 @@ class ServiceRuntime:
             await hook()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        self._tasks.append(asyncio.create_task(self.offsets.run(), name=f"{self.name}-offsets"))
         for seconds, job, name in self._periodic:
             self._tasks.append(asyncio.create_task(self._repeat(seconds, job, name), name=name))
         log.info("service started", instance=self.instance_id)
 
     async def stop(self) -> None:
         self.relay.stop()
-        # Stop consuming first so in-flight handlers finish and commit their offsets.
+        # In-flight handlers finish and their offsets are committed while the consumers
+        # still belong to their groups; then the consumers leave.
+        with contextlib.suppress(Exception):
+            await self.offsets.drain(patience_seconds=30.0)
         await self.broker.stop()
         for task in self._tasks:
             task.cancel()

@@ -26,6 +26,10 @@ class KafkaSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=20)
     # Pause before a message is redelivered after an infrastructure failure (database down...).
     redelivery_backoff_seconds: float = Field(default=1.0, ge=0)
+    # Members of each consumer group per process; each handles its partitions in order.
+    subscriber_workers: int = Field(default=1, ge=1, le=12)
+    # How often processed records' offsets go to Kafka (ADR 0010).
+    offset_commit_interval_seconds: float = Field(default=0.1, gt=0, le=10)
 
 
 class AuthSettings(BaseSettings):

@@ -17,7 +17,10 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. After a database restart the
+        # first failing statement invalidates the whole pool (SQLAlchemy disconnect
+        # handling); a consumer redelivers that one message, an API answers 503 once.
+        pool_pre_ping=False,
         pool_recycle=1800,
         # Errors are logged: their parameters may hold a contact's email, never shown.
         hide_parameters=True,

@@ -67,14 +67,17 @@ def make_broker(
 def consumer_options(group_id: str, offset_reset: str = "earliest") -> dict[str, Any]:
     """Subscriber options: explicit group, offsets committed by us after the database commit.
 
-    ``NACK_ON_ERROR`` seeks back to an unhandled message so it is delivered again;
-    poison messages never reach that point because the idempotent consumer
+    ``MANUAL``: FastStream neither auto-commits nor commits per record; the
+    subscriber marks each record processed after its transaction, and
+    :class:`shared.messaging.offsets.OffsetCommits` commits in the background.
+    A message that must be delivered again is rewound (seek) by the subscriber;
+    poison messages never get there because the idempotent consumer
     dead-letters them and returns normally.
     """
     return {
         "group_id": group_id,
         "auto_offset_reset": offset_reset,
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "ack_policy": AckPolicy.MANUAL,
         "max_poll_interval_ms": 300_000,
         # A killed instance's partitions move to the others after this long.
         "session_timeout_ms": 10_000,

@@ -31,6 +31,7 @@ from shared.messaging.broker import consumer_options
 from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
 from shared.messaging.inbox import DEAD_LETTERED, Inbox
+from shared.messaging.offsets import OffsetCommits
 from shared.observability.logging import get_logger, log_context
 from shared.observability.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 
@@ -251,12 +252,32 @@ def subscribe(
     *,
     group_id: str,
     consumer: IdempotentConsumer[Any],
+    offsets: OffsetCommits,
     offset_reset: str = "earliest",
+    workers: int = 1,
 ) -> None:
-    """Attach ``consumer`` to ``topic`` with the safe consumer settings."""
+    """Attach ``consumer`` to ``topic`` with the safe consumer settings.
+
+    With ``workers`` > 1 the process runs that many members of the group, each
+    handling its own partitions in order (a département's events stay ordered).
+    """
 
     async def on_message(message: KafkaMessage) -> None:
-        await consumer.handle(record_of(message))
+        record = record_of(message)
+        kafka_consumer: Any = message.consumer
+        if offsets.closing:
+            # Shutting down: left for whoever owns the partition next.
+            offsets.rewind(kafka_consumer, record.topic, record.partition, record.offset)
+            await asyncio.sleep(0.05)
+            return
+        with offsets.handling():
+            try:
+                await consumer.handle(record)
+            except BaseException:
+                # Fetch it again: the records after it on this partition wait behind it.
+                offsets.rewind(kafka_consumer, record.topic, record.partition, record.offset)
+                raise
+            offsets.processed(kafka_consumer, record.topic, record.partition, record.offset)
 
     on_message.__name__ = f"{group_id}_{topic.replace('.', '_')}"
     # One group per service and topic: a service's subscriptions rebalance independently,
@@ -265,8 +286,19 @@ def subscribe(
         topic,
         parser=_tolerant_headers,
         decoder=_undecoded,
+        listener=offsets.listener(),
+        max_workers=workers,
         **consumer_options(consumer_group(group_id, topic), offset_reset),
     )(on_message)
+
+
+def consumers_of(subscriber: Any) -> list[Any]:
+    """The Kafka consumers a subscriber runs: one, or one per worker."""
+    group = getattr(subscriber, "consumer_subgroup", None)
+    if group:
+        return list(group)
+    consumer = getattr(subscriber, "consumer", None)
+    return [consumer] if consumer is not None else []
 
 
 async def _tolerant_headers(

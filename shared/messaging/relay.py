@@ -61,11 +61,13 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.is_leader = False
+        self._listening = False
         self.published = 0
 
     def wake(self) -> None:
-        """Called after a local commit, and by PostgreSQL's NOTIFY for the others' commits."""
-        self._wake.set()
+        """Called after a local commit; PostgreSQL's NOTIFY covers it once the relay listens."""
+        if not self._listening:
+            self._wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -82,19 +84,21 @@ class OutboxRelay:
                 log.warning("outbox relay interrupted", error=repr(exc))
                 # While the broker is down the backlog grows: the gauges must show it.
                 with contextlib.suppress(Exception):
-                    await self._report_backlog()
+                    await self._measure_backlog()
             finally:
                 self._set_leader(False)
+                self._listening = False
             await self._sleep(self._retry_seconds)
 
     async def _lead(self) -> None:
-        async with self._engine.connect() as lock_conn:
+        async with self._engine.connect() as conn:
+            # Each statement its own transaction: no commit round trips, no open snapshot.
+            lock_conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             acquired = (
                 await lock_conn.execute(
                     select(func.pg_try_advisory_lock(relay_lock_key(self._service)))
                 )
             ).scalar_one()
-            await lock_conn.commit()
             if not acquired:
                 return
             self._set_leader(True)
@@ -103,13 +107,10 @@ class OutboxRelay:
             try:
                 while not self._stopping.is_set():
                     self._wake.clear()
-                    sent = await self.publish_batch()
+                    # On the lock's own connection: if it dies, leadership ends with this pass.
+                    sent = await self.publish_batch(lock_conn)
                     if sent < self._batch_size:
-                        await self._report_backlog()
                         await self._sleep(self._poll_seconds)
-                    # Fails fast when the lock's connection died, and leadership with it.
-                    await lock_conn.exec_driver_sql("SELECT 1")
-                    await lock_conn.commit()
             finally:
                 with contextlib.suppress(Exception):
                     await lock_conn.execute(
@@ -121,56 +122,59 @@ class OutboxRelay:
         driver = raw.driver_connection
         if driver is not None and hasattr(driver, "add_listener"):
             await driver.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            self._listening = True
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
-    async def publish_batch(self) -> int:
+    async def publish_batch(self, conn: AsyncConnection) -> int:
         """Publish the oldest unpublished rows; returns how many went out."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        OUTBOX.c.id,
-                        OUTBOX.c.event_type,
-                        OUTBOX.c.topic,
-                        OUTBOX.c.message_key,
-                        OUTBOX.c.headers,
-                        OUTBOX.c.payload,
-                    )
-                    .where(OUTBOX.c.published_at.is_(None))
-                    .order_by(OUTBOX.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
-            await conn.commit()
-            if not rows:
-                return 0
-            pending = [
-                await self._broker.publish(
-                    row.payload,
-                    topic=row.topic,
-                    key=row.message_key.encode(),
-                    headers=row.headers,
-                    correlation_id=row.headers.get(H_CORRELATION_ID),
-                    no_confirm=True,
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*pending)
+        rows = (
             await conn.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id.in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
+                select(
+                    OUTBOX.c.id,
+                    OUTBOX.c.event_type,
+                    OUTBOX.c.topic,
+                    OUTBOX.c.message_key,
+                    OUTBOX.c.headers,
+                    OUTBOX.c.payload,
+                )
+                .where(OUTBOX.c.published_at.is_(None))
+                .order_by(OUTBOX.c.id)
+                .limit(self._batch_size)
             )
-            await conn.commit()
+        ).all()
+        if not rows:
+            return 0
+        pending = [
+            await self._broker.publish(
+                row.payload,
+                topic=row.topic,
+                key=row.message_key.encode(),
+                headers=row.headers,
+                correlation_id=row.headers.get(H_CORRELATION_ID),
+                no_confirm=True,
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*pending)
+        await conn.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_([row.id for row in rows]))
+            .values(published_at=datetime.now(UTC))
+        )
         for row in rows:
             EVENTS_PUBLISHED.labels(self._service, row.event_type).inc()
         self.published += len(rows)
         return len(rows)
 
-    async def _report_backlog(self) -> None:
+    async def report_backlog(self) -> None:
+        """The backlog gauges, refreshed periodically by the instance that leads."""
+        if self.is_leader:
+            await self._measure_backlog()
+
+    async def _measure_backlog(self) -> None:
         async with self._engine.connect() as conn:
             count, oldest = (
                 await conn.execute(

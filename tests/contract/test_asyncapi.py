@@ -17,6 +17,7 @@ from shared.contracts.topics import TOPICS, dead_letter_topic
 from shared.messaging.consumer import subscribe
 from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import REQUIRED_HEADERS, Envelope
+from shared.messaging.offsets import OffsetCommits
 
 REPO = Path(__file__).resolve().parents[2]
 VALIDATE = REPO / "infra" / "asyncapi" / "validate.sh"
@@ -159,7 +160,13 @@ def test_consumer_groups_are_those_that_subscribe_joins(service: str) -> None:
         if op["action"] != "receive":
             continue
         topic = resolve(doc, op["channel"]["$ref"])["address"]
-        subscribe(Broker(), topic, group_id=service, consumer=None)  # type: ignore[arg-type]
+        subscribe(
+            Broker(),  # type: ignore[arg-type]
+            topic,
+            group_id=service,
+            consumer=None,  # type: ignore[arg-type]
+            offsets=OffsetCommits(service),
+        )
         assert joined[-1] == (topic, op["bindings"]["kafka"]["groupId"]["const"])
 
 

@@ -22,6 +22,7 @@ from shared.auth.tokens import Role
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_REQUEST
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.consumer import consumers_of
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
@@ -147,17 +148,16 @@ async def _wait_for_split(*runtimes: object) -> list[list[int]]:
         for runtime in runtimes:
             parts: list[int] = []
             for subscriber in runtime.broker.subscribers:  # type: ignore[attr-defined]
-                consumer = getattr(subscriber, "consumer", None)
-                if consumer is not None:
+                for consumer in consumers_of(subscriber):
                     parts += sorted(tp.partition for tp in consumer.assignment())
             owned.append(parts)
         if all(owned) and sum(len(p) for p in owned) == REQUESTS_REQUEST.partitions:
             # A new group has no offsets: make each owner resolve "latest" before we publish.
             for runtime in runtimes:
                 for subscriber in runtime.broker.subscribers:  # type: ignore[attr-defined]
-                    consumer = subscriber.consumer
-                    for tp in consumer.assignment():
-                        await consumer.position(tp)
+                    for consumer in consumers_of(subscriber):
+                        for tp in consumer.assignment():
+                            await consumer.position(tp)
             return owned
         await asyncio.sleep(0.2)
     return owned

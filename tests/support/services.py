@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from shared.messaging.consumer import consumers_of
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, service_settings
 
@@ -72,10 +73,10 @@ async def wait_for_assignment(runtime: ServiceRuntime, timeout: float = 30.0) ->
     deadline = asyncio.get_running_loop().time() + timeout
     for subscriber in runtime.broker.subscribers:
         while True:
-            consumer = getattr(subscriber, "consumer", None)
-            if consumer is not None and consumer.assignment():
+            consumers = consumers_of(subscriber)
+            if consumers and all(c.assignment() for c in consumers):
                 # The position is looked up right after assignment; give it that moment.
-                positions = [await consumer.position(tp) for tp in consumer.assignment()]
+                positions = [await c.position(tp) for c in consumers for tp in c.assignment()]
                 assert all(p >= 0 for p in positions)
                 break
             if asyncio.get_running_loop().time() > deadline:

@@ -15,6 +15,7 @@ import yaml
 from shared.contracts.topics import DEFAULT_PARTITIONS, TOPICS
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import subscribe
+from shared.messaging.offsets import OffsetCommits
 from shared.runtime import run_service
 from shared.settings import DEFAULT_HTTP_PORTS
 
@@ -69,7 +70,13 @@ def consumer_groups(service: str) -> set[tuple[str, str]]:
 
     for topic in TOPICS:
         if service in topic.consumers:
-            subscribe(Broker(), topic.name, group_id=service, consumer=None)  # type: ignore[arg-type]
+            subscribe(
+                Broker(),  # type: ignore[arg-type]
+                topic.name,
+                group_id=service,
+                consumer=None,  # type: ignore[arg-type]
+                offsets=OffsetCommits(service),
+            )
     return joined
 
 

@@ -9,7 +9,7 @@ from services.billing.service_layer import use_cases
 from services.billing.service_layer.unit_of_work import BillingUnitOfWork
 from shared.contracts.matching import AssignmentCompleted
 from shared.contracts.topics import MATCHING_ASSIGNMENT
-from shared.messaging.consumer import IdempotentConsumer, Received, Route, subscribe
+from shared.messaging.consumer import IdempotentConsumer, Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
@@ -34,10 +34,4 @@ def register(runtime: ServiceRuntime) -> None:
         redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
         after_commit=runtime.relay.wake,
     )
-    subscribe(
-        runtime.broker,
-        MATCHING_ASSIGNMENT.name,
-        group_id=runtime.settings.consumer_group,
-        consumer=consumer,
-        offset_reset=runtime.settings.consumer_offset_reset,
-    )
+    runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

@@ -10,7 +10,7 @@ from services.matching.service_layer import use_cases
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
 from shared.contracts.topics import REQUESTS_REQUEST
-from shared.messaging.consumer import IdempotentConsumer, Received, Route, subscribe
+from shared.messaging.consumer import IdempotentConsumer, Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
@@ -41,13 +41,7 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
         redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
         after_commit=runtime.relay.wake,
     )
-    subscribe(
-        runtime.broker,
-        REQUESTS_REQUEST.name,
-        group_id=runtime.settings.consumer_group,
-        consumer=consumer,
-        offset_reset=runtime.settings.consumer_offset_reset,
-    )
+    runtime.subscribe(REQUESTS_REQUEST.name, consumer)
 
     async def sweep_expired() -> None:
         while True:

@@ -12,7 +12,7 @@ from services.notifications.service_layer import use_cases
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.messaging.consumer import IdempotentConsumer, Received, Route, subscribe
+from shared.messaging.consumer import IdempotentConsumer, Received, Route
 from shared.runtime import ServiceRuntime
 
 CONSUMED_TOPICS = (REQUESTS_REQUEST.name, MATCHING_ASSIGNMENT.name, BILLING_INVOICE.name)
@@ -41,10 +41,4 @@ def register(
         after_commit=on_recorded,
     )
     for topic in CONSUMED_TOPICS:
-        subscribe(
-            runtime.broker,
-            topic,
-            group_id=runtime.settings.consumer_group,
-            consumer=consumer,
-            offset_reset=runtime.settings.consumer_offset_reset,
-        )
+        runtime.subscribe(topic, consumer)

@@ -27,7 +27,6 @@ from shared.messaging.consumer import (
     Received,
     RejectedEvent,
     Route,
-    subscribe,
 )
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
@@ -103,10 +102,4 @@ def register(runtime: ServiceRuntime) -> None:
         }
     )
     for topic, handler in ((REQUESTS_COMMAND.name, commands), (MATCHING_ASSIGNMENT.name, progress)):
-        subscribe(
-            runtime.broker,
-            topic,
-            group_id=runtime.settings.consumer_group,
-            consumer=handler,
-            offset_reset=runtime.settings.consumer_offset_reset,
-        )
+        runtime.subscribe(topic, handler)
