@@ -285,7 +285,7 @@ def subscribe(
     broker.subscriber(
         topic,
         parser=_tolerant_headers,
-        decoder=_undecoded,
+        decoder=_whole_message,
         listener=offsets.listener(),
         max_workers=workers,
         **consumer_options(consumer_group(group_id, topic), offset_reset),
@@ -322,7 +322,8 @@ async def _tolerant_headers(
         return message
 
 
-async def _undecoded(message: StreamMessage[Any]) -> bytes:
+async def _whole_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
     # FastStream would parse the JSON before our handler runs and loop forever on a
-    # broken body; the idempotent consumer parses it itself and dead-letters it.
-    return message.body
+    # broken body; without dependency injection the handler is called with what the
+    # decoder returns: the message itself, whose record the idempotent consumer parses.
+    return message
