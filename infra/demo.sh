@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job: sets everything up, starts PostgreSQL, Kafka and the services as separate
-# processes, plays the realistic scenario, prints the summary and the addresses, and keeps
-# the stack up until Ctrl-C.
-#   infra/demo.sh          set up, start, play, keep running
-#   infra/demo.sh stop     stop the services, Kafka and PostgreSQL
+# The main job: sets everything up, starts PostgreSQL, Kafka, the services as separate
+# processes and a local mailbox, plays the realistic scenario, prints the summary and the
+# addresses, and keeps the stack up until Ctrl-C, which stops it all.
+#   infra/demo.sh [mg up options]   set up, start, play, keep running (--demandes 300, --seed)
+#   infra/demo.sh stop              stop what it started: services, mailbox, Kafka, PostgreSQL
+# KAFKA_PORT / PG_PORT (infra/env.sh) and MG_<SERVICE>_HTTP_PORT, MG_NOTIFICATIONS_SMTP_PORT
+# move it to other ports.
 set -euo pipefail
 # The demo has a state of its own, started afresh on every run, so that its figures
 # speak of its scenario alone; infra/stack.sh up keeps the development state in .local.
@@ -24,5 +26,18 @@ export MG_MATCHING_EXPIRY_SCAN_SECONDS="${MG_MATCHING_EXPIRY_SCAN_SECONDS:-2}"
 infra/setup.sh
 .venv/bin/mg down >/dev/null 2>&1 || true
 infra/stack.sh reset
+rm -rf "${MG_LOCAL_DIR}/mail"
 infra/stack.sh up
-exec .venv/bin/mg up "$@"
+
+status=0
+.venv/bin/mg up "$@" || status=$?
+if [ "${status}" -eq 130 ]; then
+    # Interrupted (Ctrl-C): mg stopped the services; Kafka and PostgreSQL follow.
+    infra/stack.sh down
+    exit 0
+fi
+if [ "${status}" -ne 0 ]; then
+    echo "La démonstration a échoué (code ${status}) ; la pile reste en place pour comprendre :" >&2
+    echo "journaux dans ${MG_LOCAL_DIR}/services, puis infra/demo.sh stop." >&2
+fi
+exit "${status}"

@@ -1,10 +1,15 @@
 """``mg``: drive the local stack.
 
-mg up          start the services, play the scenario, keep running until Ctrl-C
-mg down        stop the services (infra/stack.sh down stops Kafka and PostgreSQL)
-mg status      what runs, where
-mg scenario    play the scenario again against the running stack
-mg tail TOPIC  print the events of a topic as they arrive
+mg up                 start the services (and a local mailbox), play the scenario, print
+                      the summary and the addresses, keep running until Ctrl-C
+mg down               stop the services and the mailbox (infra/stack.sh down stops Kafka
+                      and PostgreSQL)
+mg status             what runs, where
+mg scenario           play the scenario again against the running stack
+mg tail TOPIC         print the events of a topic as they arrive
+mg token --role ...   mint a bearer token for the APIs
+mg cotisations --year Y [-d 49 ...]
+                      the annual cotisation run, through the billing API, with its progress
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -22,80 +28,153 @@ from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
 from services.billing.adapters.documents import euros
-from shared.settings import KafkaSettings
-from stack.processes import all_services
-from stack.scenario import (
-    cotisation_run,
-    enrol_members,
-    invoiced,
-    load_catalogues,
-    report,
-    run_scenario,
+from shared.auth.tokens import Role, mint
+from shared.contracts.topics import all_topic_names
+from shared.settings import AuthSettings, KafkaSettings
+from stack.processes import (
+    LOCAL,
+    REPO,
+    MailboxProcess,
+    ServiceProcess,
+    StackProcess,
+    all_services,
+    port_in_use,
 )
+from stack.scenario import DEPARTEMENTS, RUN_STATUS, cotisation_run, play, report
 
-app = typer.Typer(help="Matière Grise: the local stack.", no_args_is_help=True)
+app = typer.Typer(help="Matière Grise : la pile locale.", no_args_is_help=True)
 console = Console()
 
+# Exit status of a command interrupted by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
-def _start_services() -> None:
-    for service in all_services():
-        pid = service.start()
-        console.print(f"[bold]{service.name}[/] démarré (pid {pid}), journal {service.log_file}")
-    for service in all_services():
-        service.wait_ready()
-        console.print(f"[green]{service.name} prêt[/] sur {service.url}")
+
+def _processes() -> list[StackProcess]:
+    mailbox = MailboxProcess()
+    return [*([mailbox] if mailbox.wanted else []), *all_services()]
+
+
+def _check_ports() -> None:
+    """A port taken by something else than our own process: say which, and how to move."""
+    for process in _processes():
+        if process.pid() is not None:
+            continue
+        port = process.port if isinstance(process, ServiceProcess | MailboxProcess) else None
+        if port is not None and port_in_use(port):
+            variable = (
+                "MG_NOTIFICATIONS_SMTP_PORT"
+                if isinstance(process, MailboxProcess)
+                else f"MG_{process.name.upper()}_HTTP_PORT"
+            )
+            console.print(
+                f"[red]Le port {port} ({process.name}) est déjà pris par un autre programme.[/] "
+                f"Choisissez-en un autre avec {variable}=…"
+            )
+            raise typer.Exit(1)
+
+
+def _start() -> None:
+    _check_ports()
+    processes = _processes()
+    for process in processes:
+        pid = process.start()
+        console.print(f"[bold]{process.name}[/] démarré (pid {pid}), journal {process.log_file}")
+    for process in processes:
+        process.wait_ready()
+        where = process.url if isinstance(process, ServiceProcess) else ""
+        if isinstance(process, MailboxProcess):
+            where = f"smtp://127.0.0.1:{process.port}"
+        console.print(f"[green]{process.name} prêt[/] sur {where}")
 
 
 def _addresses() -> None:
     console.rule("Adresses")
     for service in all_services():
+        console.print(f"[bold]{service.name}[/]")
+        console.print(f"  API HTTP      {service.url}/v1")
         console.print(
-            f"{service.name:<14} API {service.url}/v1  ·  OpenAPI {service.url}/docs  ·  "
-            f"métriques {service.url}/metrics"
+            f"  OpenAPI       {service.url}/docs  (document : {service.url}/openapi.json)"
         )
-    console.print(f"Kafka          {KafkaSettings().bootstrap_servers}")
+        console.print(
+            f"  AsyncAPI      {service.url}/asyncapi  (document : {service.url}/asyncapi.json)"
+        )
+        console.print(f"  Métriques     {service.url}/metrics")
+        console.print(f"  Santé         {service.url}/health/ready")
+    console.print(f"[bold]Kafka[/]          {KafkaSettings().bootstrap_servers}")
+    mailbox = MailboxProcess()
+    if mailbox.wanted:
+        console.print(
+            f"[bold]Courriels[/]      smtp://127.0.0.1:{mailbox.port}, conservés dans "
+            f"{mailbox.directory} (format Maildir)"
+        )
+    console.print(f"[bold]Journaux[/]       {LOCAL / 'services'}")
+    console.rule("Dans un autre terminal")
+    setting = " ".join(
+        f"{name}={os.environ[name]}" for name in ("KAFKA_PORT", "PG_PORT") if name in os.environ
+    )
+    console.print(
+        f"cd {REPO} && export MG_LOCAL_DIR={LOCAL} {setting} && source infra/env.sh",
+        soft_wrap=True,
+    )
+    console.print(
+        "puis, par exemple : mg status · mg tail requests.request.v1 · "
+        "mg token --role departement --departement 49 · "
+        f"mg cotisations --year {datetime.now(UTC).year}"
+    )
 
 
 @app.command()
 def up(
     demandes: Annotated[int, typer.Option(min=0, help="Demandes of the scenario")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the scenario")] = 2026,
     wait: Annotated[bool, typer.Option(help="Keep the stack up until Ctrl-C")] = True,
 ) -> None:
-    """Start the services, play the scenario, print the summary and the addresses."""
-    _start_services()
-    if demandes:
-        scenario(demandes)
-    _addresses()
-    if wait:
-        console.print("La pile tourne ; Ctrl-C pour l'arrêter (ou `infra/demo.sh stop`).")
-        stop = False
-
-        def interrupt(*_: object) -> None:
-            nonlocal stop
-            stop = True
-
-        signal.signal(signal.SIGINT, interrupt)
-        signal.signal(signal.SIGTERM, interrupt)
-        while not stop:
-            time.sleep(0.5)
-        down()
+    """Start the services, play the scenario, print the summary and the addresses; then
+    keep them up until Ctrl-C, which stops them (exit status 130)."""
+    # ``kill`` is an interruption too: the same clean stop as Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        _start()
+        if demandes:
+            scenario(demandes, seed)
+        _addresses()
+        if not wait:
+            return
+        console.print(
+            "[bold green]La pile tourne.[/] Ctrl-C pour tout arrêter "
+            "(ou, d'un autre terminal : infra/demo.sh stop)."
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("\nInterrompu : arrêt des services.")
+    # A second Ctrl-C must not leave half of them running.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    down()
+    raise typer.Exit(INTERRUPTED)
 
 
 @app.command()
 def down() -> None:
-    """Stop the service processes."""
-    for service in all_services():
-        stopped = service.stop()
-        console.print(f"{service.name}: {'arrêté' if stopped else 'déjà arrêté'}")
+    """Stop the services and the mailbox."""
+    for process in reversed([MailboxProcess(), *all_services()]):
+        stopped = process.stop()
+        if stopped or process.name != "mailbox":
+            console.print(f"{process.name} : {'arrêté' if stopped else 'déjà arrêté'}")
 
 
 @app.command()
 def status() -> None:
     """Which services run, with their pid and address."""
-    for service in all_services():
-        pid = service.pid()
-        state = f"[green]en marche[/] (pid {pid}) {service.url}" if pid else "[red]arrêté[/]"
-        console.print(f"{service.name:<14} {state}")
+    for process in _processes():
+        pid = process.pid()
+        where = process.url if isinstance(process, ServiceProcess) else ""
+        if isinstance(process, MailboxProcess):
+            where = f"smtp://127.0.0.1:{process.port} → {process.directory}"
+        state = f"[green]en marche[/] (pid {pid}) {where}" if pid else "[red]arrêté[/]"
+        console.print(f"{process.name:<14} {state}")
+    console.print(f"{'kafka':<14} {KafkaSettings().bootstrap_servers} (infra/stack.sh status)")
 
 
 @app.command()
@@ -105,49 +184,29 @@ def scenario(
 ) -> None:
     """Play the scenario against the running stack and print its summary."""
     urls = {s.name: s.url for s in all_services()}
-    console.rule(f"Scénario : {demandes} demandes")
-    started = time.perf_counter()
+    mailbox = MailboxProcess()
+    console.rule(f"Scénario : {demandes} demandes, départements {', '.join(DEPARTEMENTS)}")
+    mail_before = mailbox.count() if mailbox.wanted else 0
 
-    this_year = datetime.now(UTC).year
+    async def run() -> None:
+        played = await play(urls, KafkaSettings(), demandes=demandes, seed=seed, console=console)
+        console.rule("Bilan")
+        received = mailbox.count() - mail_before if mailbox.wanted else None
+        await report(urls, played, console, mail_received=received)
+        console.print(f"Durée du scénario : {played.seconds:.1f} s")
 
-    async def play() -> None:
-        loaded = await load_catalogues(urls["matching"])
-        console.print(f"Catalogues d'acteurs chargés : {loaded}")
-        console.print(f"Adhésions : {enrol_members((this_year, this_year + 1))}")
-        outcome = await run_scenario(
-            urls["requests"],
-            urls["matching"],
-            KafkaSettings(),
-            demandes=demandes,
-            seed=seed,
-            console=console,
-        )
-        await report(urls["requests"], urls["matching"], outcome, console)
-        run = await cotisation_run(urls["billing"], this_year + 1, console)
-        console.print(
-            f"Appel de cotisations {this_year + 1} : {run['issued']} factures, "
-            f"{euros(run['amount_incl_tax'])} ({run['status']})"
-        )
-        # Billing invoices completed missions from their events: let it catch up.
-        completed = outcome.answers["mission terminée"]
-        for _ in range(100):
-            totals = await invoiced(urls["billing"])
-            if totals.get("mission", (0, 0))[0] >= completed:
-                break
-            await asyncio.sleep(0.3)
-        for kind, (count, total) in sorted(totals.items()):
-            console.print(f"Facturé — {kind} : {count} documents, {euros(total)}")
-
-    asyncio.run(play())
-    console.print(f"Durée du scénario : {time.perf_counter() - started:.1f} s")
+    asyncio.run(run())
 
 
 @app.command()
 def tail(
-    topic: str,
+    topic: Annotated[str, typer.Argument(help="A topic, e.g. requests.request.v1")],
     from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record")] = False,
 ) -> None:
     """Print each record of TOPIC: CloudEvents type, id, département, body."""
+    if topic not in all_topic_names():
+        console.print(f"[red]Sujet inconnu : {topic}.[/] Sujets : {', '.join(all_topic_names())}")
+        raise typer.Exit(2)
 
     async def follow() -> None:
         consumer = AIOKafkaConsumer(
@@ -171,6 +230,54 @@ def tail(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(follow())
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="collectivite, actor, departement or admin")],
+    departement: Annotated[str | None, typer.Option(help="Département code, e.g. 49")] = None,
+    scope: Annotated[
+        str | None, typer.Option(help="INSEE code / SIREN of the collectivité, or the actor's id")
+    ] = None,
+    subject: Annotated[str, typer.Option(help="Who the token names")] = "local-user",
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="Validity")] = 12,
+) -> None:
+    """Mint a bearer token for the APIs (as mg-token does)."""
+    try:
+        minted = mint(
+            AuthSettings(),
+            role=role,
+            subject=subject,
+            departement=departement,
+            scope=scope,
+            ttl=timedelta(hours=hours),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(minted)
+
+
+@app.command()
+def cotisations(
+    year: Annotated[int, typer.Option(min=2000, max=2100, help="Year invoiced")],
+    departement: Annotated[
+        list[str] | None, typer.Option("-d", "--departement", help="Default: the demo's")
+    ] = None,
+) -> None:
+    """Run the annual cotisation run of the running billing service, with its progress.
+    Members already invoiced for the year are skipped: safe to run again."""
+    billing = ServiceProcess("billing")
+    departements = tuple(departement or DEPARTEMENTS)
+    try:
+        run = asyncio.run(cotisation_run(billing.url, year, console, departements))
+    except Exception as exc:
+        console.print(f"[red]Appel de cotisations impossible : {exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Appel de cotisations {year} ({', '.join(departements)}) : {run['issued']} factures "
+        f"émises sur {run['members']} adhérents, {euros(run['amount_incl_tax'])} "
+        f"({RUN_STATUS.get(run['status'], run['status'])})"
+    )
 
 
 if __name__ == "__main__":

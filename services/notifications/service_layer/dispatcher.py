@@ -30,6 +30,9 @@ from shared.observability.metrics import NOTIFICATION_SEND_SECONDS, NOTIFICATION
 
 log = get_logger(__name__)
 
+# What becomes of one delivery attempt, as ``mg_notifications_total`` counts it.
+OUTCOMES = ("sent", "retried", "dead_lettered", "skipped")
+
 
 class Sender(Protocol):
     async def send(self, delivery: Delivery) -> None: ...
@@ -55,6 +58,11 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every series at zero from the start: ``increase()`` then counts the first one.
+        for channel in Channel:
+            NOTIFICATION_SEND_SECONDS.labels(channel.value)
+            for outcome in OUTCOMES:
+                NOTIFICATIONS.labels(channel.value, outcome)
 
     def wake(self) -> None:
         """New deliveries were committed, a slot came free, or a retry is due."""
