@@ -50,8 +50,9 @@ def make_broker(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        # A few ms of batching costs little latency and saves many round trips under load.
-        linger_ms=2,
+        # No lingering: the relay already hands the producer whole batches, and at low load
+        # 2 ms of linger was paid on every hop (send p50 0.6 ms → 2.7 ms, docs/benchmarks.md).
+        linger_ms=0,
         request_timeout_ms=30_000,
         security=_security(kafka),
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=client_id),),

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -51,7 +52,9 @@ import asyncpg
 
 from shared.settings import KafkaSettings
 from tests.perf.bench_baseline_relay import MODES, run_baseline
+from tests.support.own_servers import OwnServers
 from tests.support.stack import (
+    PG_ADMIN_DSN,
     ActorDriver,
     Demandes,
     EventTap,
@@ -568,17 +571,21 @@ def profile_summary(run_dir: Path, top: int = 25) -> dict[str, list[str]]:
     return out
 
 
-async def run_pipeline(args: argparse.Namespace) -> dict[str, Any]:
+async def run_pipeline(
+    args: argparse.Namespace, kafka: KafkaSettings, admin_dsn: str
+) -> dict[str, Any]:
     scale_out = args.instances > 1 and args.scale_out_at >= 0
     options = StackOptions(
         instances=1 if scale_out else args.instances,
         notifications=args.notifications,
         profile=args.profile,
         log_level=args.log_level,
+        admin_dsn=admin_dsn,
+        extra_env={"MG_KAFKA_SUBSCRIBER_WORKERS": str(args.workers)},
     )
     result: dict[str, Any] = {}
     started = time.monotonic()
-    async with Stack(options) as stack:
+    async with Stack(options, kafka) as stack:
         log(f"stack up in {time.monotonic() - started:.1f} s ({stack.run_dir})")
         run = Run(stack, args.seed)
         await run.tap.start()
@@ -687,6 +694,34 @@ def ratios(pipeline: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+async def measure(
+    args: argparse.Namespace, modes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The pipeline, then each baseline, on the same broker and database server."""
+    async with contextlib.AsyncExitStack() as exits:
+        if args.servers == "own":
+            own = await exits.enter_async_context(OwnServers())
+            kafka, admin_dsn, servers = own.kafka, own.admin_dsn, own.describe()
+            log(f"own broker and database: {json.dumps(servers)}")
+        else:
+            kafka, admin_dsn = KafkaSettings(), PG_ADMIN_DSN
+            servers = {"kafka_bootstrap": kafka.bootstrap_servers, "postgres": admin_dsn}
+        pipeline = await run_pipeline(args, kafka, admin_dsn)
+        baselines: dict[str, Any] = {}
+        for mode in modes:
+            baselines[mode] = await run_baseline(
+                kafka,
+                hops=4 + (1 if args.notifications else 0),
+                rate=args.rate,
+                duration=args.duration,
+                count=args.count,
+                concurrency=args.concurrency,
+                mode=mode,
+                log=log,
+            )
+        return pipeline, baselines, {"kind": args.servers, **servers}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20.0, help="demandes per second in (a)")
@@ -719,6 +754,17 @@ def main() -> None:
         "--log-level", default="INFO", help="of the services (INFO shows skipped duplicates)"
     )
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--servers",
+        choices=("own", "shared"),
+        default="own",
+        help="own: a broker and a database server started for this run alone (no other "
+        "test's events on the topics); shared: those of MG_KAFKA_BOOTSTRAP_SERVERS and "
+        "MG_TEST_PG_ADMIN_DSN",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="MG_KAFKA_SUBSCRIBER_WORKERS of the services"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.notifications = (
@@ -728,22 +774,8 @@ def main() -> None:
 
     started = time.monotonic()
     load_before = os.getloadavg()
-    pipeline = asyncio.run(run_pipeline(args))
+    pipeline, baselines, servers = asyncio.run(measure(args, modes))
     hops = 4 + (1 if args.notifications else 0)
-    baselines: dict[str, Any] = {}
-    for mode in modes:
-        baselines[mode] = asyncio.run(
-            run_baseline(
-                KafkaSettings(),
-                hops=hops,
-                rate=args.rate,
-                duration=args.duration,
-                count=args.count,
-                concurrency=args.concurrency,
-                mode=mode,
-                log=log,
-            )
-        )
     ratio_table = {m: ratios(pipeline, b) for m, b in baselines.items()}
     result = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -756,6 +788,7 @@ def main() -> None:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "note": "shared machine: other work ran at the same time",
         },
+        "servers": servers,
         "pipeline": pipeline,
         "baseline": {"hops": hops, **baselines},
         "ratios_pipeline_over_baseline": ratio_table,
