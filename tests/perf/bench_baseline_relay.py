@@ -5,7 +5,7 @@
 
 Topics ``bench.hop0`` … ``bench.hop<K>`` (12 partitions, created with the admin client);
 one relay process per hop consumes ``hop<i>`` and produces ``hop<i+1>`` with the
-product's producer settings (``acks=all``, idempotence, ``linger_ms=2``), then commits
+product's producer settings (``acks=all``, idempotence, ``linger_ms=0``), then commits
 the offset by hand:
 
 - ``per-message`` (default): one record at a time, produce awaited, offset committed,
@@ -89,7 +89,7 @@ async def relay(kafka: KafkaSettings, source: str, target: str, group: str, mode
         client_id=group,
         acks="all",
         enable_idempotence=True,
-        linger_ms=2,
+        linger_ms=0,
     )
     await producer.start()
     await consumer.start()
@@ -284,7 +284,7 @@ async def run_baseline(
     sampler_task: asyncio.Task[None] | None = None
     tap = HopTap(kafka, hops, run_id)
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=2
+        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=0
     )
     result: dict[str, Any] = {"mode": mode, "hops": hops, "relay_processes": hops}
     try:
