@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -123,6 +124,24 @@ def _addresses() -> None:
     )
 
 
+def _watch(processes: list[StackProcess], every: float = 1.0) -> bool:
+    """Until every process was stopped by ``mg down`` (their pid files are gone): then
+    True. A process that dies on its own is reported once, with its log."""
+    dead: Counter[str] = Counter()
+    while True:
+        time.sleep(every)
+        if not any(p.pid_file.exists() for p in processes):
+            return True
+        for process in processes:
+            if process.pid_file.exists() and process.pid() is None:
+                dead[process.name] += 1
+                # Twice in a row: ``mg down`` removes the pid file right after the process.
+                if dead[process.name] == 2:
+                    console.print(
+                        f"[red]{process.name} s'est arrêté[/] ; journal : {process.log_file}"
+                    )
+
+
 @app.command()
 def up(
     demandes: Annotated[int, typer.Option(min=0, help="Demandes of the scenario")] = 300,
@@ -144,8 +163,9 @@ def up(
             "[bold green]La pile tourne.[/] Ctrl-C pour tout arrêter "
             "(ou, d'un autre terminal : infra/demo.sh stop)."
         )
-        while True:
-            time.sleep(3600)
+        if _watch(_processes()):
+            console.print("La pile a été arrêtée depuis un autre terminal.")
+            return
     except KeyboardInterrupt:
         console.print("\nInterrompu : arrêt des services.")
     # A second Ctrl-C must not leave half of them running.
@@ -274,10 +294,13 @@ def cotisations(
         console.print(f"[red]Appel de cotisations impossible : {exc}[/]")
         raise typer.Exit(1) from exc
     console.print(
-        f"Appel de cotisations {year} ({', '.join(departements)}) : {run['issued']} factures "
-        f"émises sur {run['members']} adhérents, {euros(run['amount_incl_tax'])} "
-        f"({RUN_STATUS.get(run['status'], run['status'])})"
+        f"Appel de cotisations {year} ({', '.join(departements)}), "
+        f"{RUN_STATUS.get(run['status'], run['status'])} : {run['members']} adhérents, "
+        f"{run['issued']} factures émises ({euros(run['amount_incl_tax'])}), "
+        f"{run['already_invoiced']} déjà facturés"
     )
+    if run.get("error"):
+        console.print(f"[red]{run['error']}[/]")
 
 
 if __name__ == "__main__":

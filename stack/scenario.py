@@ -807,8 +807,11 @@ async def cotisation_run(
                 f"Appel de cotisations {year}", total=started.json()["members"]
             )
             while True:
-                run = (await client.get(f"/v1/cotisation-runs/{run_id}", headers=headers)).json()
-                progress.update(task, completed=run["issued"])
+                response = await client.get(f"/v1/cotisation-runs/{run_id}", headers=headers)
+                response.raise_for_status()
+                run = response.json()
+                # Members invoiced by an earlier run are counted when this one ends.
+                progress.update(task, completed=run["issued"] + run["already_invoiced"])
                 if run["status"] != "running":
                     return dict(run)
                 await asyncio.sleep(0.3)
