@@ -14,7 +14,8 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 
 KAFKA_POM="${KAFKA_INFRA_DIR}/pom.xml"
 KAFKA_HOME="${MG_LOCAL_DIR}/kafka"
-KAFKA_LIBS="${KAFKA_HOME}/libs"
+# The jars may be shared with another state dir (a second broker beside the first).
+KAFKA_LIBS="${KAFKA_LIBS:-${KAFKA_HOME}/libs}"
 KAFKA_MARKER="${KAFKA_LIBS}/.mg-kafka-version"
 KAFKA_DATA="${KAFKA_HOME}/data"
 KAFKA_CONFIG="${KAFKA_HOME}/server.properties"
@@ -112,6 +113,7 @@ fetch_libs() {
     ls "${tmp}"/kafka_2.13-*.jar >/dev/null 2>&1 || { rm -rf "${tmp}"; die "Maven ran but no kafka_2.13 jar was copied"; }
     expected_marker >"${tmp}/.mg-kafka-version"
     rm -rf "${KAFKA_LIBS}"
+    mkdir -p "$(dirname "${KAFKA_LIBS}")"
     mv "${tmp}" "${KAFKA_LIBS}"
     info "fetched $(find "${KAFKA_LIBS}" -maxdepth 1 -name '*.jar' | wc -l) jars"
 }

@@ -15,7 +15,8 @@
 #           `run org.apache.kafka.tools.ConsoleProducer --bootstrap-server 127.0.0.1:9092 --topic t`
 #
 # Environment: MG_LOCAL_DIR (default <repo>/.local), KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP_OPTS (-Xms512m -Xmx1g),
+# KAFKA_CONTROLLER_PORT (9093), KAFKA_LIBS ($MG_LOCAL_DIR/kafka/libs: the jars, which a
+# second broker may share with the first), KAFKA_HEAP_OPTS (-Xms512m -Xmx1g),
 # KAFKA_START_TIMEOUT (90, seconds), KAFKA_STOP_TIMEOUT (30, seconds).
 set -euo pipefail
 

@@ -13,7 +13,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.db.errors import database_unavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,23 @@ async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """503 with ``Retry-After`` when the database cannot be reached (down, restarting,
+    connection lost: ``shared.db.errors.database_unavailable``); any other error goes on
+    to the 500 handler."""
+    assert isinstance(exc, DBAPIError | OSError)
+    if not database_unavailable(exc):
+        raise exc
+    # Nothing was committed, or the client's retry finds it done (Idempotency-Key, 409).
+    detail = "Service momentanément indisponible ; réessayez dans quelques secondes."
+    return JSONResponse(error_body(detail), status_code=503, headers={"Retry-After": "2"})
+
+
 EXCEPTION_HANDLERS = {
+    DBAPIError: on_database_unavailable,
+    # The driver's own connection errors (refused, reset, timed out), which SQLAlchemy
+    # does not wrap.
+    OSError: on_database_unavailable,
     StarletteHTTPException: on_http_error,
     RequestValidationError: on_request_validation,
     DomainValidationError: on_domain_validation,

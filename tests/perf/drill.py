@@ -1,15 +1,21 @@
-"""Failure drills over a run of demandes: ``kill -9`` of every service in turn, and of the
-broker and of PostgreSQL when ``MG_DRILL_INFRA=1``, each restarted; then a checker.
+"""Failure drills over a run of demandes: ``kill -9`` of every service in turn, of the
+Kafka broker and of PostgreSQL, each restarted; then a checker.
 
     .venv/bin/python -m tests.perf.drill --demandes 10000 [--rate 8 --rounds 3 --seed 7]
-    MG_DRILL_INFRA=1 .venv/bin/python -m tests.perf.drill ...   # also kills Kafka and PostgreSQL
 
-The stack is ``tests/support/stack.py`` (services as real processes on fresh databases,
-synthetic actors who accept and complete every proposal). Demandes are posted at a steady
-rate over several départements; meanwhile the drills kill, at random moments (seeded),
-one target after the other and restart it after ``--down`` seconds. Clients behave as
-real ones do: a demande is POSTed again with the same ``Idempotency-Key`` until the API
-answers, an actor retries its accept/complete until matching answers.
+The drill starts a Kafka broker and a PostgreSQL server of its own
+(``tests/support/own_servers.py``: free ports, state in ``.local/drill/<id>``, the
+repository's ``infra/kafka/kafka.sh`` and ``infra/postgres/postgres.py``), creates the
+topics, and runs the stack of ``tests/support/stack.py`` on them (services as real
+processes, synthetic actors who accept and complete every proposal). Demandes are posted
+at a steady rate over several départements; meanwhile the drills kill, at random moments
+(seeded), one target after the other (requests, matching, billing, notifications, the
+broker, PostgreSQL; ``--rounds`` times) and restart it after ``--down-min``..``--down-max``
+seconds. A service process that exits by itself is restarted, as a supervisor would, and
+counted: it must ride out its broker's or database's outage. Clients behave as real ones
+do: a demande is POSTed again with the same ``Idempotency-Key`` until the API answers, an
+actor retries its accept/complete until matching answers. At the end, even after a
+failure, the servers are stopped and deleted (their logs are kept in the run folder).
 
 The checker then compares what was submitted with what ended:
 
@@ -25,11 +31,8 @@ The checker then compares what was submitted with what ended:
   < completed < invoiced, and offsets on the assignment topic) -- all must be 0.
   Copies of one event (same ``ce_id``, at-least-once relay) are counted, not failed.
 
-Kafka and PostgreSQL are shared by every engineer on a workstation: their drills only run
-with ``MG_DRILL_INFRA=1`` (meant for CI, where ``infra/test.sh`` owns a broker on
-``KAFKA_PORT`` and a server on ``PG_PORT`` under ``MG_LOCAL_DIR``).
-
-Writes ``tests/perf/results/drill.json`` (``--out``). The short form is
+Writes ``tests/perf/results/drill.json`` (``--out``) and, in the run folder
+(``.local/stack/drill-<id>``), the services' and servers' logs. The short form is
 ``tests/integration/test_failure_drills.py``.
 """
 
@@ -43,24 +46,28 @@ import json
 import os
 import platform
 import random
-import subprocess
+import signal
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.settings import KafkaSettings
-from tests.support.service_process import PYTHON, ROOT
+from shared.contracts.topics import all_topic_names
+from tests.support.own_servers import SERVERS, OwnServers
+from tests.support.service_process import ROOT
 from tests.support.stack import (
     ActorDriver,
     Demandes,
     EventTap,
     Flow,
+    Instance,
     Sighting,
     Stack,
     StackOptions,
@@ -78,7 +85,6 @@ REQUESTER_KIND = {
     "invoiced": "facture_emise",
 }
 MESSAGE_ID_DOMAIN = "matiere-grise.local"
-INFRA_ENV = "MG_DRILL_INFRA"
 # A delivery claimed by a killed notifications instance is sent again once its lease ends
 # (ADR 0009; 300 s in production). The drills shorten it, with the send timeouts it must
 # outlast twice, so that this recovery happens within the run and is checked.
@@ -96,10 +102,6 @@ def notification_lease_env(lease_seconds: float) -> dict[str, str]:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def infra_drills_enabled() -> bool:
-    return os.environ.get(INFRA_ENV) == "1"
 
 
 def notifications_available() -> bool:
@@ -122,6 +124,7 @@ class PatientActors(ActorDriver):
         super().__init__(*args, **kwargs)
         self.patience = patience
         self.retries = 0
+        self.retried_statuses: Counter[int] = Counter()  # 0: no answer (connection refused...)
         self.conflicts_after_retry = 0
 
     async def _post(self, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> int:
@@ -138,6 +141,7 @@ class PatientActors(ActorDriver):
                 text = response.text[:200]
             if (status == 0 or status >= 500) and time.monotonic() < deadline:
                 self.retries += 1
+                self.retried_statuses[status] += 1
                 await asyncio.sleep(0.5)
                 continue
             if status == 409 and attempt > 1:
@@ -188,67 +192,127 @@ def plan_drills(
     ]
 
 
-def infra_command(target: str, action: str) -> list[str]:
-    if target == "kafka":
-        return ["bash", str(ROOT / "infra" / "kafka" / "kafka.sh"), action]
-    python = str(PYTHON) if PYTHON.exists() else "python"
-    return [python, str(ROOT / "infra" / "postgres" / "postgres.py"), action]
+class Supervisor:
+    """Restarts a service process that exited on its own, as systemd or Kubernetes would,
+    and records it: a service that dies with its broker or its database is a finding.
 
+    The instances a drill killed on purpose are held (:meth:`hold`) and left to the drill."""
 
-async def run_infra(target: str, action: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        *infra_command(target, action),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{target} {action} failed ({process.returncode}): {out.decode()[-2000:]}"
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.t0 = time.monotonic()
+        self.current: str | None = None  # the target of the drill in progress
+        self.exits: list[dict[str, Any]] = []
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch(), name="drill-supervisor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.asynccontextmanager
+    async def hold(self, label: str) -> AsyncIterator[None]:
+        async with self._locks[label]:
+            yield
+
+    async def _watch(self) -> None:
+        while True:
+            for service, instances in self.stack.instances.items():
+                for instance in instances:
+                    lock = self._locks[instance.label]
+                    if instance.process.running or lock.locked():
+                        continue
+                    async with lock:
+                        await self._revive(service, instance)
+            await asyncio.sleep(0.5)
+
+    async def _revive(self, service: str, instance: Instance) -> None:
+        process = instance.process.process
+        record: dict[str, Any] = {
+            "instance": instance.label,
+            "exit_code": process.returncode if process is not None else None,
+            "at_s": round(time.monotonic() - self.t0, 2),
+            "during_drill_of": self.current,
+            "log_tail": instance.process.log_tail(12)[-3000:],
+            "restart_attempts": 0,
+        }
+        self.exits.append(record)
+        log(
+            f"supervisor: {instance.label} exited by itself (code {record['exit_code']}) at "
+            f"t+{record['at_s']} s, during the drill of {self.current}; restarting it"
         )
+        instance.ready = False
+        started = time.monotonic()
+        while True:
+            record["restart_attempts"] += 1
+            try:
+                if not instance.process.running:
+                    await instance.process.start()
+                await instance.process.wait_ready(timeout=self.stack.options.ready_timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                record["last_restart_error"] = str(exc)[:300]
+                await asyncio.sleep(1.0)
+                continue
+            instance.ready = True
+            record["back_after_s"] = round(time.monotonic() - started, 2)
+            return
 
 
-async def revive_services(stack: Stack) -> list[str]:
-    """After a broker or database drill, restart any service process that exited (as a
-    supervisor would); returns which. A service that dies with its dependency is a finding."""
-    revived = []
-    for service, instances in stack.instances.items():
+async def wait_services_ready(stack: Stack, timeout: float = 180.0) -> float:
+    """Seconds until every running instance answers ``/health/ready`` (database and broker
+    reachable again)."""
+    started = time.monotonic()
+    for instances in stack.instances.values():
         for instance in instances:
-            if not instance.process.running:
-                instance.ready = False
-                await stack.restart(service, instance.index)
-                revived.append(instance.label)
-    return revived
+            left = max(1.0, timeout - (time.monotonic() - started))
+            with contextlib.suppress(RuntimeError):
+                # An instance that exits meanwhile is the supervisor's.
+                await instance.process.wait_ready(timeout=left)
+    return round(time.monotonic() - started, 2)
 
 
-async def execute(stack: Stack, drill: Drill, t0: float) -> None:
+async def execute(
+    stack: Stack, servers: OwnServers, supervisor: Supervisor, drill: Drill, t0: float
+) -> None:
     await asyncio.sleep(max(0.0, t0 + drill.at - time.monotonic()))
     started = time.monotonic()
     drill.report["killed_at_s"] = round(started - t0, 2)
+    supervisor.current = drill.target
+    exits_before = len(supervisor.exits)
     if drill.target in stack.services:
-        pid = stack.instance(drill.target).process.pid
-        await stack.kill(drill.target)
-        drill.report["pid"] = pid
-        log(f"drill: kill -9 {drill.target} (pid {pid}) at t+{drill.report['killed_at_s']} s")
-        await asyncio.sleep(drill.down)
-        restart = time.monotonic()
-        await stack.restart(drill.target)
+        async with supervisor.hold(stack.instance(drill.target).label):
+            pid = stack.instance(drill.target).process.pid
+            await stack.kill(drill.target)
+            drill.report["pid"] = pid
+            log(f"drill: kill -9 {drill.target} (pid {pid}) at t+{drill.report['killed_at_s']} s")
+            await asyncio.sleep(drill.down)
+            restart = time.monotonic()
+            await stack.restart(drill.target)
+            drill.report["restart_to_ready_s"] = round(time.monotonic() - restart, 2)
     else:
-        await run_infra(drill.target, "kill9")
+        await servers.kill9(drill.target)
         log(f"drill: kill -9 {drill.target} at t+{drill.report['killed_at_s']} s")
         await asyncio.sleep(drill.down)
         restart = time.monotonic()
-        await run_infra(drill.target, "start")
-        drill.report["services_that_exited"] = await revive_services(stack)
-    drill.report["restart_to_ready_s"] = round(time.monotonic() - restart, 2)
+        drill.report["server_ready_in_s"] = await servers.start(drill.target)
+        drill.report["restart_to_ready_s"] = round(time.monotonic() - restart, 2)
+        drill.report["services_ready_again_after_s"] = await wait_services_ready(stack)
     drill.report["down_s"] = round(time.monotonic() - started, 2)
+    drill.report["services_that_exited"] = [e["instance"] for e in supervisor.exits[exits_before:]]
+    supervisor.current = None
     log(f"drill: {drill.target} back after {drill.report['down_s']} s")
 
 
-async def run_drills(stack: Stack, drills: list[Drill], t0: float) -> None:
+async def run_drills(
+    stack: Stack, servers: OwnServers, supervisor: Supervisor, drills: list[Drill], t0: float
+) -> None:
     for drill in drills:
-        await execute(stack, drill, t0)
+        await execute(stack, servers, supervisor, drill, t0)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -264,6 +328,7 @@ class DrillRun:
         self.flows: list[Flow] = []
         self.warm: list[Flow] = []
         self.submit_retries = 0
+        self.submit_retried_statuses: Counter[int] = Counter()
         self.our_invoices: set[str] = set()
         self.foreign_invoices: set[str] = set()
         self._conns: dict[str, asyncpg.Connection] = {}
@@ -310,6 +375,7 @@ class DrillRun:
                 status = 0
             if (status == 0 or status >= 500) and time.monotonic() < deadline:
                 self.submit_retries += 1
+                self.submit_retried_statuses[status] += 1
                 await asyncio.sleep(0.3)
                 continue
             flow.http_status = status
@@ -550,6 +616,19 @@ class DrillRun:
         out["billing_db"]["numbering_gaps"] = gaps
         out["billing_db"]["counters_not_at_max"] = counter_mismatch
 
+        # Every event of the drill is valid: none may end on a dead-letter topic (an outage
+        # taken for the event's fault would lose it).
+        dead: dict[str, dict[str, int]] = {}
+        for service in self.stack.services:
+            rows = await self.query(
+                service,
+                "SELECT event_type, count(*) AS n FROM processed_events "
+                "WHERE outcome = 'dead_lettered' GROUP BY event_type",
+            )
+            if rows:
+                dead[service] = {r["event_type"]: int(r["n"]) for r in rows}
+        out["dead_lettered"] = dead
+
         pending = (
             out["keys_lost"]
             + (
@@ -566,6 +645,10 @@ class DrillRun:
         out["pending"] = pending
         out["clients"] = {
             "submit_retries": self.submit_retries,
+            # Answers that made a client retry: 0 (no answer: the service is down), 503
+            # (its database or broker is, Retry-After) are expected; 500 is not.
+            "submit_retried_statuses": dict(sorted(self.submit_retried_statuses.items())),
+            "actor_retried_statuses": dict(sorted(self.actors.retried_statuses.items())),
             "actor_retries": self.actors.retries,
             "actor_409_after_retry_counted_done": self.actors.conflicts_after_retry,
             "actor_errors": len(self.actors.errors),
@@ -677,6 +760,23 @@ def verdict(report: dict[str, Any]) -> dict[str, int]:
         "invoice_numbering_gaps": report["billing_db"]["numbering_gaps"],
         "invoice_counters_not_at_max": report["billing_db"]["counters_not_at_max"],
         "actor_errors": report["clients"]["actor_errors"],
+        # While a service, its database or its broker is down a client may see no answer,
+        # or 503 with Retry-After; a 500 is a server error the outage should not cause.
+        "http_server_errors_other_than_503": sum(
+            n
+            for statuses in (
+                report["clients"]["submit_retried_statuses"],
+                report["clients"]["actor_retried_statuses"],
+            )
+            for status, n in statuses.items()
+            if int(status) >= 500 and int(status) != 503
+        ),
+        "events_dead_lettered": sum(
+            n for by_type in report.get("dead_lettered", {}).values() for n in by_type.values()
+        ),
+        "dead_letter_records": sum(report.get("dead_letter_records", {}).values()),
+        # A service must ride out an outage of its broker or database, not exit.
+        "services_exited_by_themselves": len(report.get("services_exited_by_themselves", ())),
     }
     if "notifications" in report:
         checks["notifications_lost"] = report["notifications"]["lost"]
@@ -689,6 +789,52 @@ def verdict(report: dict[str, Any]) -> dict[str, int]:
 # --- one drill run ----------------------------------------------------------------------------
 
 
+async def dead_letter_records(stack: Stack) -> dict[str, int]:
+    """Records on each dead-letter topic (the broker is the drill's own: all are ours)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(
+            [t for t in all_topic_names() if t.endswith(".dlq")]
+        )
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.kafka.bootstrap_servers, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        begins = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+    found: Counter[str] = Counter()
+    for tp in partitions:
+        found[tp.topic] += ends[tp] - begins[tp]
+    return {topic: n for topic, n in sorted(found.items()) if n}
+
+
+def drill_targets(
+    services: tuple[str, ...], rounds: int, rng: random.Random, only: tuple[str, ...] = ()
+) -> list[str]:
+    """Every service, the broker and PostgreSQL (``only``: a subset), in a random (seeded)
+    order in each of ``rounds`` rounds: which kill follows which varies from seed to seed."""
+    every = [*services, *SERVERS]
+    unknown = set(only) - set(every)
+    if unknown:
+        raise ValueError(f"unknown drill targets {sorted(unknown)}; known: {every}")
+    targets: list[str] = []
+    for _ in range(rounds):
+        this_round = [t for t in every if not only or t in only]
+        rng.shuffle(this_round)
+        targets += this_round
+    return targets
+
+
 async def drill_run(
     *,
     demandes: int,
@@ -696,24 +842,19 @@ async def drill_run(
     departements: tuple[str, ...],
     seed: int,
     rounds: int = 1,
-    infra: bool = False,
+    only: tuple[str, ...] = (),
     notifications: bool | None = None,
     down: tuple[float, float] = (1.0, 3.0),
     settle_timeout: float = 180.0,
     log_level: str = "INFO",
     lease_seconds: float = DRILL_LEASE_SECONDS,
 ) -> dict[str, Any]:
-    """Start a stack, warm it up, post ``demandes`` at ``rate`` while the drills run,
-    settle, check. Returns the report (``failures``: the non-zero counts)."""
+    """Start a broker and a PostgreSQL server of the drill's own, a stack on them, warm it
+    up, post ``demandes`` at ``rate`` while the drills run, settle, check; stop and delete
+    the servers. Returns the report (``failures``: the non-zero counts)."""
     if notifications is None:
         notifications = notifications_available()
     rng = random.Random(seed)
-    options = StackOptions(
-        notifications=notifications,
-        departements=departements,
-        log_level=log_level,
-        extra_env=notification_lease_env(lease_seconds),
-    )
     started = time.monotonic()
     result: dict[str, Any] = {
         "demandes": demandes,
@@ -721,55 +862,110 @@ async def drill_run(
         "departements": list(departements),
         "seed": seed,
         "rounds": rounds,
-        "infra_drills": infra,
+        "only": list(only),
         "notifications": notifications,
         "notifications_lease_seconds": lease_seconds,
     }
-    async with Stack(options, KafkaSettings()) as stack:
-        log(f"stack up in {time.monotonic() - started:.1f} s ({stack.run_dir})")
-        result["run_dir"] = str(stack.run_dir)
-        run = DrillRun(stack, seed)
-        await run.tap.start()
-        try:
-            await run.warm_up()
-            log("warm-up through for every département")
-            duration = demandes / rate
-            targets = []
-            for _ in range(rounds):
-                targets += list(stack.services) + (["kafka", "postgres"] if infra else [])
-            drills = plan_drills(targets, duration, rng, down)
-            log("plan: " + ", ".join(f"{d.target}@{d.at}s/{d.down}s" for d in drills))
-            load_started = time.monotonic()
-            await run.load(demandes, rate, lambda t0: run_drills(stack, drills, t0))
-            result["load_seconds"] = round(time.monotonic() - load_started, 1)
-            log(f"{demandes} demandes posted in {result['load_seconds']} s; settling")
-            settled = await run.settle(
-                timeout=settle_timeout, stall=60.0, notifications=notifications
+    servers = OwnServers()
+    run_dir = ROOT / ".local" / "stack" / f"drill-{servers.id}"
+    servers.keep_logs = run_dir / "servers"
+    result["run_dir"] = str(run_dir)
+    try:
+        async with servers:
+            log(
+                f"own broker and PostgreSQL up in {time.monotonic() - started:.1f} s: "
+                f"{servers.describe()}"
             )
-            result["settled"] = settled
-            result["settle_seconds"] = round(
-                time.monotonic() - load_started - result["load_seconds"], 1
+            options = StackOptions(
+                notifications=notifications,
+                departements=departements,
+                log_level=log_level,
+                extra_env=notification_lease_env(lease_seconds),
+                run_dir=run_dir,
+                admin_dsn=servers.admin_dsn,
+                # The whole cluster is deleted with the servers.
+                keep_databases=True,
             )
-            report = await run.check(notifications)
-            result["drills"] = [
-                {"target": d.target, "planned_at_s": d.at, "planned_down_s": d.down, **d.report}
-                for d in drills
-            ]
-            result["restarts"] = {
-                i.label: i.process.starts for group in stack.instances.values() for i in group
-            }
-            result["check"] = report
-            result["zero_counts"] = verdict(report)
-            result["failures"] = {k: v for k, v in result["zero_counts"].items() if v}
-        finally:
-            await run.close()
-    result["total_seconds"] = round(time.monotonic() - started, 1)
+            async with Stack(options, servers.kafka) as stack:
+                log(f"stack up in {time.monotonic() - started:.1f} s ({stack.run_dir})")
+                await one_run(
+                    stack,
+                    servers,
+                    result,
+                    rng,
+                    demandes,
+                    rate,
+                    rounds,
+                    only,
+                    down,
+                    settle_timeout,
+                    notifications,
+                )
+    finally:
+        result["servers"] = servers.describe() | {
+            "teardown_problems": servers.teardown_problems,
+            "logs": str(servers.keep_logs),
+        }
+        result["total_seconds"] = round(time.monotonic() - started, 1)
     summary(result)
     with contextlib.suppress(OSError):
-        (Path(result["run_dir"]) / "drill.json").write_text(
+        (run_dir / "drill.json").write_text(
             json.dumps(result, indent=1, ensure_ascii=False, default=str) + "\n"
         )
     return result
+
+
+async def one_run(
+    stack: Stack,
+    servers: OwnServers,
+    result: dict[str, Any],
+    rng: random.Random,
+    demandes: int,
+    rate: float,
+    rounds: int,
+    only: tuple[str, ...],
+    down: tuple[float, float],
+    settle_timeout: float,
+    notifications: bool,
+) -> None:
+    run = DrillRun(stack, int(result["seed"]))
+    supervisor = Supervisor(stack)
+    await run.tap.start()
+    supervisor.start()
+    try:
+        await run.warm_up()
+        log("warm-up through for every département")
+        duration = demandes / rate
+        drills = plan_drills(drill_targets(stack.services, rounds, rng, only), duration, rng, down)
+        log("plan: " + ", ".join(f"{d.target}@{d.at}s/{d.down}s" for d in drills))
+        load_started = time.monotonic()
+        supervisor.t0 = load_started
+        await run.load(
+            demandes, rate, lambda t0: run_drills(stack, servers, supervisor, drills, t0)
+        )
+        result["load_seconds"] = round(time.monotonic() - load_started, 1)
+        log(f"{demandes} demandes posted in {result['load_seconds']} s; settling")
+        settled = await run.settle(timeout=settle_timeout, stall=60.0, notifications=notifications)
+        result["settled"] = settled
+        result["settle_seconds"] = round(
+            time.monotonic() - load_started - result["load_seconds"], 1
+        )
+        report = await run.check(notifications)
+        report["services_exited_by_themselves"] = supervisor.exits
+        report["dead_letter_records"] = await dead_letter_records(stack)
+        result["drills"] = [
+            {"target": d.target, "planned_at_s": d.at, "planned_down_s": d.down, **d.report}
+            for d in drills
+        ]
+        result["restarts"] = {
+            i.label: i.process.starts for group in stack.instances.values() for i in group
+        }
+        result["check"] = report
+        result["zero_counts"] = verdict(report)
+        result["failures"] = {k: v for k, v in result["zero_counts"].items() if v}
+    finally:
+        await supervisor.stop()
+        await run.close()
 
 
 def summary(result: dict[str, Any]) -> None:
@@ -799,11 +995,16 @@ def main() -> None:
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--lease-seconds", type=float, default=DRILL_LEASE_SECONDS)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated subset of the targets (requests, matching, billing, "
+        "notifications, kafka, postgres), to replay one kind of drill; default: all",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    infra = infra_drills_enabled()
-    if not infra:
-        log(f"{INFRA_ENV} is not 1: Kafka and PostgreSQL are not killed (shared servers)")
+    # A SIGTERM (a CI timeout) unwinds like Ctrl-C: the drill's servers are stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     load_before = os.getloadavg()
     result = asyncio.run(
         drill_run(
@@ -812,7 +1013,7 @@ def main() -> None:
             departements=tuple(args.departements.split(",")),
             seed=args.seed,
             rounds=args.rounds,
-            infra=infra,
+            only=tuple(t for t in args.only.split(",") if t),
             down=(args.down_min, args.down_max),
             settle_timeout=args.settle_timeout,
             log_level=args.log_level,
@@ -823,7 +1024,6 @@ def main() -> None:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": "python -m tests.perf.drill "
         + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
-        "env": {INFRA_ENV: os.environ.get(INFRA_ENV, "")},
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
