@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
+from shared.http.asyncapi import asyncapi_router
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import IdempotentConsumer, consumers_of, subscribe
@@ -31,7 +32,7 @@ from shared.messaging.dead_letter import DeadLetters
 from shared.messaging.offsets import OffsetCommits
 from shared.messaging.relay import OutboxRelay
 from shared.observability.logging import configure_logging, get_logger, log_context
-from shared.observability.metrics import CONSUMER_LAG, HTTP_REQUESTS
+from shared.observability.metrics import CONSUMER_LAG, HTTP_REQUESTS, initialise_series
 from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
 
 log = get_logger(__name__)
@@ -60,6 +61,7 @@ class ServiceRuntime:
         )
         self.session_factory: async_sessionmaker[AsyncSession] = make_session_factory(self.engine)
         self.broker: KafkaBroker = make_broker(self.kafka, client_id=self.instance_id)
+        initialise_series(name, self.instance_id)
         self.dead_letters = DeadLetters(self.broker, consumer=name)
         self.relay = OutboxRelay(
             service=name,
@@ -193,6 +195,7 @@ def create_app(
         app.add_exception_handler(exc_type, handler)
     for router in routers:
         app.include_router(router)
+    app.include_router(asyncapi_router(runtime.name))
     app.mount("/metrics", make_asgi_app())
 
     @app.middleware("http")

@@ -10,8 +10,6 @@ from fastapi import FastAPI
 from services.billing.entrypoints import consumers, http
 from services.billing.service_layer import use_cases
 from services.billing.service_layer.unit_of_work import BillingUnitOfWork
-from shared.http.asyncapi import asyncapi_router
-from shared.observability.metrics import initialise_series
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "billing"
@@ -19,7 +17,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
-    initialise_series(runtime.name, runtime.instance_id)
     consumers.register(runtime)
 
     async def interrupt_stale_runs() -> None:
@@ -40,7 +37,6 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             http.tariffs_router,
             http.invoices_router,
             http.runs_router,
-            asyncapi_router(runtime.name),
         ],
     )
 

@@ -9,8 +9,6 @@ from fastapi import FastAPI
 
 from services.matching.config import MatchingRules
 from services.matching.entrypoints import consumers, http
-from shared.http.asyncapi import asyncapi_router
-from shared.observability.metrics import initialise_series
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "matching"
@@ -18,7 +16,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAPI:
-    initialise_series(runtime.name, runtime.instance_id)
     rules = rules or MatchingRules()
     consumers.register(runtime, rules)
     app = create_app(
@@ -33,7 +30,6 @@ def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAP
             http.actors_router,
             http.assignments_router,
             http.unmatched_router,
-            asyncapi_router(runtime.name),
         ],
     )
     app.state.matching_rules = rules

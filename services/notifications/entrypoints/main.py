@@ -10,8 +10,6 @@ from fastapi import FastAPI
 from services.notifications.config import NotificationSettings
 from services.notifications.entrypoints import consumers, http
 from services.notifications.entrypoints.jobs import Jobs
-from shared.http.asyncapi import asyncapi_router
-from shared.observability.metrics import initialise_series
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "notifications"
@@ -19,7 +17,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None) -> FastAPI:
-    initialise_series(runtime.name, runtime.instance_id)
     settings = settings or NotificationSettings()
     jobs = Jobs(runtime, settings)
     consumers.register(runtime, settings, on_recorded=jobs.recorded)
@@ -37,7 +34,6 @@ def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None)
             http.contacts_router,
             http.preferences_router,
             http.deliveries_router,
-            asyncapi_router(runtime.name),
         ],
     )
     app.state.notification_settings = settings

@@ -7,8 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.requests.entrypoints import consumers, http
-from shared.http.asyncapi import asyncapi_router
-from shared.observability.metrics import initialise_series
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "requests"
@@ -16,7 +14,6 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
-    initialise_series(runtime.name, runtime.instance_id)
     consumers.register(runtime)
     return create_app(
         runtime,
@@ -25,7 +22,7 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             "Dépôt et suivi des demandes d'accompagnement des communes et EPCI. "
             "Chaque changement d'état est publié sur le sujet Kafka `requests.request.v1`."
         ),
-        routers=[http.router, asyncapi_router(runtime.name)],
+        routers=[http.router],
     )
 
 
