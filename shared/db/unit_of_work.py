@@ -2,6 +2,13 @@
 
 One database transaction holds the state change, its outbox rows and, for a
 consumed event, its processed-event row: all or nothing.
+
+A database that cannot be reached leaves the unit of work as ``OperationalError``
+(PEP 249's class for "the database is not available"), whatever the driver called it:
+asyncpg's "the database system is starting up" / "not yet accepting connections"
+(SQLSTATE 57P03) reaches SQLAlchemy as a plain ``DBAPIError``, which the idempotent
+consumer took for the event's own fault and dead-lettered after three attempts. The
+PostgreSQL failure drill lost a demande's notifications that way.
 """
 
 from __future__ import annotations
@@ -9,8 +16,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.db.errors import database_unavailable
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxWriter
 
@@ -44,6 +53,19 @@ class SqlUnitOfWork:
             await self.session.rollback()
         finally:
             await self.session.close()
+        if (
+            isinstance(exc, DBAPIError)
+            and exc.orig is not None
+            and not isinstance(exc, OperationalError | InterfaceError)
+            and database_unavailable(exc)
+        ):
+            raise OperationalError(
+                exc.statement,
+                exc.params,
+                exc.orig,
+                hide_parameters=exc.hide_parameters,
+                connection_invalidated=exc.connection_invalidated,
+            ) from exc
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -62,5 +62,7 @@ async def test_kill_each_service_the_broker_and_the_database_loses_nothing() -> 
     drilled = [d["target"] for d in result["drills"]]
     assert {"requests", "matching", "billing", *SERVERS} <= set(drilled), drilled
     assert all(d.get("restart_to_ready_s") is not None for d in result["drills"]), explain(result)
+    # Its broker and PostgreSQL are stopped and their state deleted.
     assert result["servers"]["teardown_problems"] == [], explain(result)
+    assert result["servers"]["state_removed"], explain(result)
     assert_clean(result)

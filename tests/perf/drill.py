@@ -904,6 +904,7 @@ async def drill_run(
     finally:
         result["servers"] = servers.describe() | {
             "teardown_problems": servers.teardown_problems,
+            "state_removed": servers.state_removed,
             "logs": str(servers.keep_logs),
         }
         result["total_seconds"] = round(time.monotonic() - started, 1)

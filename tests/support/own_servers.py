@@ -170,6 +170,7 @@ class OwnServers:
         self.admin_dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         self.swept: list[str] = []
         self.teardown_problems: list[str] = []
+        self.state_removed = False
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -234,3 +235,5 @@ class OwnServers:
         except asyncio.CancelledError:
             self.teardown_problems = await task
             raise
+        finally:
+            self.state_removed = not await asyncio.to_thread(self.home.exists)

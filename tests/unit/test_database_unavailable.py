@@ -1,18 +1,30 @@
-"""A database that is down or restarting is told apart from a wrong statement: the HTTP
-APIs answer 503 with Retry-After (found by the PostgreSQL failure drill, where matching
-answered 500 to its clients while the server was down, then while it was starting up)."""
+"""A database that is down or restarting is told apart from a wrong statement.
+
+Found by the PostgreSQL failure drill: matching answered 500 to its clients while the
+server was down and while it was starting up (now 503 with Retry-After), and an event
+met during the start-up ("the database system is not yet accepting connections",
+SQLSTATE 57P03) was dead-lettered as a handler error, losing a demande's notifications
+(now the unit of work reports it as OperationalError and the event is delivered again).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from shared.contracts.base import EventPayload
 from shared.db.errors import database_unavailable
+from shared.db.unit_of_work import SqlUnitOfWork
 from shared.http.errors import EXCEPTION_HANDLERS
+from shared.messaging.consumer import IdempotentConsumer, InfrastructureUnavailable, Route
+from shared.messaging.dead_letter import FailedRecord
+from shared.messaging.envelope import Envelope
 
 
 def wrapped(error: Exception, *, invalidated: bool = False) -> DBAPIError:
@@ -77,3 +89,101 @@ async def test_http_answer(error: Exception, status: int) -> None:
     if status == 503:
         assert response.headers["retry-after"] == "2"
         assert response.json()["detail"].startswith("Service momentanément indisponible")
+
+
+class Result:
+    def scalar_one_or_none(self) -> None:
+        return None
+
+
+class Database:
+    """A database whose first ``failures`` statements meet ``error`` (PostgreSQL starting
+    up), and that answers afterwards (it is back)."""
+
+    def __init__(self, error: Exception, failures: int = 1_000) -> None:
+        self.error = error
+        self.failures = failures
+
+    def statement(self) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise self.error
+
+
+class Session:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def execute(self, *_: Any, **__: Any) -> Result:
+        self.database.statement()
+        return Result()
+
+    async def commit(self) -> None:
+        self.database.statement()
+
+    async def rollback(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def unit_of_work(database: Database) -> SqlUnitOfWork:
+    return SqlUnitOfWork(lambda: Session(database), "test")  # type: ignore[arg-type,return-value]
+
+
+async def test_unit_of_work_reports_an_unreachable_database_as_operational() -> None:
+    with pytest.raises(OperationalError) as caught:
+        async with unit_of_work(Database(wrapped(STARTING_UP))) as uow:
+            await uow.session.execute("SELECT 1")
+    assert "starting up" in str(caught.value)
+
+
+async def test_unit_of_work_leaves_other_database_errors_alone() -> None:
+    unique = DBAPIError.instance(
+        "INSERT",
+        None,
+        AsyncAdapt_asyncpg_dbapi.UniqueViolationError(str(UNIQUE), UNIQUE),
+        AsyncAdapt_asyncpg_dbapi.Error,
+    )
+    assert isinstance(unique, IntegrityError)
+    with pytest.raises(IntegrityError):
+        async with unit_of_work(Database(unique)) as uow:
+            await uow.session.execute("INSERT")
+
+
+class Letters:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, record: FailedRecord, *, reason: str, error: str, attempts: int) -> None:
+        self.sent.append(reason)
+
+
+class Nothing(EventPayload):
+    pass
+
+
+async def test_an_event_met_by_a_starting_database_is_delivered_again_not_dead_lettered() -> None:
+    letters = Letters()
+    # Down for the three attempts of a handler error, back when the dead-letter path
+    # looks the event up in the inbox: the window the drill hit.
+    database = Database(wrapped(STARTING_UP), failures=3)
+
+    async def handler(uow: SqlUnitOfWork, received: object) -> None:
+        raise AssertionError("the inbox claim fails first")
+
+    consumer: IdempotentConsumer[SqlUnitOfWork] = IdempotentConsumer(
+        service="test",
+        uow_factory=lambda: unit_of_work(database),
+        routes={"test.thing.v1": Route(Nothing, handler)},
+        dead_letters=letters,  # type: ignore[arg-type]
+        retry_backoff_seconds=0.0,
+        redelivery_backoff_seconds=0.0,
+    )
+    envelope = Envelope(type="test.thing.v1", source="test", departement="49")
+    headers = tuple((k, v.encode()) for k, v in envelope.to_headers().items())
+    record = FailedRecord("test.topic", 0, 7, None, b"{}", headers)
+    with pytest.raises(InfrastructureUnavailable):
+        await consumer.handle(record)
+    assert letters.sent == []
