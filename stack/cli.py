@@ -21,7 +21,7 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -29,9 +29,9 @@ from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
 from services.billing.adapters.documents import euros
-from shared.auth.tokens import Role, mint
+from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
-from shared.settings import AuthSettings, KafkaSettings
+from shared.settings import KafkaSettings
 from stack.processes import (
     LOCAL,
     REPO,
@@ -252,29 +252,8 @@ def tail(
         asyncio.run(follow())
 
 
-@app.command()
-def token(
-    role: Annotated[Role, typer.Option(help="collectivite, actor, departement or admin")],
-    departement: Annotated[str | None, typer.Option(help="Département code, e.g. 49")] = None,
-    scope: Annotated[
-        str | None, typer.Option(help="INSEE code / SIREN of the collectivité, or the actor's id")
-    ] = None,
-    subject: Annotated[str, typer.Option(help="Who the token names")] = "local-user",
-    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="Validity")] = 12,
-) -> None:
-    """Mint a bearer token for the APIs (as mg-token does)."""
-    try:
-        minted = mint(
-            AuthSettings(),
-            role=role,
-            subject=subject,
-            departement=departement,
-            scope=scope,
-            ttl=timedelta(hours=hours),
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    typer.echo(minted)
+# The same command as ``mg-token``, one implementation.
+app.command(name="token", help="Mint a bearer token for the APIs (as mg-token does).")(mint_token)
 
 
 @app.command()
