@@ -29,7 +29,7 @@ from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
 from tests.component.test_requests_api import body
-from tests.support.service_process import ROOT, ServiceProcess, free_port
+from tests.support.service_process import ROOT, LoggedProcess, ServiceProcess, free_port
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]
@@ -75,10 +75,11 @@ def scrape_config(ports: dict[str, int]) -> dict[str, Any]:
     return config
 
 
-class Prometheus:
+class Prometheus(LoggedProcess):
     """``prometheus`` on a free port, its storage and log in ``directory``."""
 
     def __init__(self, binary: str, config: dict[str, Any], directory: Path) -> None:
+        super().__init__(directory / "prometheus.log")
         self.binary = binary
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -86,8 +87,6 @@ class Prometheus:
         self.config_path = directory / "prometheus.yml"
         # JSON is YAML: no serialiser needed.
         self.config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-        self.log_path = directory / "prometheus.log"
-        self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -116,26 +115,6 @@ class Prometheus:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"prometheus not ready after {timeout}s:\n{self.log_tail()}")
             await asyncio.sleep(0.2)
-
-    async def stop(self, timeout: float = 10.0) -> None:
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
 
 
 async def query(client: httpx.AsyncClient, promql: str) -> list[dict[str, Any]]:

@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import pstats
 import time
 from collections import Counter
@@ -52,6 +51,7 @@ import asyncpg
 
 from shared.settings import KafkaSettings
 from tests.perf.bench_baseline_relay import MODES, run_baseline
+from tests.perf.result_file import header, write
 from tests.support.own_servers import OwnServers
 from tests.support.stack import (
     PG_ADMIN_DSN,
@@ -778,24 +778,14 @@ def main() -> None:
     hops = 4 + (1 if args.notifications else 0)
     ratio_table = {m: ratios(pipeline, b) for m, b in baselines.items()}
     result = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": "python -m tests.perf.bench_pipeline "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "note": "shared machine: other work ran at the same time",
-        },
+        **header("tests.perf.bench_pipeline", args, load_before),
         "servers": servers,
         "pipeline": pipeline,
         "baseline": {"hops": hops, **baselines},
         "ratios_pipeline_over_baseline": ratio_table,
         "seconds": round(time.monotonic() - started, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write(args.out, result)
     log(f"written {args.out} ({result['seconds']} s)")
     for mode, r in ratio_table.items():
         log(f"pipeline / baseline ({mode}): {json.dumps(r)}")

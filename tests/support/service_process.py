@@ -30,16 +30,44 @@ def free_port() -> int:
         return port
 
 
-class ServiceProcess:
+class LoggedProcess:
+    """A child process whose output goes to ``log_path``: stopped gracefully, its log shown."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Graceful stop (SIGTERM), then SIGKILL if it takes too long. Safe to call twice."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class ServiceProcess(LoggedProcess):
     """``python -m <module>`` with extra environment variables, logging to ``log_path``."""
 
     def __init__(self, module: str, *, env: Mapping[str, str], port: int, log_path: Path) -> None:
+        super().__init__(log_path)
         self.module = module
         self.env = dict(env)
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
 
     @property
@@ -94,24 +122,3 @@ class ServiceProcess:
         if self.process.returncode is None:
             os.kill(self.process.pid, signal.SIGKILL)
         await self.process.wait()
-
-    async def stop(self, timeout: float = 15.0) -> None:
-        """Graceful stop (SIGTERM), then SIGKILL if it takes too long. Safe to call twice."""
-        process = self.process
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
