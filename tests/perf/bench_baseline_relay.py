@@ -41,12 +41,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import DEFAULT_PARTITIONS
 from shared.settings import KafkaSettings
+from tests.support.kafka_tap import Follower
 from tests.support.service_process import ROOT, ServiceProcess
 from tests.support.stack import (
     DEFAULT_DEPARTEMENTS,
@@ -149,52 +150,19 @@ class Item:
     seen: dict[int, float] = field(default_factory=dict)  # hop -> Kafka timestamp (s)
 
 
-class HopTap:
+class HopTap(Follower):
     def __init__(self, kafka: KafkaSettings, hops: int, run_id: str) -> None:
-        self._kafka = kafka
+        self._hop_of = {hop_topic(i): i for i in range(hops + 1)}
+        super().__init__(kafka, self._hop_of)
         self.hops = hops
         self.run_id = run_id
         self.items: dict[str, Item] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._hop_of = {hop_topic(i): i for i in range(hops + 1)}
 
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-            max_poll_records=2000,
-        )
-        await consumer.start()
-        assigned = [
-            TopicPartition(topic, p) for topic in self._hop_of for p in range(DEFAULT_PARTITIONS)
-        ]
-        consumer.assign(assigned)
-        ends = await consumer.end_offsets(assigned)
-        for tp in assigned:
-            consumer.seek(tp, ends[tp])
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100)
-            for records in batch.values():
-                for r in records:
-                    body = json.loads(r.value)
-                    item = self.items.get(body.get("id"))
-                    if item is not None:
-                        item.seen.setdefault(self._hop_of[r.topic], r.timestamp / 1000)
+    def file(self, record: ConsumerRecord[Any, Any], now: float) -> None:
+        body = json.loads(record.value)
+        item = self.items.get(body.get("id"))
+        if item is not None:
+            item.seen.setdefault(self._hop_of[record.topic], record.timestamp / 1000)
 
     def arrived(self, items: list[Item]) -> int:
         return sum(1 for i in items if self.hops in i.seen)

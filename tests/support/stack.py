@@ -47,7 +47,6 @@ from typing import Any, Self
 import asyncpg
 import httpx
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import DefaultPartitioner
@@ -72,6 +71,7 @@ from shared.contracts.topics import (
 from shared.contracts.vocabulary import Phase, Theme
 from shared.messaging.admin import ensure_topics
 from shared.settings import AuthSettings, KafkaSettings
+from tests.support.kafka_tap import Follower
 from tests.support.service_process import PYTHON, ROOT, ServiceProcess, free_port
 
 PG_ADMIN_DSN = os.environ.get(
@@ -750,7 +750,7 @@ class Flow:
         return min(sightings, key=lambda s: s.at) if sightings else None
 
 
-class EventTap:
+class EventTap(Follower):
     """Reads the product's topics from their end and files our records under their flow.
 
     ``on_proposed`` is called once per record of a proposal made to one of ``actor_ids``
@@ -770,56 +770,20 @@ class EventTap:
         actor_ids: Iterable[str],
         on_proposed: Callable[[Flow, dict[str, Any]], None] | None = None,
     ) -> None:
-        self._kafka = kafka
+        super().__init__(kafka, self.TOPICS)
         self.actor_ids = set(actor_ids)
         self.flows: dict[str, Flow] = {}
         self.on_proposed = on_proposed
         self.foreign_records = 0
         self.deliveries: dict[str, list[tuple[float, str]]] = defaultdict(list)  # source ce_id
         self.read = 0
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
 
     def expect(self, flow: Flow) -> None:
         self.flows[flow.request_id] = flow
 
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-            max_poll_records=2000,
-        )
-        await consumer.start()
-        assigned = [
-            TopicPartition(topic, p)
-            for topic in self.TOPICS
-            for p in sorted(consumer.partitions_for_topic(topic) or range(DEFAULT_PARTITIONS))
-        ]
-        consumer.assign(assigned)
-        ends = await consumer.end_offsets(assigned)
-        for tp in assigned:
-            consumer.seek(tp, ends[tp])
-        self._consumer = consumer
-        self._task = asyncio.create_task(self._run(), name="event-tap")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for records in batch.values():
-                for record in records:
-                    self.read += 1
-                    self._file(record, now)
+    def file(self, record: ConsumerRecord[Any, Any], now: float) -> None:
+        self.read += 1
+        self._file(record, now)
 
     def _file(self, record: ConsumerRecord[Any, Any], now: float) -> None:
         headers = dict(record.headers or ())
