@@ -44,7 +44,6 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import random
 import signal
 import time
@@ -60,6 +59,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.topics import all_topic_names
+from tests.perf.result_file import header, write
 from tests.support.own_servers import SERVERS, OwnServers
 from tests.support.service_process import ROOT
 from tests.support.stack import (
@@ -1021,21 +1021,8 @@ def main() -> None:
             lease_seconds=args.lease_seconds,
         )
     )
-    document = {
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": "python -m tests.perf.drill "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "note": "shared machine: other work ran at the same time",
-        },
-        "drill": result,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    document = {**header("tests.perf.drill", args, load_before), "drill": result}
+    write(args.out, document, indent=1)
     check = result["check"]
     log(
         f"{check['demandes_accepted_by_api']} demandes, {check['flows_through']} invoiced; "
