@@ -455,15 +455,18 @@ class Stack:
     async def wait_groups(
         self, services: Iterable[str] | None = None, timeout: float = 60.0
     ) -> dict[str, dict[str, Any]]:
-        """Until every group is stable, with one member per running instance, and every
-        partition of its topic owned."""
+        """Until every group is stable, with one member per worker of each running instance,
+        and every partition of its topic owned."""
         services = tuple(services or self.services)
+        workers = int(self.options.extra_env.get("MG_KAFKA_SUBSCRIBER_WORKERS", "1"))
         deadline = time.monotonic() + timeout
         while True:
             described = await self.describe_groups(services)
             pending = []
             for group, d in described.items():
-                running = sum(1 for i in self.instances[d["service"]] if i.process.running)
+                running = workers * sum(
+                    1 for i in self.instances[d["service"]] if i.process.running
+                )
                 owned = {p for m in d["members"] for p in m["partitions"].get(d["topic"], [])}
                 if (
                     d["state"] != "Stable"
