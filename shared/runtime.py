@@ -70,15 +70,14 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             poll_seconds=self.settings.outbox_poll_seconds,
         )
-        self.offsets = OffsetCommits(
-            name, interval_seconds=self.kafka.offset_commit_interval_seconds
-        )
+        self.offsets = OffsetCommits(name)
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._lag_reported: set[tuple[str, str]] = set()
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
             (5.0, self.report_lag, f"{name}-consumer-lag"),
             (2.0, self.relay.report_backlog, f"{name}-outbox-backlog"),
+            (self.kafka.offset_commit_interval_seconds, self.offsets.flush, f"{name}-offsets"),
         ]
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -141,7 +140,6 @@ class ServiceRuntime:
             await hook()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
-        self._tasks.append(asyncio.create_task(self.offsets.run(), name=f"{self.name}-offsets"))
         for seconds, job, name in self._periodic:
             self._tasks.append(asyncio.create_task(self._repeat(seconds, job, name), name=name))
         log.info("service started", instance=self.instance_id)

@@ -1,8 +1,9 @@
 """Consumer offsets, committed in the background a few times a second.
 
 A subscriber marks a record processed once its database transaction has
-committed; the offsets go to Kafka together, per consumer, every
-``interval_seconds`` (and when partitions are revoked). One synchronous commit
+committed; :meth:`OffsetCommits.flush` sends them to Kafka together, per consumer
+(a periodic job of the runtime, every ``MG_KAFKA_OFFSET_COMMIT_INTERVAL_SECONDS``),
+and when partitions are revoked. One synchronous commit
 per record cost more than the handling itself (ADR 0010). A crash between the
 database commit and the offset commit redelivers at most that window of
 records, which the inbox (``processed_events``) recognises and skips.
@@ -24,9 +25,8 @@ log = get_logger(__name__)
 
 
 class OffsetCommits:
-    def __init__(self, service: str, *, interval_seconds: float = 0.1) -> None:
+    def __init__(self, service: str) -> None:
         self._service = service
-        self._interval = interval_seconds
         self._pending: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
         self._lock = asyncio.Lock()
         self._in_flight = 0
@@ -92,16 +92,6 @@ class OffsetCommits:
         pending = self._pending.setdefault(consumer, {})
         for tp, offset in offsets.items():
             pending[tp] = max(pending.get(tp, 0), offset)
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("offset flush failed", error=repr(exc))
 
     def listener(self) -> ConsumerRebalanceListener:
         """Commits what is done before partitions move, so their new owner need not skip it."""

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from services.matching.domain.model import Criteria, Need
 
@@ -135,12 +136,16 @@ def is_working_day(day: date) -> bool:
     }
 
 
+# Working days are those of the collectivités, whose calendar day is Paris's.
+PARIS = ZoneInfo("Europe/Paris")
+
+
 def response_deadline(now: datetime, working_days: int) -> datetime:
     """``working_days`` working days after ``now``, at the same time of day."""
     moment = now
     left = working_days
     while left > 0:
         moment += timedelta(days=1)
-        if is_working_day(moment.date()):
+        if is_working_day(moment.astimezone(PARIS).date()):
             left -= 1
     return moment

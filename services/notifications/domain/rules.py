@@ -19,7 +19,13 @@ from typing import Any
 from uuid import UUID
 
 from services.notifications.domain.model import Kind, Role
-from services.notifications.domain.wording import euros, french_date, french_datetime, need_labels
+from services.notifications.domain.wording import (
+    PARIS,
+    euros,
+    french_date,
+    french_datetime,
+    need_labels,
+)
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued
 from shared.contracts.matching import (
@@ -245,7 +251,7 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "annee": payload.year,
                 "montant_ht": euros(payload.total_excl_tax),
                 "montant_ttc": euros(payload.total_incl_tax),
-                "emise_le": french_date(payload.issued_at.date()),
+                "emise_le": french_date(payload.issued_at.astimezone(PARIS).date()),
             }
     return context
 
@@ -291,7 +297,7 @@ def follow_up(card: DemandeCard, last_news_at: datetime) -> Planned:
         card.contact_email,
         {"departement": card.departement}
         | demande_context(card)
-        | {"derniere_nouvelle": french_date(last_news_at.date())},
+        | {"derniere_nouvelle": french_date(last_news_at.astimezone(PARIS).date())},
         request_id=card.request_id,
     )
 
