@@ -93,3 +93,9 @@ def test_working_days_skip_weekends_and_french_holidays() -> None:
     # Over Christmas: 24 Dec 2026 (Thursday) + 2 working days = 28 Dec (Monday).
     christmas_eve = datetime(2026, 12, 24, 9, tzinfo=UTC)
     assert response_deadline(christmas_eve, 2).date() == date(2026, 12, 29)
+
+
+def test_working_days_are_counted_in_paris_time() -> None:
+    # 23:30 UTC on Sunday 29 November is 00:30 on Monday 30 in Paris: a working day.
+    friday_night = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+    assert response_deadline(friday_night, 1) == datetime(2026, 11, 29, 23, 30, tzinfo=UTC)

@@ -334,6 +334,12 @@ def test_follow_up_asks_the_requester_where_the_project_stands() -> None:
     assert planned.context["derniere_nouvelle"] == "25 novembre 2026"
 
 
+def test_the_date_of_last_news_is_the_day_in_paris() -> None:
+    # 22:28 UTC on 13 October is 00:28 on the 14th in Paris (summer time).
+    planned = rules.follow_up(CARD, datetime(2026, 10, 13, 22, 28, tzinfo=UTC))
+    assert planned.context["derniere_nouvelle"] == "14 octobre 2026"
+
+
 def test_a_failed_failure_notice_is_not_announced_again() -> None:
     assert rules.tells_team_of_failure(Kind.WEBHOOK)
     assert rules.tells_team_of_failure(Kind.DEMANDE_RECUE)
