@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.contracts.base import EventPayload
 from shared.contracts.topics import consumer_group
+from shared.db.errors import database_unavailable
 from shared.messaging.broker import consumer_options
 from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
@@ -91,6 +92,9 @@ class Route(Generic[U]):
 
 def is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | KafkaError | ConnectionError | OSError):
+        return True
+    if database_unavailable(exc):
+        # e.g. SQLSTATE 57P03 while PostgreSQL starts up: wait for it, do not dead-letter.
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

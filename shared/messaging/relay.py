@@ -88,7 +88,10 @@ class OutboxRelay:
             finally:
                 self._set_leader(False)
                 self._listening = False
-            await self._sleep(self._retry_seconds)
+            # Not ``_sleep``: a wake-up left set by the last commit would make this a busy
+            # loop while the database is down (seen in the PostgreSQL drills).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._retry_seconds)
 
     async def _lead(self) -> None:
         async with self._engine.connect() as conn:
