@@ -107,6 +107,9 @@ def _owner_alive(owner: dict[str, Any]) -> bool:
 
 def _teardown(home: Path, env: dict[str, str], keep_logs: Path | None) -> list[str]:
     """Stop both servers of ``home`` (SIGKILL if a stop fails), keep their logs, delete it."""
+    # Always this folder's servers, whatever the caller's environment names: an inherited
+    # MG_LOCAL_DIR once stopped the suite's own broker and database.
+    env = {**env, "MG_LOCAL_DIR": str(home)}
     problems = []
     for server in SERVERS:
         try:
