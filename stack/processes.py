@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
-class StackProcess:
+class StackProcess(ABC):
     """One process of the stack, known by its pid file: any ``mg`` command finds it."""
 
     name: str
@@ -40,11 +41,13 @@ class StackProcess:
     def log_file(self) -> Path:
         return RUN_DIR / f"{self.name}.log"
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The command line that runs this process."""
 
+    @abstractmethod
     def is_ready(self) -> bool:
-        raise NotImplementedError
+        """Whether it serves yet (health endpoint, open port)."""
 
     def pid(self) -> int | None:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Self
@@ -98,7 +99,7 @@ class TopicTap:
                     )
 
 
-class Follower:
+class Follower(ABC):
     """Reads ``topics`` from their end in the background; a subclass files each record."""
 
     def __init__(self, kafka: KafkaSettings, topics: Iterable[str]) -> None:
@@ -144,8 +145,9 @@ class Follower:
                 for record in records:
                     self.file(record, now)
 
+    @abstractmethod
     def file(self, record: ConsumerRecord[Any, Any], now: float) -> None:
-        raise NotImplementedError
+        """Take note of one record, read at ``now`` (epoch seconds)."""
 
 
 async def publish_raw(

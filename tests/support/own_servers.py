@@ -68,7 +68,7 @@ def distinct_free_ports(count: int) -> list[int]:
 
 
 class ServerCommandFailed(RuntimeError):
-    pass
+    """``kafka.sh`` or ``postgres.py`` exited with an error; its output is the message."""
 
 
 def _command(server: str, action: str) -> list[str]:

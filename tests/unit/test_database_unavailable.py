@@ -171,7 +171,7 @@ class Letters:
 
 
 class Nothing(EventPayload):
-    pass
+    """An event without fields: only its handling matters here."""
 
 
 async def test_an_event_met_by_a_starting_database_is_delivered_again_not_dead_lettered() -> None:
