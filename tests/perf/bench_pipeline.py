@@ -69,6 +69,8 @@ from tests.support.stack import (
     plain_dsn,
     scrape_handler_seconds,
     submit,
+    until_settled,
+    warm_up,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
@@ -243,40 +245,30 @@ class Run:
         await submit(self.stack.client("requests"), flow, body, headers)
 
     async def warm_up(self) -> None:
-        """One flow per département until each got through: every partition that our keys
-        use is then consumed by every group (offset reset ``latest``)."""
-        missing = list(self.stack.options.departements)
-        for _attempt in range(8):
-            flows = []
-            for departement in missing:
-                flow, body, headers = self.new_flow(departement)
-                flow.scheduled_at = time.time()
-                await self.post(flow, body, headers)
-                flows.append(flow)
-            await self.until_done(flows, timeout=15.0, stall=15.0)
-            missing = [f.departement for f in flows if not self.done(f)]
-            if not missing:
-                return
-            log(f"warm-up: not through yet for {missing}, again")
-        raise RuntimeError(f"warm-up never got through for {missing}")
+        async def start(departement: str) -> Flow:
+            flow, body, headers = self.new_flow(departement)
+            flow.scheduled_at = time.time()
+            await self.post(flow, body, headers)
+            return flow
+
+        await warm_up(
+            self.stack.options.departements,
+            start,
+            lambda flows: self.until_done(flows, timeout=15.0, stall=15.0),
+            self.done,
+            log,
+        )
 
     async def until_done(self, flows: list[Flow], *, timeout: float, stall: float) -> bool:
         """Until every flow is done; False after ``timeout``, or ``stall`` seconds without
         one more flow done."""
-        deadline = time.monotonic() + timeout
-        last, moved = -1, time.monotonic()
-        while True:
+
+        async def progress() -> int:
             await self.classify_invoices()
             await self.classify_invoice_emails()
-            finished = self.finished(flows)
-            now = time.monotonic()
-            if finished == len(flows):
-                return True
-            if finished != last:
-                last, moved = finished, now
-            if now > deadline or now - moved > stall:
-                return False
-            await asyncio.sleep(0.3)
+            return self.finished(flows)
+
+        return await until_settled(progress, len(flows), timeout=timeout, stall=stall, poll=0.3)
 
     async def drain(self, flows: list[Flow], timeout: float) -> bool:
         return await self.until_done(self.accepted_flows(flows), timeout=timeout, stall=30.0)

@@ -72,6 +72,8 @@ from tests.support.stack import (
     Stack,
     StackOptions,
     plain_dsn,
+    until_settled,
+    warm_up,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drill.json"
@@ -423,37 +425,28 @@ class DrillRun:
         return self.first(flow, "invoiced") is not None
 
     async def until_through(self, flows: list[Flow], *, timeout: float, stall: float) -> bool:
-        deadline = time.monotonic() + timeout
-        last, moved = -1, time.monotonic()
-        while True:
+        async def progress() -> int:
             await self.classify_invoices()
-            done = sum(1 for f in flows if self.through(f))
-            now = time.monotonic()
-            if done == len(flows):
-                return True
-            if done != last:
-                last, moved = done, now
-            if now > deadline or now - moved > stall:
-                return False
-            await asyncio.sleep(0.5)
+            return sum(1 for f in flows if self.through(f))
+
+        return await until_settled(progress, len(flows), timeout=timeout, stall=stall, poll=0.5)
 
     async def warm_up(self) -> None:
         """One flow per département until each got through (groups read from ``latest``)."""
-        missing = list(self.stack.options.departements)
-        for _ in range(8):
-            batch = []
-            for departement in missing:
-                flow, body, headers = self.new_flow(departement)
-                flow.scheduled_at = time.time()
-                await self.submit(flow, body, headers)
-                batch.append(flow)
-            self.warm += batch
-            await self.until_through(batch, timeout=20.0, stall=20.0)
-            missing = [f.departement for f in batch if not self.through(f)]
-            if not missing:
-                return
-            log(f"warm-up: not through yet for {missing}, again")
-        raise RuntimeError(f"warm-up never got through for {missing}")
+
+        async def start(departement: str) -> Flow:
+            flow, body, headers = self.new_flow(departement)
+            flow.scheduled_at = time.time()
+            await self.submit(flow, body, headers)
+            return flow
+
+        self.warm += await warm_up(
+            self.stack.options.departements,
+            start,
+            lambda flows: self.until_through(flows, timeout=20.0, stall=20.0),
+            self.through,
+            log,
+        )
 
     async def load(self, count: int, rate: float, on_start: Callable[[float], Any]) -> float:
         """Open loop: demande k posted at t0 + k / rate. Returns t0 (monotonic)."""

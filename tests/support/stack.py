@@ -935,6 +935,52 @@ class Demandes:
         return flow, body, headers
 
 
+async def until_settled(
+    progress: Callable[[], Awaitable[int]],
+    total: int,
+    *,
+    timeout: float,
+    stall: float,
+    poll: float,
+) -> bool:
+    """Until ``progress()`` reaches ``total``; False after ``timeout``, or after ``stall``
+    seconds without progress."""
+    deadline = time.monotonic() + timeout
+    last, moved = -1, time.monotonic()
+    while True:
+        done = await progress()
+        now = time.monotonic()
+        if done == total:
+            return True
+        if done != last:
+            last, moved = done, now
+        if now > deadline or now - moved > stall:
+            return False
+        await asyncio.sleep(poll)
+
+
+async def warm_up(
+    departements: Iterable[str],
+    start: Callable[[str], Awaitable[Flow]],
+    settle: Callable[[list[Flow]], Awaitable[object]],
+    through: Callable[[Flow], bool],
+    log: Callable[[str], None],
+) -> list[Flow]:
+    """One flow per département until each got through: every partition that our keys use
+    is then consumed by every group (offset reset ``latest``). Returns every flow started."""
+    missing = list(departements)
+    started: list[Flow] = []
+    for _attempt in range(8):
+        batch = [await start(departement) for departement in missing]
+        started += batch
+        await settle(batch)
+        missing = [f.departement for f in batch if not through(f)]
+        if not missing:
+            return started
+        log(f"warm-up: not through yet for {missing}, again")
+    raise RuntimeError(f"warm-up never got through for {missing}")
+
+
 async def submit(
     client: httpx.AsyncClient, flow: Flow, body: dict[str, Any], headers: dict[str, str]
 ) -> None:
