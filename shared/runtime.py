@@ -37,6 +37,8 @@ from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, servic
 
 log = get_logger(__name__)
 
+UoW = TypeVar("UoW")
+
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -79,6 +81,15 @@ class ServiceRuntime:
             (2.0, self.relay.report_backlog, f"{name}-outbox-backlog"),
             (self.kafka.offset_commit_interval_seconds, self.offsets.flush, f"{name}-offsets"),
         ]
+
+    def unit_of_work(self, unit_of_work: Callable[..., UoW]) -> Callable[[], UoW]:
+        """A factory of the service's units of work; committing one that wrote to the
+        outbox wakes the relay (:class:`shared.db.unit_of_work.SqlUnitOfWork`)."""
+
+        def factory() -> UoW:
+            return unit_of_work(self.session_factory, self.name, after_commit=self.relay.wake)
+
+        return factory
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._startup_hooks.append(hook)
@@ -261,16 +272,10 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return runtime
 
 
-UoW = TypeVar("UoW")
-
-
-def unit_of_work_dependency(
-    unit_of_work: Callable[[async_sessionmaker[AsyncSession], str], UoW],
-) -> Callable[[Request], UoW]:
+def unit_of_work_dependency(unit_of_work: Callable[..., UoW]) -> Callable[[Request], UoW]:
     """A FastAPI dependency giving each request a fresh unit of work of the service."""
 
     def dependency(request: Request) -> UoW:
-        runtime = runtime_of(request)
-        return unit_of_work(runtime.session_factory, runtime.name)
+        return runtime_of(request).unit_of_work(unit_of_work)()
 
     return dependency

@@ -9,10 +9,15 @@ asyncpg's "the database system is starting up" / "not yet accepting connections"
 (SQLSTATE 57P03) reaches SQLAlchemy as a plain ``DBAPIError``, which the idempotent
 consumer took for the event's own fault and dead-lettered after three attempts. The
 PostgreSQL failure drill lost a demande's notifications that way.
+
+Committing a unit of work that wrote to the outbox calls ``after_commit`` (the runtime
+passes its relay's ``wake``), so every entry point, HTTP route, subscriber or job,
+publishes at once without having to remember to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -29,9 +34,15 @@ class SqlUnitOfWork:
     outbox: OutboxWriter
     inbox: Inbox
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], source: str) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        source: str,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._source = source
+        self._after_commit = after_commit
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -69,6 +80,10 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        if self.outbox.written:
+            self.outbox.written = []
+            if self._after_commit is not None:
+                self._after_commit()
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -1,4 +1,5 @@
-"""Errors as a person reads them: French messages, one per field.
+"""The kernel's errors (:mod:`shared.errors`) as HTTP answers: one status code each,
+French messages, one per field.
 
 Every refusal of the HTTP APIs has the shape
 ``{"detail": "...", "errors": [{"field": "...", "message": "..."}]}``.
@@ -7,7 +8,6 @@ Every refusal of the HTTP APIs has the shape
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -17,39 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.errors import database_unavailable
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    field: str
-    message: str
-
-
-class DomainValidationError(Exception):
-    """Input that is well formed but breaks a rule of the domain."""
-
-    def __init__(self, errors: Sequence[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
-        self.errors = list(errors)
-
-
-class NotFound(Exception):
-    def __init__(self, message: str = "Ressource introuvable.") -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Forbidden(Exception):
-    def __init__(self, message: str = "Accès refusé.") -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Conflict(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
+from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
 
 _MESSAGES: Mapping[str, str] = {
     "missing": "Ce champ est obligatoire.",

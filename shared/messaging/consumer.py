@@ -112,7 +112,6 @@ class IdempotentConsumer(Generic[U]):
         max_attempts: int = 3,
         retry_backoff_seconds: float = 0.2,
         redelivery_backoff_seconds: float = 1.0,
-        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self._service = service
         self._uow_factory = uow_factory
@@ -121,7 +120,6 @@ class IdempotentConsumer(Generic[U]):
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff_seconds
         self._redelivery_backoff = redelivery_backoff_seconds
-        self._after_commit = after_commit
 
     async def handle(self, record: FailedRecord) -> str:
         """Process one record; returns the outcome. Raises only to have it delivered again."""
@@ -173,8 +171,6 @@ class IdempotentConsumer(Generic[U]):
                     time.perf_counter() - started
                 )
                 EVENTS_CONSUMED.labels(self._service, envelope.type, "handled").inc()
-                if self._after_commit is not None:
-                    self._after_commit()
                 return "handled"
             except RejectedEvent as exc:
                 return await self._dead_letter(record, envelope, exc.reason, exc.detail, attempt)

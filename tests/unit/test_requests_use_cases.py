@@ -11,7 +11,7 @@ from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import use_cases
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
-from shared.http.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.refdata import get_territories
 from tests.unit.fakes import FakeUnitOfWork
 

@@ -27,11 +27,10 @@ async def on_completed(uow: BillingUnitOfWork, event: Received[Any]) -> None:
 def register(runtime: ServiceRuntime) -> None:
     consumer = IdempotentConsumer[BillingUnitOfWork](
         service=runtime.name,
-        uow_factory=lambda: BillingUnitOfWork(runtime.session_factory, source=runtime.name),
+        uow_factory=runtime.unit_of_work(BillingUnitOfWork),
         routes={AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)},
         dead_letters=runtime.dead_letters,
         max_attempts=runtime.kafka.max_attempts,
         redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-        after_commit=runtime.relay.wake,
     )
     runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

@@ -20,7 +20,7 @@ from services.billing.service_layer import use_cases
 from services.billing.service_layer.unit_of_work import BillingUnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.base import Text
-from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import DomainValidationError, FieldError, Forbidden, NotFound
 from shared.http.security import CurrentPrincipal
 from shared.observability.logging import get_logger
 from shared.refdata import get_territories

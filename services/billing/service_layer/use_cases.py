@@ -35,7 +35,7 @@ from shared.contracts.billing import (
 )
 from shared.contracts.matching import AssignmentCompleted
 from shared.contracts.vocabulary import THEME_LABELS, RequesterKind
-from shared.http.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
 from shared.messaging.consumer import RejectedEvent
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter

@@ -18,8 +18,7 @@ from shared.runtime import ServiceRuntime
 def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
     policy = rules.policy()
 
-    def unit_of_work() -> MatchingUnitOfWork:
-        return MatchingUnitOfWork(runtime.session_factory, source=runtime.name)
+    unit_of_work = runtime.unit_of_work(MatchingUnitOfWork)
 
     async def on_submitted(uow: MatchingUnitOfWork, event: Received[Any]) -> None:
         await use_cases.route_demande(
@@ -39,7 +38,6 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
         dead_letters=runtime.dead_letters,
         max_attempts=runtime.kafka.max_attempts,
         redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-        after_commit=runtime.relay.wake,
     )
     runtime.subscribe(REQUESTS_REQUEST.name, consumer)
 

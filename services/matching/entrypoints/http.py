@@ -18,7 +18,7 @@ from services.matching.service_layer import use_cases
 from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.base import Text
-from shared.http.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import DomainValidationError, FieldError, Forbidden, NotFound
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
 from shared.runtime import runtime_of, unit_of_work_dependency

@@ -38,7 +38,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
 from shared.contracts.vocabulary import RequesterKind
-from shared.http.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter
 from shared.observability.metrics import MATCHING_LATENCY, MATCHING_OUTCOMES

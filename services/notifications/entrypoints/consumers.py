@@ -31,14 +31,15 @@ def register(
 
     consumer = IdempotentConsumer[NotificationsUnitOfWork](
         service=runtime.name,
-        uow_factory=lambda: NotificationsUnitOfWork(runtime.session_factory, source=runtime.name),
+        uow_factory=lambda: NotificationsUnitOfWork(
+            runtime.session_factory, runtime.name, after_commit=on_recorded
+        ),
         routes={
             m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS
         },
         dead_letters=runtime.dead_letters,
         max_attempts=runtime.kafka.max_attempts,
         redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-        after_commit=on_recorded,
     )
     for topic in CONSUMED_TOPICS:
         runtime.subscribe(topic, consumer)

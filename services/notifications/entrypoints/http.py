@@ -25,7 +25,7 @@ from services.notifications.service_layer import use_cases
 from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from shared.auth.tokens import Role
 from shared.contracts.base import Line
-from shared.http.errors import DomainValidationError, FieldError, Forbidden
+from shared.errors import DomainValidationError, FieldError, Forbidden
 from shared.http.security import CurrentPrincipal
 from shared.messaging.envelope import DEPARTEMENT_CODE
 from shared.runtime import unit_of_work_dependency

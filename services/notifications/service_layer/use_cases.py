@@ -42,7 +42,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
-from shared.http.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter
 from shared.observability.logging import get_logger

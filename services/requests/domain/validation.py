@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from shared.contracts.requests import RequestDraft
 from shared.contracts.vocabulary import RequesterKind
-from shared.http.errors import FieldError
+from shared.errors import FieldError
 from shared.refdata import Commune, Territories, requester_kind
 
 MAX_HORIZON = timedelta(days=365 * 10)

@@ -20,7 +20,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import SubmitRequestCommand
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_COMMAND
-from shared.http.errors import Conflict, DomainValidationError
+from shared.errors import Conflict, DomainValidationError
 from shared.messaging.consumer import (
     Handler,
     IdempotentConsumer,
@@ -79,12 +79,11 @@ def register(runtime: ServiceRuntime) -> None:
     def consumer(routes: dict[str, Route[RequestsUnitOfWork]]) -> IdempotentConsumer[Any]:
         return IdempotentConsumer[RequestsUnitOfWork](
             service=runtime.name,
-            uow_factory=lambda: RequestsUnitOfWork(runtime.session_factory, source=runtime.name),
+            uow_factory=runtime.unit_of_work(RequestsUnitOfWork),
             routes=routes,
             dead_letters=runtime.dead_letters,
             max_attempts=runtime.kafka.max_attempts,
             redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-            after_commit=runtime.relay.wake,
         )
 
     commands = consumer(

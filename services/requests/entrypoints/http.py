@@ -18,7 +18,7 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.base import Text
 from shared.contracts.requests import RequestDraft
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.http.errors import DomainValidationError, FieldError, Forbidden
+from shared.errors import DomainValidationError, FieldError, Forbidden
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
 from shared.runtime import runtime_of, unit_of_work_dependency

@@ -27,7 +27,7 @@ from shared.contracts.requests import (
     RequestWithdrawn,
 )
 from shared.contracts.vocabulary import Theme
-from shared.http.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.messaging.outbox import OutboxWriter
 from shared.observability.metrics import DEMANDES
