@@ -13,7 +13,7 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.refdata import get_territories
-from tests.unit.fakes import FakeUnitOfWork
+from tests.unit.fakes.requests import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")

@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the adapters, for tests of the service layer."""
+"""In-memory stand-ins for the requests service's adapters."""
 
 from __future__ import annotations
 
@@ -8,34 +8,7 @@ from uuid import UUID
 from services.requests.adapters.repository import DemandeFilter
 from services.requests.domain.model import Demande
 from services.requests.domain.progress import AssignmentView
-from shared.contracts.base import EventPayload
-from shared.messaging.envelope import Envelope
-
-
-class FakeOutbox:
-    def __init__(self) -> None:
-        self.pending: list[tuple[Envelope, EventPayload]] = []
-
-    async def add(
-        self,
-        payload: EventPayload,
-        *,
-        departement: str,
-        caused_by: Envelope | None = None,
-        correlation_id: str | None = None,
-    ) -> Envelope:
-        envelope = (
-            caused_by.caused(payload.event_type, "requests", departement)
-            if caused_by
-            else Envelope(
-                type=payload.event_type,
-                source="requests",
-                departement=departement,
-                correlation_id=correlation_id or "",
-            )
-        )
-        self.pending.append((envelope, payload))
-        return envelope
+from tests.unit.fakes import FakeUnitOfWorkBase
 
 
 class FakeDemandeRepository:
@@ -79,22 +52,14 @@ class FakeDemandeRepository:
         return found[offset : offset + limit], len(found)
 
 
-class FakeUnitOfWork:
-    """Commits move staged rows and events to 'committed'; rollback drops them."""
-
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
+        super().__init__("requests")
         self.demandes = FakeDemandeRepository()
-        self.outbox = FakeOutbox()
-        self.published: list[tuple[Envelope, EventPayload]] = []
-        self.commits = 0
 
-    async def commit(self) -> None:
+    def _commit_repositories(self) -> None:
         self.demandes.rows.update(self.demandes.staged)
         self.demandes.staged.clear()
-        self.published += self.outbox.pending
-        self.outbox.pending.clear()
-        self.commits += 1
 
-    async def rollback(self) -> None:
+    def _rollback_repositories(self) -> None:
         self.demandes.staged.clear()
-        self.outbox.pending.clear()
