@@ -78,6 +78,10 @@ class SqlUnitOfWork:
                 connection_invalidated=exc.connection_invalidated,
             ) from exc
 
+    def unavailable(self, exc: BaseException) -> bool:
+        """Tells the idempotent consumer to wait for the database rather than dead-letter."""
+        return database_unavailable(exc)
+
     async def commit(self) -> None:
         await self.session.commit()
         if self.outbox.written:

@@ -23,11 +23,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from shared.contracts.base import EventPayload
 from shared.contracts.topics import consumer_group
-from shared.db.errors import database_unavailable
 from shared.messaging.broker import consumer_options
 from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
@@ -56,6 +54,10 @@ class InfrastructureUnavailable(Exception):
 
 class ConsumerUnitOfWork(Protocol):
     inbox: Inbox
+
+    def unavailable(self, exc: BaseException) -> bool:
+        """True when ``exc`` says the unit of work's database cannot be reached for now."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -90,15 +92,12 @@ class Route(Generic[U]):
     handler: Handler[U]
 
 
-def is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError | KafkaError | ConnectionError | OSError):
-        return True
-    if database_unavailable(exc):
-        # e.g. SQLSTATE 57P03 while PostgreSQL starts up: wait for it, do not dead-letter.
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, TimeoutError)
+def is_infrastructure_error(exc: BaseException, uow: ConsumerUnitOfWork) -> bool:
+    """The broker, the network or the unit of work's database is down: wait, do not
+    dead-letter. The unit of work judges its own database errors (e.g. SQLSTATE 57P03 while
+    PostgreSQL starts up), even those of a handler that reached it outside the session."""
+    # ConnectionError and TimeoutError are OSErrors.
+    return isinstance(exc, KafkaError | OSError) or uow.unavailable(exc)
 
 
 class IdempotentConsumer(Generic[U]):
@@ -153,8 +152,9 @@ class IdempotentConsumer(Generic[U]):
         while True:
             attempt += 1
             started = time.perf_counter()
+            uow = self._uow_factory()
             try:
-                async with self._uow_factory() as uow:
+                async with uow:
                     claimed = await uow.inbox.claim(
                         envelope,
                         topic=record.topic,
@@ -175,7 +175,7 @@ class IdempotentConsumer(Generic[U]):
             except RejectedEvent as exc:
                 return await self._dead_letter(record, envelope, exc.reason, exc.detail, attempt)
             except Exception as exc:
-                if is_infrastructure_error(exc):
+                if is_infrastructure_error(exc, uow):
                     log.warning(
                         "infrastructure unavailable, message will be redelivered", error=repr(exc)
                     )

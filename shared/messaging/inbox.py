@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.messaging_tables import PROCESSED_EVENTS
 from shared.messaging.envelope import Envelope
+from shared.messaging.tables import PROCESSED_EVENTS
 
 HANDLED = "handled"
 DEAD_LETTERED = "dead_lettered"

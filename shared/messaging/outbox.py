@@ -10,8 +10,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.base import EventPayload
-from shared.db.messaging_tables import OUTBOX
 from shared.messaging.envelope import Envelope
+from shared.messaging.tables import OUTBOX
 
 NOTIFY_CHANNEL = "mg_outbox"
 

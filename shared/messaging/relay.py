@@ -22,9 +22,9 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db.messaging_tables import OUTBOX
 from shared.messaging.envelope import H_CORRELATION_ID
 from shared.messaging.outbox import NOTIFY_CHANNEL
+from shared.messaging.tables import OUTBOX
 from shared.observability.logging import get_logger
 from shared.observability.metrics import (
     EVENTS_PUBLISHED,

@@ -14,8 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db.messaging_tables import MESSAGING_METADATA
 from shared.db.migrations import alembic_config
+from shared.messaging.tables import MESSAGING_METADATA
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, service_settings
 

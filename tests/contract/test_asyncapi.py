@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from shared.contracts import asyncapi
+from shared.asyncapi import cli
+from shared.asyncapi.document import SERVICES
+from shared.asyncapi.headers import DEAD_LETTER_SCHEMA, SchemaNameClash, Schemas
 from shared.contracts.export import schema_of
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import TOPICS, dead_letter_topic
@@ -24,7 +26,7 @@ VALIDATE = REPO / "infra" / "asyncapi" / "validate.sh"
 
 
 def checked_in(service: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(asyncapi.document_path(service).read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(cli.document_path(service).read_text(encoding="utf-8"))
     return doc
 
 
@@ -46,31 +48,31 @@ def refs(node: Any) -> list[str]:
 
 
 def test_checked_in_documents_are_up_to_date() -> None:
-    assert asyncapi.problems() == []
+    assert cli.problems() == []
 
 
 def test_the_check_command_fails_on_a_stale_document(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     runner = CliRunner()
-    assert runner.invoke(asyncapi.app, ["write", "--dir", str(tmp_path)]).exit_code == 0
-    assert runner.invoke(asyncapi.app, ["check", "--dir", str(tmp_path)]).exit_code == 0
-    path = asyncapi.document_path("billing", tmp_path)
+    assert runner.invoke(cli.app, ["write", "--dir", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(cli.app, ["check", "--dir", str(tmp_path)]).exit_code == 0
+    path = cli.document_path("billing", tmp_path)
     path.write_text(path.read_text(encoding="utf-8").replace("billing", "facturation"))
-    result = runner.invoke(asyncapi.app, ["check", "--dir", str(tmp_path)])
+    result = runner.invoke(cli.app, ["check", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "billing.json: stale" in result.output
 
 
 def test_two_different_schemas_never_share_a_name() -> None:
-    schemas = asyncapi._Schemas()
+    schemas = Schemas()
     schemas.add("Contact", {"type": "object"}, "a.v1")
     schemas.add("Contact", {"type": "object"}, "b.v1")
-    with pytest.raises(asyncapi.SchemaNameClash, match="Contact"):
+    with pytest.raises(SchemaNameClash, match="Contact"):
         schemas.add("Contact", {"type": "string"}, "c.v1")
 
 
-@pytest.mark.parametrize("service", asyncapi.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_channels_and_operations_follow_the_declared_topics(service: str) -> None:
     doc = checked_in(service)
     assert doc["asyncapi"] == "3.0.0"
@@ -97,14 +99,14 @@ def test_channels_and_operations_follow_the_declared_topics(service: str) -> Non
             assert binding["partitions"] == declared.partitions
 
 
-@pytest.mark.parametrize("service", asyncapi.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_reference_resolves(service: str) -> None:
     doc = checked_in(service)
     for ref in refs(doc):
         resolve(doc, ref)
 
 
-@pytest.mark.parametrize("service", asyncapi.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_one_message_per_event_type_with_its_json_schema(service: str) -> None:
     doc = checked_in(service)
     topics = {ch["address"] for ch in doc["channels"].values()}
@@ -146,7 +148,7 @@ def test_one_message_per_event_type_with_its_json_schema(service: str) -> None:
         assert message["bindings"]["kafka"]["key"]["type"] == "string"
 
 
-@pytest.mark.parametrize("service", asyncapi.SERVICES)
+@pytest.mark.parametrize("service", SERVICES)
 def test_consumer_groups_are_those_that_subscribe_joins(service: str) -> None:
     joined: list[tuple[str, str]] = []
 
@@ -181,7 +183,7 @@ async def test_dead_letter_headers_are_those_that_dead_letters_write() -> None:
     letters = DeadLetters(Broker(), consumer="notifications")  # type: ignore[arg-type]
     await letters.send(record, reason="invalid_payload", error="boom", attempts=1)
     doc = checked_in("notifications")
-    headers = doc["components"]["schemas"][asyncapi.DEAD_LETTER_SCHEMA]
+    headers = doc["components"]["schemas"][DEAD_LETTER_SCHEMA]
     written = {name for name in published[0]["headers"] if name.startswith("dlq_")}
     assert written == set(headers["properties"]) == set(headers["required"])
     assert published[0]["topic"] in {ch["address"] for ch in doc["channels"].values()}
@@ -199,4 +201,4 @@ def test_the_official_asyncapi_parser_accepts_every_document() -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert f"{len(asyncapi.SERVICES)} valid, 0 invalid" in result.stdout, output
+    assert f"{len(SERVICES)} valid, 0 invalid" in result.stdout, output

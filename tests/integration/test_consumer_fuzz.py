@@ -25,8 +25,8 @@ from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import TOPICS, dead_letter_topic
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.db.messaging_tables import PROCESSED_EVENTS
 from shared.messaging.envelope import Envelope
+from shared.messaging.tables import PROCESSED_EVENTS
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import running_service

@@ -32,8 +32,8 @@ from services.requests.adapters.orm import demandes
 from shared.auth.tokens import Role, mint
 from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_letter_topic
 from shared.contracts.vocabulary import Theme
-from shared.db.messaging_tables import OUTBOX
 from shared.messaging.envelope import Envelope
+from shared.messaging.tables import OUTBOX
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from tests.component.test_requests_api import as_record, body, command

@@ -200,9 +200,10 @@ async def test_an_event_met_by_a_starting_database_is_delivered_again_not_dead_l
 
 
 def test_the_consumer_waits_for_a_database_starting_up_instead_of_dead_lettering() -> None:
-    # Raised by a handler that reaches the database outside the unit of work.
-    assert is_infrastructure_error(wrapped(STARTING_UP))
-    assert not is_infrastructure_error(wrapped(UNIQUE))
+    # Raised by a handler that reaches the database outside the unit of work's session.
+    uow = unit_of_work(Database(wrapped(STARTING_UP)))
+    assert is_infrastructure_error(wrapped(STARTING_UP), uow)
+    assert not is_infrastructure_error(wrapped(UNIQUE), uow)
 
 
 async def test_the_relay_backs_off_while_the_database_is_down() -> None:

@@ -1,62 +1,39 @@
-"""Generates one AsyncAPI 3.0 document per service into ``docs/asyncapi/``.
+"""One AsyncAPI 3.0 document per service, built from the code.
 
-Everything in the documents comes from the code: the channels from
-:mod:`shared.contracts.topics` (a service sends to the topics it writes and to
-its dead-letter topics, and receives from the topics it consumes), the messages
-from :mod:`shared.contracts.registry` (one per ``ce_type``, payload = the JSON
-Schema of the pydantic model), the headers from the CloudEvents envelope
-(:mod:`shared.messaging.envelope`), the consumer groups from the naming of
-:func:`shared.messaging.consumer.subscribe`. The texts meant for the
-départements' integrators are in French.
-
-``mg-asyncapi write`` rewrites the files; ``mg-asyncapi check`` fails when a
-checked-in document differs from the code. ``infra/asyncapi/validate.sh`` runs
-the official AsyncAPI parser over them.
+The channels come from :mod:`shared.contracts.topics` (a service sends to the topics it
+writes and to its dead-letter topics, and receives from the topics it consumes), the
+messages from :mod:`shared.contracts.registry` (one per ``ce_type``, payload = the JSON
+Schema of the pydantic model), the headers from :mod:`shared.asyncapi.headers`, the
+consumer groups from :func:`shared.contracts.topics.consumer_group`. The texts meant for
+the départements' integrators are in French.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Annotated, Any
 
-import typer
-
+from shared.asyncapi.headers import (
+    DEAD_LETTER_SCHEMA,
+    ENVELOPE_SCHEMA,
+    JSON,
+    Schemas,
+    dead_letter_headers,
+    departement_schema,
+    envelope_headers,
+    pointer,
+)
 from shared.contracts.base import EventPayload
-from shared.contracts.export import schema_of
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import TOPICS, Topic, consumer_group, dead_letter_topic
 from shared.messaging.admin import DLQ_PARTITIONS
-from shared.messaging.dead_letter import MAX_ERROR_CHARS
-from shared.messaging.envelope import (
-    CONTENT_TYPE,
-    DEPARTEMENT_CODE,
-    H_CAUSATION_ID,
-    H_CONTENT_TYPE,
-    H_CORRELATION_ID,
-    H_DEPARTEMENT,
-    H_ID,
-    H_SOURCE,
-    H_SPECVERSION,
-    H_TIME,
-    H_TYPE,
-    MAX_LENGTHS,
-    REQUIRED_HEADERS,
-    SPEC_VERSION,
-)
+from shared.messaging.envelope import CONTENT_TYPE, H_CORRELATION_ID, H_SOURCE, H_TYPE
 from shared.settings import DEFAULT_HTTP_PORTS, KafkaSettings
-
-JSON = dict[str, Any]
 
 ASYNCAPI_VERSION = "3.0.0"
 # The version of the event API: every event type is a ``.v1``; a ``.v2`` type bumps it.
 API_VERSION = "1.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 SERVER = "kafka"
-
-DOC_DIR = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
 SERVICES: tuple[str, ...] = tuple(DEFAULT_HTTP_PORTS)
 
@@ -82,55 +59,6 @@ PURPOSE = {
     ),
 }
 
-HEADER_DESCRIPTIONS = {
-    H_SPECVERSION: "Version de CloudEvents.",
-    H_ID: (
-        "Identifiant unique de l'événement, créé une seule fois (avec la ligne d'outbox) : "
-        "une nouvelle livraison du même événement porte le même `ce_id`. Gardez-le pour "
-        "ignorer les doublons."
-    ),
-    H_SOURCE: "Le service ou le système qui a émis l'événement.",
-    H_TYPE: "Le type de l'événement ; un consommateur ignore les types qu'il ne connaît pas.",
-    H_TIME: "L'instant de l'événement, ISO 8601 en UTC (`2026-11-25T18:20:57.812Z`).",
-    H_CONTENT_TYPE: "Le format du corps : toujours JSON.",
-    H_CORRELATION_ID: (
-        "Le `ce_id` du premier événement du parcours, ou le `X-Correlation-ID` de l'appel "
-        "HTTP qui l'a commencé. À défaut, le `ce_id`."
-    ),
-    H_CAUSATION_ID: "Le `ce_id` de l'événement qui a causé celui-ci, quand il y en a un.",
-    H_DEPARTEMENT: "Le code du département concerné (`49`, `2A`, `971`…), égal à la clé.",
-}
-
-DEAD_LETTER_HEADERS: dict[str, tuple[JSON, str]] = {
-    "dlq_original_topic": ({"type": "string"}, "Le sujet d'où vient l'enregistrement."),
-    "dlq_original_partition": (
-        {"type": "string", "pattern": "^[0-9]+$"},
-        "Sa partition d'origine.",
-    ),
-    "dlq_original_offset": ({"type": "string", "pattern": "^[0-9]+$"}, "Son offset d'origine."),
-    "dlq_consumer": ({"type": "string"}, "Le service qui n'a pas pu le traiter."),
-    "dlq_reason": (
-        {"type": "string"},
-        "La raison : `invalid_envelope`, `invalid_payload`, `handler_error`, ou une règle "
-        "métier refusée.",
-    ),
-    "dlq_error": (
-        {"type": "string", "maxLength": MAX_ERROR_CHARS},
-        "Le détail de l'erreur, en ASCII.",
-    ),
-    "dlq_attempts": ({"type": "string", "pattern": "^[0-9]+$"}, "Le nombre de tentatives."),
-    "dlq_failed_at": (
-        {"type": "string", "format": "date-time"},
-        "L'instant de la mise de côté, ISO 8601 en UTC.",
-    ),
-}
-
-app = typer.Typer(help="AsyncAPI documents of the services' events.", no_args_is_help=True)
-
-
-class SchemaNameClash(ValueError):
-    """Two different schemas would share one name in ``components/schemas``."""
-
 
 def sends(service: str) -> list[Topic]:
     return [t for t in TOPICS if t.writer == service]
@@ -144,101 +72,7 @@ def models_of(topic: Topic) -> list[type[EventPayload]]:
     return [m for m in EVENT_MODELS if m.topic == topic.name]
 
 
-def _pointer(*parts: str) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def _rewrite_refs(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {key: _rewrite_refs(value) for key, value in node.items()}
-        ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            out["$ref"] = _pointer("components", "schemas", ref.removeprefix("#/$defs/"))
-        return out
-    if isinstance(node, list):
-        return [_rewrite_refs(item) for item in node]
-    return node
-
-
-class _Schemas:
-    """``components/schemas`` of one document: each name holds one schema only."""
-
-    def __init__(self) -> None:
-        self.by_name: JSON = {}
-
-    def add(self, name: str, schema: JSON, owner: str) -> None:
-        known = self.by_name.get(name)
-        if known is not None and known != schema:
-            raise SchemaNameClash(
-                f"{owner}: a different schema named {name!r} is already in the document; "
-                "rename one of the pydantic models"
-            )
-        self.by_name[name] = schema
-
-    def payload(self, model: type[EventPayload]) -> JSON:
-        """Registers the model's schema and its ``$defs``; returns a reference to it."""
-        schema = copy.deepcopy(schema_of(model))
-        definitions: JSON = schema.pop("$defs", {})
-        # The checked-in JSON Schema's ``$id`` would change the base of every ``$ref``.
-        schema.pop("$id", None)
-        for name, definition in definitions.items():
-            self.add(name, _rewrite_refs(definition), model.event_type)
-        self.add(model.__name__, _rewrite_refs(schema), model.event_type)
-        return {"$ref": _pointer("components", "schemas", model.__name__)}
-
-
-def _departement_schema(description: str) -> JSON:
-    return {
-        "type": "string",
-        "pattern": f"^(?:{DEPARTEMENT_CODE.pattern})$",
-        "description": description,
-    }
-
-
-def _header(name: str, schema: JSON) -> JSON:
-    return {**schema, "description": HEADER_DESCRIPTIONS[name]}
-
-
-ENVELOPE_SCHEMA = "CloudEventsHeaders"
-DEAD_LETTER_SCHEMA = "DeadLetterHeaders"
-
-
-def envelope_headers() -> JSON:
-    """The CloudEvents binary-mode headers that every event carries."""
-    properties = {
-        H_SPECVERSION: _header(H_SPECVERSION, {"type": "string", "const": SPEC_VERSION}),
-        H_ID: _header(H_ID, {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS[H_ID]}),
-        H_SOURCE: _header(
-            H_SOURCE, {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS[H_SOURCE]}
-        ),
-        H_TYPE: _header(
-            H_TYPE, {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS[H_TYPE]}
-        ),
-        H_TIME: _header(H_TIME, {"type": "string", "format": "date-time"}),
-        H_CONTENT_TYPE: _header(
-            H_CONTENT_TYPE, {"type": "string", "pattern": f"^{CONTENT_TYPE}( *;.*)?$"}
-        ),
-        H_CORRELATION_ID: _header(
-            H_CORRELATION_ID, {"type": "string", "maxLength": MAX_LENGTHS[H_CORRELATION_ID]}
-        ),
-        H_CAUSATION_ID: _header(
-            H_CAUSATION_ID, {"type": "string", "maxLength": MAX_LENGTHS[H_CAUSATION_ID]}
-        ),
-        H_DEPARTEMENT: _departement_schema(HEADER_DESCRIPTIONS[H_DEPARTEMENT]),
-    }
-    return {
-        "type": "object",
-        "title": "En-têtes CloudEvents",
-        "description": (
-            "Enveloppe CloudEvents 1.0 en mode binaire Kafka : les attributs sont dans les "
-            "en-têtes, en ASCII ; le corps est le JSON de l'événement seul."
-        ),
-        "required": list(REQUIRED_HEADERS),
-        "properties": properties,
-    }
-
-
-def message_headers(model: type[EventPayload], schemas: _Schemas) -> JSON:
+def message_headers(model: type[EventPayload], schemas: Schemas) -> JSON:
     """The envelope, with the ``ce_type`` (and the ``ce_source`` of a service) fixed."""
     schemas.add(ENVELOPE_SCHEMA, envelope_headers(), model.event_type)
     fixed: JSON = {H_TYPE: {"const": model.event_type}}
@@ -247,31 +81,15 @@ def message_headers(model: type[EventPayload], schemas: _Schemas) -> JSON:
     return {
         "type": "object",
         "allOf": [
-            {"$ref": _pointer("components", "schemas", ENVELOPE_SCHEMA)},
+            {"$ref": pointer("components", "schemas", ENVELOPE_SCHEMA)},
             {"type": "object", "properties": fixed},
         ],
     }
 
 
-def dead_letter_headers() -> JSON:
-    """The ``dlq_*`` headers added to a dead-lettered record."""
-    return {
-        "type": "object",
-        "title": "En-têtes d'une lettre morte",
-        "description": (
-            "Les en-têtes d'origine (CloudEvents, s'ils étaient lisibles), plus ceux-ci."
-        ),
-        "required": list(DEAD_LETTER_HEADERS),
-        "properties": {
-            name: {**schema, "description": text}
-            for name, (schema, text) in DEAD_LETTER_HEADERS.items()
-        },
-    }
-
-
 def _key_binding() -> JSON:
     return {
-        "key": _departement_schema(
+        "key": departement_schema(
             "Le code du département : les événements d'un département restent sur une "
             "partition, dans l'ordre."
         ),
@@ -279,7 +97,7 @@ def _key_binding() -> JSON:
     }
 
 
-def event_message(model: type[EventPayload], schemas: _Schemas) -> JSON:
+def event_message(model: type[EventPayload], schemas: Schemas) -> JSON:
     message: JSON = {
         "name": model.event_type,
         "title": model.__name__,
@@ -299,7 +117,7 @@ def event_message(model: type[EventPayload], schemas: _Schemas) -> JSON:
     return message
 
 
-def dead_letter_message(topic: Topic, service: str, schemas: _Schemas) -> JSON:
+def dead_letter_message(topic: Topic, service: str, schemas: Schemas) -> JSON:
     schemas.add(DEAD_LETTER_SCHEMA, dead_letter_headers(), dead_letter_topic(topic.name, service))
     return {
         "name": f"{dead_letter_topic(topic.name, service)}.record",
@@ -314,7 +132,7 @@ def dead_letter_message(topic: Topic, service: str, schemas: _Schemas) -> JSON:
         "headers": {
             "type": "object",
             "allOf": [
-                {"$ref": _pointer("components", "schemas", DEAD_LETTER_SCHEMA)},
+                {"$ref": pointer("components", "schemas", DEAD_LETTER_SCHEMA)},
                 {
                     "type": "object",
                     "properties": {
@@ -339,8 +157,8 @@ def _channel(topic: Topic, name: str, description: str, messages: Iterable[str])
         "address": name,
         "title": name,
         "description": description,
-        "messages": {m: {"$ref": _pointer("components", "messages", m)} for m in messages},
-        "servers": [{"$ref": _pointer("servers", SERVER)}],
+        "messages": {m: {"$ref": pointer("components", "messages", m)} for m in messages},
+        "servers": [{"$ref": pointer("servers", SERVER)}],
         "bindings": {
             "kafka": {
                 "topic": name,
@@ -354,9 +172,9 @@ def _channel(topic: Topic, name: str, description: str, messages: Iterable[str])
 def _operation(action: str, channel: str, messages: Iterable[str], summary: str) -> JSON:
     return {
         "action": action,
-        "channel": {"$ref": _pointer("channels", channel)},
+        "channel": {"$ref": pointer("channels", channel)},
         "summary": summary,
-        "messages": [{"$ref": _pointer("channels", channel, "messages", m)} for m in messages],
+        "messages": [{"$ref": pointer("channels", channel, "messages", m)} for m in messages],
     }
 
 
@@ -423,7 +241,7 @@ def document(service: str) -> JSON:
     """The AsyncAPI document of ``service``."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
-    schemas = _Schemas()
+    schemas = Schemas()
     messages: JSON = {}
     channels: JSON = {}
     operations: JSON = {}
@@ -491,58 +309,3 @@ def document(service: str) -> JSON:
             "schemas": dict(sorted(schemas.by_name.items())),
         },
     }
-
-
-def render(doc: JSON) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def document_path(service: str, directory: Path = DOC_DIR) -> Path:
-    return directory / f"{service}.json"
-
-
-def problems(directory: Path = DOC_DIR) -> list[str]:
-    found: list[str] = []
-    for service in SERVICES:
-        path = document_path(service, directory)
-        if not path.exists():
-            found.append(f"{path.name}: missing (run `mg-asyncapi write`)")
-        elif path.read_text(encoding="utf-8") != render(document(service)):
-            found.append(f"{path.name}: stale (run `mg-asyncapi write`)")
-    expected = {document_path(s, directory).name for s in SERVICES}
-    if directory.is_dir():
-        found += [
-            f"{path.name}: no such service (delete it)"
-            for path in sorted(directory.glob("*.json"))
-            if path.name not in expected
-        ]
-    return found
-
-
-@app.command()
-def write(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to write them")] = DOC_DIR,
-) -> None:
-    """Rewrite the AsyncAPI document of every service from the code."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
-        path = document_path(service, directory)
-        path.write_text(render(document(service)), encoding="utf-8")
-        typer.echo(f"wrote {path}")
-
-
-@app.command()
-def check(
-    directory: Annotated[Path, typer.Option("--dir", help="Where they are")] = DOC_DIR,
-) -> None:
-    """Fail when a document is missing or differs from the code."""
-    found = problems(directory)
-    for problem in found:
-        typer.echo(problem, err=True)
-    if found:
-        raise typer.Exit(1)
-    typer.echo(f"{len(SERVICES)} AsyncAPI documents up to date")
-
-
-if __name__ == "__main__":
-    app()
