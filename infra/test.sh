@@ -26,12 +26,14 @@ if ! infra/kafka/kafka.sh status >/dev/null 2>&1 || ! .venv/bin/python infra/pos
 fi
 infra/stack.sh up
 
-printf '\n==> static checks: ruff, mypy --strict, import contracts, event schemas\n'
+printf '\n==> static checks: ruff, mypy --strict, import contracts, dead code, event schemas\n'
 .venv/bin/ruff check shared services tests stack infra
 .venv/bin/ruff format --check shared services tests stack infra
 .venv/bin/mypy shared services stack infra
 # The arrows of the architecture ([tool.importlinter] in pyproject.toml, ADR 0011).
 .venv/bin/lint-imports --no-logo
+# Dead code: nothing at 80 % confidence or more ([tool.vulture] in pyproject.toml).
+.venv/bin/vulture
 .venv/bin/mg-contracts check
 .venv/bin/mg-asyncapi check
 infra/asyncapi/validate.sh

@@ -74,7 +74,6 @@ class ServiceRuntime:
         )
         self.offsets = OffsetCommits(name)
         self._tasks: list[asyncio.Task[None]] = []
-        self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._lag_reported: set[tuple[str, str]] = set()
         self._periodic: list[tuple[float, Callable[[], Awaitable[object]], str]] = [
             (5.0, self.report_lag, f"{name}-consumer-lag"),
@@ -90,9 +89,6 @@ class ServiceRuntime:
             return unit_of_work(self.session_factory, self.name, after_commit=self.relay.wake)
 
         return factory
-
-    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
-        self._startup_hooks.append(hook)
 
     def subscribe(self, topic: str, consumer: IdempotentConsumer[Any]) -> None:
         """Consume ``topic`` in the service's group, offsets committed by :attr:`offsets`."""
@@ -147,8 +143,6 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await self.migrate()
-        for hook in self._startup_hooks:
-            await hook()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
         for seconds, job, name in self._periodic:

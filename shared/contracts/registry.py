@@ -43,5 +43,3 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     DeliverySent,
     DeliveryDeadLettered,
 )
-
-BY_TYPE: dict[str, type[EventPayload]] = {m.event_type: m for m in EVENT_MODELS}

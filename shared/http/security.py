@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.auth.tokens import InvalidToken, Principal, Role, verify
+from shared.auth.tokens import InvalidToken, Principal, verify
 from shared.settings import AuthSettings
 
 _bearer = HTTPBearer(auto_error=False, description="Jeton JWT (rôle et périmètre).")
@@ -39,8 +39,3 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require_roles(principal: Principal, *roles: Role) -> None:
-    if principal.role not in roles:
-        raise HTTPException(status_code=403, detail="Votre rôle ne permet pas cette action.")
