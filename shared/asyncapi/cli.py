@@ -13,6 +13,7 @@ import typer
 
 from shared.asyncapi.document import SERVICES, document
 from shared.asyncapi.headers import JSON
+from shared.contracts.export import exit_on_problems
 
 DOC_DIR = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
@@ -62,12 +63,7 @@ def check(
     directory: Annotated[Path, typer.Option("--dir", help="Where they are")] = DOC_DIR,
 ) -> None:
     """Fail when a document is missing or differs from the code."""
-    found = problems(directory)
-    for problem in found:
-        typer.echo(problem, err=True)
-    if found:
-        raise typer.Exit(1)
-    typer.echo(f"{len(SERVICES)} AsyncAPI documents up to date")
+    exit_on_problems(problems(directory), f"{len(SERVICES)} AsyncAPI documents up to date")
 
 
 if __name__ == "__main__":

@@ -68,12 +68,16 @@ def write() -> None:
 @app.command()
 def check() -> None:
     """Fail when a schema is missing, stale or broken by the code."""
-    found = problems()
+    exit_on_problems(problems(), f"{len(EVENT_MODELS)} event schemas up to date and compatible")
+
+
+def exit_on_problems(found: list[str], all_good: str) -> None:
+    """The end of a ``check`` command: each problem on stderr and exit 1, else ``all_good``."""
     for problem in found:
         typer.echo(problem, err=True)
     if found:
         raise typer.Exit(1)
-    typer.echo(f"{len(EVENT_MODELS)} event schemas up to date and compatible")
+    typer.echo(all_good)
 
 
 if __name__ == "__main__":
