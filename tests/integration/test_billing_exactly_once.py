@@ -82,7 +82,9 @@ async def wait_until(
 
 async def enrol(billing: RunningService) -> int:
     async with BillingUnitOfWork(billing.runtime.session_factory, source="billing") as uow:
-        added = await adhesions.enrol(uow, YEAR, list(DEPARTEMENTS), get_territories(), datetime.now(UTC))
+        added = await adhesions.enrol(
+            uow, YEAR, list(DEPARTEMENTS), get_territories(), datetime.now(UTC)
+        )
     billing.runtime.relay.wake()
     return added
 
