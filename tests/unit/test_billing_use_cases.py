@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.billing.domain.invoice import Invoice, totals
+from services.billing.domain.invoice import Invoice, InvoiceFilter, totals
 from services.billing.domain.shipped_tariffs import tariff_for
 from services.billing.domain.tariff import TariffError, tariff_to_dict
 from services.billing.service_layer import adhesions, cotisation_run, invoices, tariffs
@@ -274,9 +274,7 @@ async def test_the_cotisation_run_invoices_every_member_once_without_gap() -> No
         lambda: FakeUnitOfWork(db), plan, lambda: next(clock), lambda p: seen.append(p.issued), 40
     )
     assert progress.issued == members - 1 and seen == [40, 80, members - 1]
-    issued = await db.invoices.search(
-        departement="90", year=2027, collectivite_code=None, limit=None, offset=0
-    )
+    issued = await db.invoices.search(InvoiceFilter("90", 2027), limit=None, offset=0)
     assert [i.sequence for i in issued] == list(range(1, members))
     assert progress.amount_incl_tax == sum(i.totals.incl_tax for i in issued)
     assert "90001" not in {i.collectivite.code for i in issued}

@@ -16,18 +16,8 @@ from shared.contracts.vocabulary import RequesterKind
 
 
 def _adhesion(row: Any) -> Adhesion:
-    return Adhesion(
-        id=row.id,
-        departement=row.departement,
-        year=row.year,
-        collectivite_code=row.collectivite_code,
-        collectivite_kind=RequesterKind(row.collectivite_kind),
-        collectivite_name=row.collectivite_name,
-        population=row.population,
-        status=row.status,
-        registered_at=row.registered_at,
-        ended_at=row.ended_at,
-    )
+    columns = dict(row._mapping)
+    return Adhesion(**columns | {"collectivite_kind": RequesterKind(row.collectivite_kind)})
 
 
 class SqlAdhesionRepository:

@@ -12,59 +12,52 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.adapters.orm import invoice_counters, invoices
-from services.billing.domain.invoice import Collectivite, Invoice, Line, Totals
+from services.billing.domain.invoice import Collectivite, Invoice, InvoiceFilter, Line, Totals
 from shared.contracts.vocabulary import RequesterKind
+
+# Columns holding an attribute of the same name.
+_SAME = (
+    "id",
+    "number",
+    "departement",
+    "year",
+    "sequence",
+    "document_kind",
+    "invoice_kind",
+    "tariff_version",
+    "source_key",
+    "issued_at",
+    "refers_to",
+    "reason",
+    "request_id",
+    "assignment_id",
+)
 
 
 def invoice_row(invoice: Invoice) -> dict[str, Any]:
     """The row stored for ``invoice``: the model's totals, its lines as events carry them."""
-    return {
-        "id": invoice.id,
-        "number": invoice.number,
-        "departement": invoice.departement,
-        "year": invoice.year,
-        "sequence": invoice.sequence,
-        "document_kind": invoice.document_kind,
-        "invoice_kind": invoice.invoice_kind,
-        "collectivite_code": invoice.collectivite.code,
-        "collectivite_kind": invoice.collectivite.kind.value,
-        "collectivite_name": invoice.collectivite.name,
-        "tariff_version": invoice.tariff_version,
+    who, sums = invoice.collectivite, invoice.totals
+    return {name: getattr(invoice, name) for name in _SAME} | {
+        "collectivite_code": who.code,
+        "collectivite_kind": who.kind.value,
+        "collectivite_name": who.name,
         "lines": [line.as_json() for line in invoice.lines],
-        "total_excl_tax": invoice.totals.excl_tax,
-        "total_vat": invoice.totals.vat,
-        "total_incl_tax": invoice.totals.incl_tax,
-        "refers_to": invoice.refers_to,
-        "reason": invoice.reason,
-        "source_key": invoice.source_key,
-        "request_id": invoice.request_id,
-        "assignment_id": invoice.assignment_id,
-        "issued_at": invoice.issued_at,
+        "total_excl_tax": sums.excl_tax,
+        "total_vat": sums.vat,
+        "total_incl_tax": sums.incl_tax,
     }
 
 
 def _invoice(row: Any) -> Invoice:
+    columns = row._mapping
     return Invoice(
-        id=row.id,
-        number=row.number,
-        departement=row.departement,
-        year=row.year,
-        sequence=row.sequence,
-        document_kind=row.document_kind,
-        invoice_kind=row.invoice_kind,
+        **{name: columns[name] for name in _SAME},
         collectivite=Collectivite(
             row.collectivite_code, RequesterKind(row.collectivite_kind), row.collectivite_name
         ),
-        tariff_version=row.tariff_version,
         lines=tuple(Line.of(li) for li in row.lines),
         # The stored totals, not a new sum: what was issued is what is shown.
         totals=Totals(row.total_excl_tax, row.total_vat, row.total_incl_tax),
-        source_key=row.source_key,
-        issued_at=row.issued_at,
-        refers_to=row.refers_to,
-        reason=row.reason,
-        request_id=row.request_id,
-        assignment_id=row.assignment_id,
     )
 
 
@@ -129,23 +122,17 @@ class SqlInvoiceRepository:
         return _invoice(row) if row else None
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        year: int | None,
-        collectivite_code: str | None,
-        limit: int | None,
-        offset: int,
+        self, criteria: InvoiceFilter, *, limit: int | None, offset: int
     ) -> list[Invoice]:
         query = select(invoices).order_by(
             invoices.c.departement, invoices.c.year, invoices.c.sequence
         )
-        if departement is not None:
-            query = query.where(invoices.c.departement == departement)
-        if year is not None:
-            query = query.where(invoices.c.year == year)
-        if collectivite_code is not None:
-            query = query.where(invoices.c.collectivite_code == collectivite_code)
+        if criteria.departement is not None:
+            query = query.where(invoices.c.departement == criteria.departement)
+        if criteria.year is not None:
+            query = query.where(invoices.c.year == criteria.year)
+        if criteria.collectivite_code is not None:
+            query = query.where(invoices.c.collectivite_code == criteria.collectivite_code)
         if limit is not None:
             query = query.limit(limit)
         rows = await self._session.execute(query.offset(offset))

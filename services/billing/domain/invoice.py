@@ -13,6 +13,7 @@ Money rules, which French public accounting checks line by line:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -117,18 +118,7 @@ class Line:
 
     def ref(self) -> LineRef:
         """The line as events carry it."""
-        return LineRef(
-            kind=self.kind,
-            label=self.label,
-            quantity=self.quantity,
-            unit=self.unit,
-            unit_price=self.unit_price,
-            amount_excl_tax=self.amount_excl_tax,
-            vat_rate=self.vat_rate,
-            vat_amount=self.vat_amount,
-            amount_incl_tax=self.amount_incl_tax,
-            vat_mention=self.vat_mention,
-        )
+        return LineRef(**dataclasses.asdict(self))
 
     def as_json(self) -> dict[str, Any]:
         """The line as it is stored and served: the event's form, decimals as strings."""
@@ -138,18 +128,7 @@ class Line:
     def of(cls, ref: LineRef | dict[str, Any]) -> Line:
         """The line of an event's or a stored document's line."""
         line = ref if isinstance(ref, LineRef) else LineRef.model_validate(ref)
-        return cls(
-            kind=line.kind,
-            label=line.label,
-            quantity=line.quantity,
-            unit=line.unit,
-            unit_price=line.unit_price,
-            amount_excl_tax=line.amount_excl_tax,
-            vat_rate=line.vat_rate,
-            vat_amount=line.vat_amount,
-            amount_incl_tax=line.amount_incl_tax,
-            vat_mention=line.vat_mention,
-        )
+        return cls(**line.model_dump())
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +168,15 @@ def mission_key(assignment_id: UUID) -> str:
 
 def credit_key(invoice_id: UUID) -> str:
     return f"credit:{invoice_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    """Which documents a search returns; None: any."""
+
+    departement: str | None = None
+    year: int | None = None
+    collectivite_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from services.billing.domain.documents import render_csv, render_html
 from services.billing.domain.invoice import (
     Collectivite,
     Invoice,
+    InvoiceFilter,
     credit_key,
     issue,
     mission_key,
@@ -134,13 +135,8 @@ async def list_invoices(
     """A collectivité sees its own documents only."""
     if principal.role is Role.COLLECTIVITE:
         collectivite = principal.scope
-    return await uow.invoices.search(
-        departement=readable_departement(principal, departement),
-        year=year,
-        collectivite_code=collectivite,
-        limit=limit,
-        offset=offset,
-    )
+    criteria = InvoiceFilter(readable_departement(principal, departement), year, collectivite)
+    return await uow.invoices.search(criteria, limit=limit, offset=offset)
 
 
 async def export_csv(
@@ -149,11 +145,6 @@ async def export_csv(
     """Every document of the year, for the département's accountants."""
     if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
         raise Forbidden("Réservé à l'équipe du département.")
-    found = await uow.invoices.search(
-        departement=readable_departement(principal, departement),
-        year=year,
-        collectivite_code=None,
-        limit=None,
-        offset=0,
-    )
+    criteria = InvoiceFilter(readable_departement(principal, departement), year)
+    found = await uow.invoices.search(criteria, limit=None, offset=0)
     return render_csv(found, {str(i.id): i.number for i in found})

@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
-from services.billing.domain.invoice import Invoice
+from services.billing.domain.invoice import Invoice, InvoiceFilter
 from shared.messaging.ports import Outbox
 
 
@@ -74,14 +74,10 @@ class InvoiceRepository(Protocol):
     async def by_source(self, source_key: str) -> Invoice | None: ...
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        year: int | None,
-        collectivite_code: str | None,
-        limit: int | None,
-        offset: int,
-    ) -> list[Invoice]: ...
+        self, criteria: InvoiceFilter, *, limit: int | None, offset: int
+    ) -> list[Invoice]:
+        """In number order per département and year; ``limit`` None: all."""
+        ...
 
 
 class CotisationRunRepository(Protocol):

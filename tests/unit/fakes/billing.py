@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
-from services.billing.domain.invoice import Invoice, cotisation_key
+from services.billing.domain.invoice import Invoice, InvoiceFilter, cotisation_key
 from tests.unit.fakes import FakeUnitOfWorkBase
 
 
@@ -168,21 +168,15 @@ class FakeInvoiceRepository(_Staged):
         return None
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        year: int | None,
-        collectivite_code: str | None,
-        limit: int | None,
-        offset: int,
+        self, criteria: InvoiceFilter, *, limit: int | None, offset: int
     ) -> list[Invoice]:
         found = sorted(
             (
                 i
                 for i in self.everything().values()
-                if departement in (None, i.departement)
-                and year in (None, i.year)
-                and collectivite_code in (None, i.collectivite.code)
+                if criteria.departement in (None, i.departement)
+                and criteria.year in (None, i.year)
+                and criteria.collectivite_code in (None, i.collectivite.code)
             ),
             key=lambda i: (i.departement, i.year, i.sequence),
         )
