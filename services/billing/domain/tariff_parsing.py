@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TypeGuard, cast
+from typing import TypeGuard
 
 from services.billing.domain.invoice import VatRule
 from services.billing.domain.tariff import (
@@ -23,7 +23,6 @@ from services.billing.domain.tariff import (
     MIN_YEAR,
     REFERENCE_DEPARTEMENT,
     VAT_KINDS,
-    FeeUnit,
     MissionFee,
     SolidarityBand,
     Tariff,
@@ -132,9 +131,7 @@ def parse_tariff_json(raw: str | bytes, *, departement: str | None = None) -> Ta
 def _commune(
     value: object, where: str
 ) -> tuple[tuple[Tier, ...], TierMode, Decimal | None, Decimal | None, tuple[SolidarityBand, ...]]:
-    if not isinstance(value, dict):
-        raise TariffError(f"{where}, champ « commune » : un objet JSON est attendu.")
-    _refuse_unknown(value, _COMMUNE_KEYS, f"{where}, champ « commune »")
+    value = _object(value, _COMMUNE_KEYS, "commune", where)
     mode = value.get("tier_mode")
     if mode not in ("whole", "slice"):
         raise TariffError(
@@ -167,7 +164,7 @@ def _commune(
                 f"(1 pour ne rien changer), pas {coefficient}."
             )
         solidarity.append(SolidarityBand(up_to, coefficient))
-    return tiers, cast(TierMode, mode), floor, ceiling, tuple(solidarity)
+    return tiers, mode, floor, ceiling, tuple(solidarity)
 
 
 def _epci(value: object, where: str) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
@@ -201,11 +198,9 @@ def _bands(
         raise TariffError(f"{where}, champ « {field} » : {wanted} de {noun}s est attendue.")
     bands: list[tuple[int | None, Mapping[str, object]]] = []
     previous: int | None = None
-    for i, entry in enumerate(value, start=1):
+    for i, raw in enumerate(value, start=1):
         at = f"{field}[{i}]"
-        if not isinstance(entry, dict):
-            raise TariffError(f"{where}, champ « {at} » : un objet JSON est attendu.")
-        _refuse_unknown(entry, keys, f"{where}, champ « {at} »")
+        entry = _object(raw, keys, at, where)
         if bands and bands[-1][0] is None:
             raise TariffError(
                 f"{where}, champ « {field}[{i - 1}].up_to » : seule la dernière {noun} "
@@ -266,16 +261,14 @@ def _mission_fees(value: object, where: str) -> Mapping[str, MissionFee]:
             "(le tarif des missions des acteurs sans tarif propre)."
         )
     fees: dict[str, MissionFee] = {}
-    for kind, entry in value.items():
+    for kind, raw in value.items():
         field = f"mission_fees.{kind}"
         if not isinstance(kind, str) or not _ACTOR_KIND.fullmatch(kind):
             raise TariffError(
                 f"{where}, champ « {field} » : type d'acteur {kind!r} invalide "
                 "(minuscules, chiffres et « _ », par exemple « caue » ou « syndicat_energie »)."
             )
-        if not isinstance(entry, dict):
-            raise TariffError(f"{where}, champ « {field} » : un objet JSON est attendu.")
-        _refuse_unknown(entry, _FEE_KEYS, f"{where}, champ « {field} »")
+        entry = _object(raw, _FEE_KEYS, field, where)
         unit = entry.get("unit")
         if unit not in ("day", "flat"):
             raise TariffError(
@@ -290,7 +283,7 @@ def _mission_fees(value: object, where: str) -> Mapping[str, MissionFee]:
                 f"{where}, champ « {field} » : le tarif adhérent ({member}) dépasse "
                 f"le tarif non adhérent ({non_member})."
             )
-        fees[kind] = MissionFee(cast(FeeUnit, unit), member, non_member)
+        fees[kind] = MissionFee(unit, member, non_member)
     return MappingProxyType(fees)
 
 
@@ -358,6 +351,14 @@ def _decimal(entry: Mapping[str, object], key: str, field: str, where: str, plac
             f"{where}, champ « {field} » : {value!r} a trop de décimales ({places} au plus)."
         )
     return number
+
+
+def _object(value: object, keys: frozenset[str], field: str, where: str) -> dict[str, object]:
+    """``value`` as a JSON object with only the ``keys`` allowed."""
+    if not isinstance(value, dict):
+        raise TariffError(f"{where}, champ « {field} » : un objet JSON est attendu.")
+    _refuse_unknown(value, keys, f"{where}, champ « {field} »")
+    return value
 
 
 def _refuse_unknown(value: Mapping[str, object], allowed: frozenset[str], where: str) -> None:
