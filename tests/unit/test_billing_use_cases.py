@@ -222,6 +222,7 @@ async def test_a_credit_note_negates_the_invoice_and_refers_to_it() -> None:
     assert again.id == credit.id and len(uow.events()) == 2
     with pytest.raises(Conflict, match="Un avoir ne s'annule pas"):
         await invoices.cancel_invoice(uow, TEAM_49, credit.id, "Non", NOW)
+    assert uow.invoices.staged_counters == {}, "no number is taken for a refused cancellation"
     with pytest.raises(Forbidden):
         await invoices.cancel_invoice(uow, TEAM_78, invoice.id, "Non", NOW)
     with pytest.raises(NotFound):

@@ -223,10 +223,13 @@ class Invoice:
         """The legal VAT mentions of the lines (why no VAT is charged), once each."""
         return sorted({line.vat_mention for line in self.lines if line.vat_mention})
 
-    def credit_note(self, *, sequence: int, issued_at: datetime, reason: str) -> Invoice:
-        """The credit note cancelling this invoice; the invoice itself stays."""
+    def ensure_cancellable(self) -> None:
         if self.document_kind == "credit_note":
             raise Conflict("Un avoir ne s'annule pas ; émettez une nouvelle facture.")
+
+    def credit_note(self, *, sequence: int, issued_at: datetime, reason: str) -> Invoice:
+        """The credit note cancelling this invoice; the invoice itself stays."""
+        self.ensure_cancellable()
         return issue(
             departement=self.departement,
             year=self.year,

@@ -94,10 +94,10 @@ async def cancel_invoice(
     if invoice is None:
         raise NotFound("Facture introuvable.")
     ensure_team(principal, invoice.departement)
-    if invoice.document_kind == "invoice":
-        existing = await uow.invoices.by_source(credit_key(invoice.id))
-        if existing is not None:
-            return existing
+    invoice.ensure_cancellable()
+    existing = await uow.invoices.by_source(credit_key(invoice.id))
+    if existing is not None:
+        return existing
     [sequence], issued_at = await uow.invoices.take_numbers(invoice.departement, invoice.year, 1)
     credit = invoice.credit_note(sequence=sequence, issued_at=issued_at, reason=reason)
     await uow.invoices.add([credit])
