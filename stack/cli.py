@@ -28,9 +28,9 @@ import typer
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
-from services.billing.adapters.documents import euros
 from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
+from shared.french import euros
 from shared.settings import KafkaSettings
 from stack.processes import (
     LOCAL,

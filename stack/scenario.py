@@ -37,7 +37,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from services.billing.adapters.documents import euros
 from shared.auth.tokens import Role, mint
 from shared.contracts.topics import (
     MATCHING_ASSIGNMENT,
@@ -46,6 +45,7 @@ from shared.contracts.topics import (
     REQUESTS_REQUEST,
 )
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS, Phase, Theme
+from shared.french import euros
 from shared.messaging.envelope import Envelope
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings

@@ -233,16 +233,16 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
 async def test_a_run_whose_process_died_is_marked_interrupted(billing: RunningService) -> None:
     from datetime import timedelta
 
-    from services.billing.adapters.repository import BillingRepository
-    from services.billing.service_layer.unit_of_work import BillingUnitOfWork
-    from services.billing.service_layer.use_cases import interrupt_stale_runs
+    from services.billing.adapters.run_repository import SqlCotisationRunRepository
+    from services.billing.adapters.unit_of_work import BillingUnitOfWork
+    from services.billing.service_layer.cotisation_run import interrupt_stale_runs
 
     long_ago = datetime.now(UTC) - timedelta(minutes=10)
     fresh, dead = uuid.uuid4(), uuid.uuid4()
     async with billing.runtime.session_factory() as session:
-        repository = BillingRepository(session)
-        await repository.start_run(dead, YEAR, ["78"], 10, long_ago)
-        await repository.start_run(fresh, YEAR, ["78"], 10, datetime.now(UTC))
+        runs = SqlCotisationRunRepository(session)
+        await runs.start(dead, YEAR, ["78"], 10, long_ago)
+        await runs.start(fresh, YEAR, ["78"], 10, datetime.now(UTC))
         await session.commit()
     async with BillingUnitOfWork(billing.runtime.session_factory, "billing") as uow:
         assert await interrupt_stale_runs(uow, datetime.now(UTC)) == 1

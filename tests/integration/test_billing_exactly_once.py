@@ -31,8 +31,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from services.billing.adapters.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer import adhesions
 from shared.auth.tokens import Role
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
@@ -82,7 +82,7 @@ async def wait_until(
 
 async def enrol(billing: RunningService) -> int:
     async with BillingUnitOfWork(billing.runtime.session_factory, source="billing") as uow:
-        added = await use_cases.enrol(
+        added = await adhesions.enrol(
             uow, YEAR, list(DEPARTEMENTS), get_territories(), datetime.now(UTC)
         )
     billing.runtime.relay.wake()

@@ -41,10 +41,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.billing.adapters.repository import Adhesion, StoredInvoice
+from services.billing.adapters.unit_of_work import BillingUnitOfWork
+from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.invoice import Invoice
 from services.billing.entrypoints.main import MIGRATIONS
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer.adhesions import enrol
+from services.billing.service_layer.cotisation_run import invoice_cotisations
+from services.billing.service_layer.invoices import cancel_invoice, invoice_mission
+from services.billing.service_layer.tariffs import resolve_tariff
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
@@ -128,7 +132,7 @@ class FaultyUnitOfWork(BillingUnitOfWork):
 
     def _open_repositories(self, session: AsyncSession) -> None:
         super()._open_repositories(session)
-        take = self.repository.take_numbers
+        take = self.invoices.take_numbers
 
         async def take_numbers(departement: str, year: int, count: int) -> tuple[range, datetime]:
             numbers, issued_at = await take(departement, year, count)
@@ -140,7 +144,7 @@ class FaultyUnitOfWork(BillingUnitOfWork):
                 raise Abort("after take_numbers")
             return numbers, issued_at
 
-        self.repository.take_numbers = take_numbers  # type: ignore[method-assign]
+        self.invoices.take_numbers = take_numbers  # type: ignore[method-assign]
 
     async def commit(self) -> None:
         if self.fault == "before_commit":
@@ -209,8 +213,8 @@ def completion(op: Op) -> tuple[AssignmentCompleted, Envelope]:
 class Ledger:
     """What the instances committed, and the invoices still open to a credit note."""
 
-    committed: dict[uuid.UUID, StoredInvoice] = field(default_factory=dict)
-    cancellable: list[StoredInvoice] = field(default_factory=list)
+    committed: dict[uuid.UUID, Invoice] = field(default_factory=dict)
+    cancellable: list[Invoice] = field(default_factory=list)
     rolled_back: set[uuid.UUID] = field(default_factory=set)
 
 
@@ -219,29 +223,27 @@ async def perform(
 ) -> None:
     now = datetime.now(UTC)
     kind = op.kind
-    target: StoredInvoice | None = None
+    target: Invoice | None = None
     if kind == "credit":
         if ledger.cancellable:
             target = ledger.cancellable.pop(0)  # claimed: nobody else cancels it meanwhile
         else:
             kind = "mission"
     uow = FaultyUnitOfWork(factory, op.fault, op.hold_ms / 1000)
-    issued: list[StoredInvoice] = []
+    issued: list[Invoice] = []
     try:
         async with uow:
             if kind == "mission":
                 event, envelope = completion(op)
-                invoice = await use_cases.invoice_mission(
-                    uow, event, envelope, get_territories(), now
-                )
+                invoice = await invoice_mission(uow, event, envelope, get_territories(), now)
                 assert invoice is not None
                 issued = [invoice]
                 await uow.commit()
             elif kind == "credit":
                 assert target is not None
-                issued = [await use_cases.cancel_invoice(uow, ADMIN, target.id, "Erreur", now)]
+                issued = [await cancel_invoice(uow, ADMIN, target.id, "Erreur", now)]
             else:
-                issued, last = await use_cases.invoice_cotisations(
+                issued, last = await invoice_cotisations(
                     uow, op.departement, op.year, "", op.size, now
                 )
                 if last is None:
@@ -276,7 +278,7 @@ async def reset(engine: AsyncEngine, year_members: list[Adhesion]) -> None:
             )
         )
     async with BillingUnitOfWork(make_session_factory(engine), source="billing") as uow:
-        await uow.repository.add_adhesions(year_members)
+        await uow.adhesions.add(year_members)
         await uow.commit()
 
 
@@ -439,9 +441,9 @@ async def _first_use_of_a_tariff_twice(url: str) -> int:
     try:
         async with first, second:
             # Instance A stores the shipped tariff at its first use, not yet committed...
-            await use_cases.resolve_tariff(first, "90", 2031, now)
+            await resolve_tariff(first, "90", 2031, now)
             # ...instance B finds none either and waits for A's advisory lock...
-            b = asyncio.create_task(use_cases.resolve_tariff(second, "90", 2031, now))
+            b = asyncio.create_task(resolve_tariff(second, "90", 2031, now))
             await asyncio.sleep(0.5)
             assert not b.done()
             await first.commit()
@@ -476,17 +478,15 @@ async def _two_batches_of_one_departement(url: str) -> tuple[int, int]:
     now = datetime.now(UTC)
     try:
         async with BillingUnitOfWork(factories[0], source="billing") as uow:
-            await use_cases.enrol(uow, year, [departement], territories, now)
+            await enrol(uow, year, [departement], territories, now)
         async with (
             BillingUnitOfWork(factories[0], source="billing") as first,
             BillingUnitOfWork(factories[1], source="billing") as second,
         ):
             # Instance A invoices the first ten members and holds the counter's lock...
-            issued, _ = await use_cases.invoice_cotisations(first, departement, year, "", 10, now)
+            issued, _ = await invoice_cotisations(first, departement, year, "", 10, now)
             # ...instance B picks the same ten (not invoiced yet, for it) and waits...
-            b = asyncio.create_task(
-                use_cases.invoice_cotisations(second, departement, year, "", 10, now)
-            )
+            b = asyncio.create_task(invoice_cotisations(second, departement, year, "", 10, now))
             await asyncio.sleep(0.5)
             assert not b.done()
             await first.commit()

@@ -4,7 +4,7 @@
 
 On a fresh database of the PostgreSQL server of the tests (``MG_TEST_PG_ADMIN_DSN``,
 by default ``postgresql://postgres@127.0.0.1:5433/postgres``): every commune and EPCI
-becomes a member (``use_cases.enrol``), then the run (``open_run`` + ``run_cotisations``,
+becomes a member (``adhesions.enrol``), then the run (``open_run`` + ``run_cotisations``,
 exactly what ``POST /v1/cotisation-runs`` and ``mg-cotisations run`` do) invoices them
 all, once per batch size, starting each time from no invoice at all.
 
@@ -35,9 +35,10 @@ from typing import Any
 
 import asyncpg
 
+from services.billing.adapters.unit_of_work import BillingUnitOfWork
 from services.billing.entrypoints.main import MIGRATIONS, NAME
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer.adhesions import enrol
+from services.billing.service_layer.cotisation_run import open_run, run_cotisations
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.refdata import get_territories
@@ -140,7 +141,7 @@ async def enrol_all(url: str, year: int) -> tuple[int, float]:
     started = time.perf_counter()
     try:
         async with BillingUnitOfWork(make_session_factory(engine), source=NAME) as uow:
-            added = await use_cases.enrol(uow, year, departements, territories, datetime.now(UTC))
+            added = await enrol(uow, year, departements, territories, datetime.now(UTC))
     finally:
         await engine.dispose()
     return added, time.perf_counter() - started
@@ -160,8 +161,8 @@ async def measure_run(url: str, year: int, batch: int) -> dict[str, Any]:
 
     try:
         started = time.perf_counter()
-        plan = await use_cases.open_run(unit_of_work, year, None, now())
-        progress = await use_cases.run_cotisations(unit_of_work, plan, now, batch=batch)
+        plan = await open_run(unit_of_work, year, None, now())
+        progress = await run_cotisations(unit_of_work, plan, now, batch=batch)
         seconds = time.perf_counter() - started
     finally:
         await engine.dispose()

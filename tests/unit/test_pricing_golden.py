@@ -19,18 +19,12 @@ from typing import Any
 
 import pytest
 
-from services.billing.domain.pricing import (
-    Line,
-    PricingError,
-    Totals,
-    cotisation_lines,
-    credit_lines,
-    format_euros,
-    format_number,
-    mission_lines,
-    totals,
-)
-from services.billing.domain.tariff import Tariff, load_shipped, parse_tariff
+from services.billing.domain.invoice import Line, Totals, credit_lines, totals
+from services.billing.domain.pricing import PricingError, cotisation_lines, mission_lines
+from services.billing.domain.shipped_tariffs import load_shipped
+from services.billing.domain.tariff import Tariff
+from services.billing.domain.tariff_parsing import parse_tariff
+from shared.french import number, rate_euros
 from shared.refdata import get_territories
 
 MENTION = "TVA non applicable, article 256 B du CGI"
@@ -434,11 +428,12 @@ def test_pricing_refuses_what_it_cannot_price() -> None:
         commune(shipped("49"), -1)
 
 
-def test_french_number_formatting() -> None:
-    assert format_number(1234) == "1\u202f234"
-    assert format_number(Decimal("1234567.5")) == "1\u202f234\u202f567,5"
-    assert format_number(Decimal("3.50")) == "3,5"
-    assert format_number(Decimal("-0.70"), 2) == "-0,70"
-    assert format_euros(Decimal("4200")) == "4\u202f200,00\xa0€"
-    assert format_euros(Decimal("0.335")) == "0,335\xa0€"
-    assert format_euros(Decimal("0.7")) == "0,70\xa0€"
+def test_french_number_formatting_of_the_labels() -> None:
+    # Labels show every decimal of a rate: rounding "0,335 €" to "0,34 €" would hide a price.
+    assert number(1234) == "1\u202f234"
+    assert number(Decimal("1234567.5")) == "1\u202f234\u202f567,5"
+    assert number(Decimal("3.50")) == "3,5"
+    assert number(Decimal("-0.70"), 2) == "-0,70"
+    assert rate_euros(Decimal("4200")) == "4\u202f200,00\xa0€"
+    assert rate_euros(Decimal("0.335")) == "0,335\xa0€"
+    assert rate_euros(Decimal("0.7")) == "0,70\xa0€"

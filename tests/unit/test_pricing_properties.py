@@ -21,14 +21,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.billing.domain.pricing import (
-    Line,
-    cotisation_lines,
-    credit_lines,
-    mission_lines,
-    totals,
-)
-from services.billing.domain.tariff import Tariff, parse_tariff
+from services.billing.domain.invoice import Line, credit_lines, totals
+from services.billing.domain.pricing import cotisation_lines, mission_lines
+from services.billing.domain.tariff import Tariff
+from services.billing.domain.tariff_parsing import parse_tariff
 
 MENTION = "TVA non applicable, article 256 B du CGI"
 VAT_RATES = ("0", "0.021", "0.055", "0.10", "0.20")

@@ -12,6 +12,13 @@ from typing import Any
 
 import pytest
 
+from services.billing.domain.invoice import VatRule
+from services.billing.domain.shipped_tariffs import (
+    load_shipped,
+    reference_tariff,
+    shipped,
+    tariff_for,
+)
 from services.billing.domain.tariff import (
     REFERENCE_DEPARTEMENT,
     MissionFee,
@@ -19,15 +26,9 @@ from services.billing.domain.tariff import (
     Tariff,
     TariffError,
     Tier,
-    VatRule,
-    load_shipped,
-    parse_tariff,
-    parse_tariff_json,
-    reference_tariff,
-    shipped,
-    tariff_for,
     tariff_to_dict,
 )
+from services.billing.domain.tariff_parsing import parse_tariff, parse_tariff_json
 
 MENTION = "TVA non applicable, article 256 B du CGI"
 

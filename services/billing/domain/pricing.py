@@ -4,37 +4,25 @@ Every line must be explainable to an élu reading the invoice: one line per
 population band charged, then one line per adjustment (solidarity coefficient,
 floor, ceiling), so that the lines add up to what is due and each says why.
 
-Money rules, which French public accounting checks line by line:
-- amounts are ``Decimal``, rounded half-up to the cent on each line, and totals
-  are sums of the rounded lines, never a rounding of the unrounded sum;
-- VAT is computed per line from the rounded amount excluding tax, rounded
-  half-up too, and the amount including tax is their sum.
+Each line is rounded and taxed by :meth:`Line.priced` (see ``invoice`` for the money
+rules). Labels write numbers the French way (``shared.french``), every decimal of a
+rate kept, so a label never hides part of a price.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal, Protocol
 
-from services.billing.domain.tariff import (
-    SolidarityBand,
-    Tariff,
-    VatRule,
-)
+from services.billing.domain.invoice import Line, VatRule, round_cents
+from services.billing.domain.tariff import SolidarityBand, Tariff
+from shared.french import number, rate_euros
 
-LineKind = Literal["cotisation", "mission"]
 MemberKind = Literal["commune", "epci"]
 
-CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 _ONE = Decimal(1)
-
-# French typography: a narrow no-break space between groups of digits (CLDR "fr") and a
-# no-break space before the unit, so that a printed label never breaks inside an amount.
-THOUSANDS_SEPARATOR = "\u202f"
-UNIT_SEPARATOR = "\u00a0"
 
 UNIT_INHABITANT = "habitant"
 UNIT_DAY = "jour"
@@ -66,40 +54,6 @@ class PricingError(ValueError):
     """The tariff cannot price this case; the message (French) says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One invoice line; amounts are rounded to the cent, ``unit_price`` is the tariff's own.
-
-    ``quantity × unit_price`` rounded gives ``amount_excl_tax`` on priced lines; on
-    adjustment lines (solidarity, floor, ceiling) the quantity is 1 and the unit price is
-    the adjustment itself.
-    """
-
-    kind: LineKind
-    label: str
-    quantity: Decimal
-    unit: str
-    unit_price: Decimal
-    amount_excl_tax: Decimal
-    vat_rate: Decimal
-    vat_amount: Decimal
-    amount_incl_tax: Decimal
-    vat_mention: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    excl_tax: Decimal
-    vat: Decimal
-    incl_tax: Decimal
-
-
-def round_cents(amount: Decimal) -> Decimal:
-    """``amount`` rounded half-up to the cent (half away from zero for negative amounts)."""
-    # Adding +0.00 turns the -0.00 of a tiny or zero-rated negative amount into 0.00.
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP) + _ZERO
-
-
 # --- cotisation ----------------------------------------------------------------------------------
 
 
@@ -129,10 +83,10 @@ def cotisation_lines(tariff: Tariff, kind: MemberKind, population: int, year: in
             )
         label = (
             f"Cotisation {year} de l'EPCI — {_inhabitants(population)} × "
-            f"{format_euros(tariff.epci_rate)}"
+            f"{rate_euros(tariff.epci_rate)}"
         )
         lines = [
-            _line(
+            Line.priced(
                 "cotisation",
                 label,
                 Decimal(population),
@@ -149,12 +103,10 @@ def cotisation_lines(tariff: Tariff, kind: MemberKind, population: int, year: in
     subtotal = _sum(line.amount_excl_tax for line in lines)
     if floor is not None and subtotal < floor:
         lines.append(
-            _adjustment(f"Ajustement au plancher de {format_euros(floor)}", floor - subtotal, rule)
+            _adjustment(f"Ajustement au plancher de {rate_euros(floor)}", floor - subtotal, rule)
         )
     elif ceiling is not None and subtotal > ceiling:
-        lines.append(
-            _adjustment(f"Plafonnement à {format_euros(ceiling)}", ceiling - subtotal, rule)
-        )
+        lines.append(_adjustment(f"Plafonnement à {rate_euros(ceiling)}", ceiling - subtotal, rule))
     return lines
 
 
@@ -168,17 +120,14 @@ def _commune_base(tariff: Tariff, population: int, year: int, rule: VatRule) -> 
             index = len(tiers) - 1
             last = tiers[index].up_to
             counted = population if last is None else last
-            note = (
-                f" (population de {_inhabitants(population)}, "
-                f"comptée jusqu'à {format_number(counted)})"
-            )
+            note = f" (population de {_inhabitants(population)}, comptée jusqu'à {number(counted)})"
         else:
             counted = population
             note = "" if single else f" (tranche {_band_text(tiers, index)})"
         rate = tiers[index].rate
-        label = f"Cotisation {year} — {_inhabitants(counted)} × {format_euros(rate)}{note}"
+        label = f"Cotisation {year} — {_inhabitants(counted)} × {rate_euros(rate)}{note}"
         return [
-            _line(
+            Line.priced(
                 "cotisation",
                 label,
                 Decimal(counted),
@@ -195,9 +144,9 @@ def _commune_base(tariff: Tariff, population: int, year: int, rule: VatRule) -> 
         upper = population if tier.up_to is None else min(population, tier.up_to)
         count = upper - lower
         band = "" if single else f", tranche {_band_text(tiers, index)}"
-        label = f"Cotisation {year}{band} — {_inhabitants(count)} × {format_euros(tier.rate)}"
+        label = f"Cotisation {year}{band} — {_inhabitants(count)} × {rate_euros(tier.rate)}"
         lines.append(
-            _line(
+            Line.priced(
                 "cotisation",
                 label,
                 Decimal(count),
@@ -228,7 +177,7 @@ def _solidarity(
         return []
     everyone = len(bands) == 1 and bands[0].up_to is None
     scope = "" if everyone else f" (communes {_band_text(bands, index)})"
-    label = f"Coefficient de solidarité × {format_number(coefficient, 2)}{scope}"
+    label = f"Coefficient de solidarité × {number(coefficient, 2)}{scope}"
     return [_adjustment(label, adjusted - subtotal, rule)]
 
 
@@ -246,7 +195,7 @@ def _band_text(bands: Sequence[_Band], index: int) -> str:
         return f"au-delà de {_inhabitants(lower)}"
     if index == 0:
         return f"jusqu'à {_inhabitants(upper)}"
-    return f"de {format_number(lower + 1)} à {_inhabitants(upper)}"
+    return f"de {number(lower + 1)} à {_inhabitants(upper)}"
 
 
 # --- missions ------------------------------------------------------------------------------------
@@ -275,10 +224,12 @@ def mission_lines(
     who = actor_label(actor_kind)
     rule = tariff.vat["mission"]
     if fee.unit == "day":
-        label = f"{title} ({who}) — {_days(days_spent)} × {format_euros(price)} ({rate_name})"
-        return [_line("mission", label, days_spent, UNIT_DAY, price, days_spent * price, rule)]
-    label = f"{title} ({who}) — forfait de {format_euros(price)} ({rate_name})"
-    return [_line("mission", label, _ONE, UNIT_FLAT, price, price, rule)]
+        label = f"{title} ({who}) — {_days(days_spent)} × {rate_euros(price)} ({rate_name})"
+        return [
+            Line.priced("mission", label, days_spent, UNIT_DAY, price, days_spent * price, rule)
+        ]
+    label = f"{title} ({who}) — forfait de {rate_euros(price)} ({rate_name})"
+    return [Line.priced("mission", label, _ONE, UNIT_FLAT, price, price, rule)]
 
 
 def actor_label(actor_kind: str) -> str:
@@ -286,116 +237,21 @@ def actor_label(actor_kind: str) -> str:
     return ACTOR_LABELS.get(actor_kind, actor_kind.replace("_", " "))
 
 
-# --- totals and credit notes ---------------------------------------------------------------------
-
-
-def totals(lines: Iterable[Line]) -> Totals:
-    """Sums of the rounded lines."""
-    excl, vat, incl = _ZERO, _ZERO, _ZERO
-    for line in lines:
-        excl += line.amount_excl_tax
-        vat += line.vat_amount
-        incl += line.amount_incl_tax
-    return Totals(excl_tax=excl, vat=vat, incl_tax=incl)
-
-
-def credit_lines(lines: Iterable[Line]) -> list[Line]:
-    """The lines of a credit note cancelling ``lines``: same prices, opposite quantities.
-
-    Negating already rounded amounts, rather than pricing again, makes the credit note
-    cancel the invoice to the cent whatever the tariff has become since.
-    """
-    return [
-        Line(
-            kind=line.kind,
-            label=f"Annulation : {line.label}",
-            quantity=_negate(line.quantity),
-            unit=line.unit,
-            unit_price=line.unit_price,
-            amount_excl_tax=_negate(line.amount_excl_tax),
-            vat_rate=line.vat_rate,
-            vat_amount=_negate(line.vat_amount),
-            amount_incl_tax=_negate(line.amount_incl_tax),
-            vat_mention=line.vat_mention,
-        )
-        for line in lines
-    ]
-
-
-# --- French number formatting --------------------------------------------------------------------
-
-
-def format_number(value: int | Decimal, min_places: int = 0) -> str:
-    """``value`` the French way: "1 234", "0,335", "3,5"; at least ``min_places`` decimals.
-
-    No rounding: every significant decimal is shown, so a label never hides part of a rate.
-    """
-    number = Decimal(value)
-    exponent = number.normalize().as_tuple().exponent
-    significant = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    places = max(min_places, significant)
-    whole, _, fraction = f"{abs(number):.{places}f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        groups.append(whole[-3:])
-        whole = whole[:-3]
-    groups.append(whole)
-    text = THOUSANDS_SEPARATOR.join(reversed(groups))
-    if fraction:
-        text += "," + fraction
-    return f"-{text}" if number < 0 else text
-
-
-def format_euros(amount: Decimal) -> str:
-    """``amount`` in euros the French way: "4 200,00 €", "0,335 €"."""
-    return f"{format_number(amount, 2)}{UNIT_SEPARATOR}€"
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def _line(
-    kind: LineKind,
-    label: str,
-    quantity: Decimal,
-    unit: str,
-    unit_price: Decimal,
-    amount: Decimal,
-    rule: VatRule,
-) -> Line:
-    excl = round_cents(amount)
-    vat = round_cents(excl * rule.rate)
-    return Line(
-        kind=kind,
-        label=label,
-        quantity=quantity,
-        unit=unit,
-        unit_price=unit_price,
-        amount_excl_tax=excl,
-        vat_rate=rule.rate,
-        vat_amount=vat,
-        amount_incl_tax=excl + vat,
-        vat_mention=rule.mention,
-    )
+# --- lines ---------------------------------------------------------------------------------------
 
 
 def _adjustment(label: str, amount: Decimal, rule: VatRule) -> Line:
-    return _line("cotisation", label, _ONE, UNIT_ADJUSTMENT, amount, amount, rule)
+    return Line.priced("cotisation", label, _ONE, UNIT_ADJUSTMENT, amount, amount, rule)
 
 
 def _inhabitants(count: int) -> str:
     # French keeps the singular below two: "0 habitant", "1 habitant", "2 habitants".
-    return f"{format_number(count)} habitant{'s' if count >= 2 else ''}"
+    return f"{number(count)} habitant{'s' if count >= 2 else ''}"
 
 
 def _days(days: Decimal) -> str:
-    return f"{format_number(days)} jour{'s' if days >= 2 else ''}"
+    return f"{number(days)} jour{'s' if days >= 2 else ''}"
 
 
 def _sum(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, _ZERO)
-
-
-def _negate(value: Decimal) -> Decimal:
-    # 0 - x rather than -x: -Decimal("0.00") is "-0.00", which no invoice should print.
-    return Decimal(0) - value

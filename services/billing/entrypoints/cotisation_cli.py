@@ -19,12 +19,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.billing.adapters.documents import euros
+from services.billing import bootstrap
 from services.billing.entrypoints.main import MIGRATIONS, NAME
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer.adhesions import enrol as enrol_everyone
+from services.billing.service_layer.cotisation_run import RunProgress, open_run, run_cotisations
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
+from shared.french import euros
 from shared.refdata import get_territories
 from shared.settings import service_settings
 
@@ -54,8 +55,9 @@ def enrol(
         await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
         engine = make_engine(settings.database_url, pool_size=2)
         try:
-            async with BillingUnitOfWork(make_session_factory(engine), source=NAME) as uow:
-                return await use_cases.enrol(uow, year, targets, territories, _now())
+            unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
+            async with unit_of_work() as uow:
+                return await enrol_everyone(uow, year, targets, territories, _now())
         finally:
             await engine.dispose()
 
@@ -71,11 +73,11 @@ def run(
 ) -> None:
     """Invoice every active member of the year that has no cotisation invoice yet."""
 
-    async def go() -> use_cases.RunProgress:
+    async def go() -> RunProgress:
         settings = service_settings(NAME)
         await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
         engine = make_engine(settings.database_url, pool_size=2)
-        factory = make_session_factory(engine)
+        unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
         try:
             with Progress(
                 TextColumn("Appel de cotisations {task.fields[year]}"),
@@ -87,18 +89,13 @@ def run(
             ) as progress:
                 task = progress.add_task("run", total=None, year=year, euros="")
 
-                def show(p: use_cases.RunProgress) -> None:
+                def show(p: RunProgress) -> None:
                     progress.update(
                         task, total=p.members, completed=p.issued, euros=euros(p.amount_incl_tax)
                     )
 
-                def unit_of_work() -> BillingUnitOfWork:
-                    return BillingUnitOfWork(factory, source=NAME)
-
-                plan = await use_cases.open_run(
-                    unit_of_work, year, list(departement or []) or None, _now()
-                )
-                return await use_cases.run_cotisations(
+                plan = await open_run(unit_of_work, year, list(departement or []) or None, _now())
+                return await run_cotisations(
                     unit_of_work, plan, _now, on_progress=show, batch=batch
                 )
         finally:

@@ -13,18 +13,18 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from services.billing.adapters.documents import render_csv, render_html
-from services.billing.adapters.repository import Adhesion, StoredInvoice
+from services.billing import bootstrap
+from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.invoice import Invoice
 from services.billing.domain.tariff import TariffError, tariff_to_dict
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
-from shared.auth.tokens import Principal, Role
+from services.billing.service_layer import adhesions, cotisation_run, invoices, tariffs
+from services.billing.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
-from shared.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
 from shared.observability.logging import get_logger
 from shared.refdata import get_territories
-from shared.runtime import runtime_of, unit_of_work_dependency
+from shared.runtime import runtime_of
 
 log = get_logger(__name__)
 
@@ -34,20 +34,7 @@ invoices_router = APIRouter(prefix="/v1/invoices", tags=["factures"])
 runs_router = APIRouter(prefix="/v1/cotisation-runs", tags=["appel de cotisations"])
 
 
-unit_of_work = unit_of_work_dependency(BillingUnitOfWork)
-
-
-UoW = Annotated[BillingUnitOfWork, Depends(unit_of_work)]
-
-
-def _scope(principal: Principal, departement: str | None) -> str | None:
-    if principal.role is Role.ADMIN:
-        return departement
-    if principal.role is Role.ACTOR:
-        raise Forbidden("Les acteurs n'ont pas accès à la facturation.")
-    if departement is not None and departement != principal.departement:
-        raise Forbidden("Vous ne pouvez consulter que votre département.")
-    return principal.departement
+UoW = Annotated[UnitOfWork, Depends(bootstrap.http_unit_of_work)]
 
 
 # --- adhésions --------------------------------------------------------------------------
@@ -97,14 +84,12 @@ class Ending(BaseModel):
 
 
 @adhesions_router.post("", status_code=201, response_model=AdhesionOut, summary="Adhésion")
-async def register(
-    request: Request, principal: CurrentPrincipal, uow: UoW, body: AdhesionIn
-) -> AdhesionOut:
+async def register(principal: CurrentPrincipal, uow: UoW, body: AdhesionIn) -> AdhesionOut:
     departement = body.departement or principal.departement
     if departement is None:
         departement = get_territories().home_departement(body.collectivite_code) or ""
     async with uow:
-        adhesion = await use_cases.register_adhesion(
+        adhesion = await adhesions.register_adhesion(
             uow,
             principal,
             body.collectivite_code,
@@ -113,7 +98,6 @@ async def register(
             get_territories(),
             datetime.now(UTC),
         )
-    runtime_of(request).relay.wake()
     return AdhesionOut.of(adhesion)
 
 
@@ -126,28 +110,24 @@ async def list_adhesions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AdhesionPage:
-    if principal.role is Role.COLLECTIVITE:
-        raise Forbidden("Réservé à l'équipe du département.")
     async with uow:
-        items, total = await uow.repository.list_adhesions(
-            _scope(principal, departement), year, limit, offset
+        items, total = await adhesions.list_adhesions(
+            uow, principal, departement, year, limit, offset
         )
     return AdhesionPage(items=[AdhesionOut.of(a) for a in items], total=total)
 
 
 @adhesions_router.post("/{adhesion_id}/end", response_model=AdhesionOut, summary="Fin d'adhésion")
 async def end(
-    request: Request,
     adhesion_id: UUID,
     principal: CurrentPrincipal,
     uow: UoW,
     body: Annotated[Ending | None, Body()] = None,
 ) -> AdhesionOut:
     async with uow:
-        adhesion = await use_cases.end_adhesion(
+        adhesion = await adhesions.end_adhesion(
             uow, principal, adhesion_id, body.reason if body else None, datetime.now(UTC)
         )
-    runtime_of(request).relay.wake()
     return AdhesionOut.of(adhesion)
 
 
@@ -161,12 +141,10 @@ async def read_tariff(
     principal: CurrentPrincipal,
     uow: UoW,
 ) -> dict[str, Any]:
-    _scope(principal, departement)
-    if get_territories().departement(departement) is None:
-        raise NotFound("Département inconnu.")
     async with uow:
-        version, tariff = await use_cases.resolve_tariff(uow, departement, year, datetime.now(UTC))
-        await uow.commit()
+        version, tariff = await tariffs.tariff_in_force(
+            uow, principal, departement, year, get_territories(), datetime.now(UTC)
+        )
     return tariff_to_dict(tariff) | {"version": version}
 
 
@@ -178,7 +156,7 @@ async def publish(
 ) -> dict[str, Any]:
     try:
         async with uow:
-            version, tariff = await use_cases.publish_tariff(
+            version, tariff = await tariffs.publish_tariff(
                 uow, principal, document, datetime.now(UTC)
             )
     except TariffError as exc:
@@ -211,7 +189,7 @@ class InvoiceOut(BaseModel):
     issued_at: datetime
 
     @classmethod
-    def of(cls, i: StoredInvoice) -> InvoiceOut:
+    def of(cls, i: Invoice) -> InvoiceOut:
         return cls(
             id=i.id,
             number=i.number,
@@ -219,14 +197,14 @@ class InvoiceOut(BaseModel):
             invoice_kind=i.invoice_kind,
             departement=i.departement,
             year=i.year,
-            collectivite_code=i.collectivite_code,
-            collectivite_kind=i.collectivite_kind.value,
-            collectivite_name=i.collectivite_name,
+            collectivite_code=i.collectivite.code,
+            collectivite_kind=i.collectivite.kind.value,
+            collectivite_name=i.collectivite.name,
             tariff_version=i.tariff_version,
-            lines=i.lines,
-            total_excl_tax=i.total_excl_tax,
-            total_vat=i.total_vat,
-            total_incl_tax=i.total_incl_tax,
+            lines=[line.as_json() for line in i.lines],
+            total_excl_tax=i.totals.excl_tax,
+            total_vat=i.totals.vat,
+            total_incl_tax=i.totals.incl_tax,
             refers_to=i.refers_to,
             reason=i.reason,
             request_id=i.request_id,
@@ -239,13 +217,6 @@ class Cancellation(BaseModel):
     reason: Text = Field(min_length=3, max_length=1000)
 
 
-def _ensure_reader(principal: Principal, invoice: StoredInvoice) -> None:
-    if not principal.can_act_for(invoice.departement) or principal.role is Role.ACTOR:
-        raise NotFound("Facture introuvable.")
-    if principal.role is Role.COLLECTIVITE and principal.scope != invoice.collectivite_code:
-        raise Forbidden("Cette facture est adressée à une autre collectivité.")
-
-
 @invoices_router.get("", response_model=list[InvoiceOut], summary="Factures et avoirs")
 async def list_invoices(
     principal: CurrentPrincipal,
@@ -256,13 +227,13 @@ async def list_invoices(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[InvoiceOut]:
-    if principal.role is Role.COLLECTIVITE:
-        collectivite = principal.scope
     async with uow:
-        found = await uow.repository.search_invoices(
-            departement=_scope(principal, departement),
+        found = await invoices.list_invoices(
+            uow,
+            principal,
+            departement=departement,
             year=year,
-            collectivite_code=collectivite,
+            collectivite=collectivite,
             limit=limit,
             offset=offset,
         )
@@ -280,19 +251,10 @@ async def export_csv(
     year: Annotated[int, Query(ge=2000, le=2100)],
     departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
 ) -> Response:
-    if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
-        raise Forbidden("Réservé à l'équipe du département.")
     async with uow:
-        found = await uow.repository.search_invoices(
-            departement=_scope(principal, departement),
-            year=year,
-            collectivite_code=None,
-            limit=None,
-            offset=0,
-        )
-    numbers = {str(i.id): i.number for i in found}
+        text = await invoices.export_csv(uow, principal, year, departement)
     return Response(
-        render_csv(found, numbers),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="factures-{year}.csv"'},
     )
@@ -301,10 +263,7 @@ async def export_csv(
 @invoices_router.get("/{invoice_id}", response_model=InvoiceOut, summary="Une facture")
 async def read_invoice(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) -> InvoiceOut:
     async with uow:
-        invoice = await uow.repository.invoice(invoice_id)
-    if invoice is None:
-        raise NotFound("Facture introuvable.")
-    _ensure_reader(principal, invoice)
+        invoice = await invoices.read_invoice(uow, principal, invoice_id)
     return InvoiceOut.of(invoice)
 
 
@@ -315,12 +274,7 @@ async def read_invoice(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) 
 )
 async def read_document(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) -> HTMLResponse:
     async with uow:
-        invoice = await uow.repository.invoice(invoice_id)
-        if invoice is None:
-            raise NotFound("Facture introuvable.")
-        _ensure_reader(principal, invoice)
-        cancelled = await uow.repository.invoice(invoice.refers_to) if invoice.refers_to else None
-    return HTMLResponse(render_html(invoice, cancelled.number if cancelled else None))
+        return HTMLResponse(await invoices.invoice_document(uow, principal, invoice_id))
 
 
 @invoices_router.post(
@@ -329,13 +283,12 @@ async def read_document(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW)
     summary="Annuler par un avoir (équipe du département)",
 )
 async def cancel(
-    request: Request, invoice_id: UUID, principal: CurrentPrincipal, uow: UoW, body: Cancellation
+    invoice_id: UUID, principal: CurrentPrincipal, uow: UoW, body: Cancellation
 ) -> InvoiceOut:
     async with uow:
-        credit = await use_cases.cancel_invoice(
+        credit = await invoices.cancel_invoice(
             uow, principal, invoice_id, body.reason, datetime.now(UTC)
         )
-    runtime_of(request).relay.wake()
     return InvoiceOut.of(credit)
 
 
@@ -349,30 +302,15 @@ class RunIn(BaseModel):
 
 @runs_router.post("", status_code=202, summary="Lancer l'appel de cotisations d'une année")
 async def start_run(request: Request, principal: CurrentPrincipal, body: RunIn) -> dict[str, Any]:
-    departements = body.departements
-    if principal.role is not Role.ADMIN:
-        if principal.role is not Role.DEPARTEMENT or any(
-            d != principal.departement for d in departements
-        ):
-            raise Forbidden("Réservé à l'équipe du département (ou à l'administration).")
-        departements = [principal.departement or ""]
-    runtime = runtime_of(request)
-
-    def unit_of_work() -> BillingUnitOfWork:
-        return BillingUnitOfWork(runtime.session_factory, source=runtime.name)
-
-    plan = await use_cases.open_run(
+    departements = cotisation_run.run_departements(principal, body.departements)
+    unit_of_work = bootstrap.unit_of_work_factory(runtime_of(request))
+    plan = await cotisation_run.open_run(
         unit_of_work, body.year, departements or None, datetime.now(UTC)
     )
 
     async def work() -> None:
         try:
-            await use_cases.run_cotisations(
-                unit_of_work,
-                plan,
-                lambda: datetime.now(UTC),
-                on_progress=lambda _: runtime.relay.wake(),
-            )
+            await cotisation_run.run_cotisations(unit_of_work, plan, lambda: datetime.now(UTC))
         except Exception as exc:
             log.error("cotisation run failed", run_id=str(plan.run_id), error=repr(exc))
 
@@ -384,9 +322,5 @@ async def start_run(request: Request, principal: CurrentPrincipal, body: RunIn) 
 @runs_router.get("/{run_id}", summary="Avancement d'un appel de cotisations")
 async def read_run(run_id: UUID, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
     async with uow:
-        found = await uow.repository.run(run_id)
-    if found is None:
-        raise NotFound("Appel de cotisations introuvable.")
-    if principal.role is not Role.ADMIN and principal.departement not in found["departements"]:
-        raise NotFound("Appel de cotisations introuvable.")
+        found = await cotisation_run.read_run(uow, principal, run_id)
     return {k: (str(v) if isinstance(v, Decimal | UUID) else v) for k, v in found.items()}

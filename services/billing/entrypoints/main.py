@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.billing import bootstrap
 from services.billing.entrypoints import consumers, http
-from services.billing.service_layer import use_cases
-from services.billing.service_layer.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer.cotisation_run import interrupt_stale_runs
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "billing"
@@ -19,11 +19,13 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def build(runtime: ServiceRuntime) -> FastAPI:
     consumers.register(runtime)
 
-    async def interrupt_stale_runs() -> None:
-        async with BillingUnitOfWork(runtime.session_factory, runtime.name) as uow:
-            await use_cases.interrupt_stale_runs(uow, datetime.now(UTC))
+    unit_of_work = bootstrap.unit_of_work_factory(runtime)
 
-    runtime.every(60.0, interrupt_stale_runs, name="billing-stale-runs")
+    async def interrupt_stale() -> None:
+        async with unit_of_work() as uow:
+            await interrupt_stale_runs(uow, datetime.now(UTC))
+
+    runtime.every(60.0, interrupt_stale, name="billing-stale-runs")
     return create_app(
         runtime,
         title="Matière Grise — facturation",

@@ -1,0 +1,50 @@
+"""The one place where the billing adapters are wired into the service layer: the entry
+points get their units of work here, never from ``services.billing.adapters``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.billing.adapters.unit_of_work import BillingUnitOfWork
+from services.billing.service_layer.ports import UnitOfWork
+from shared.contracts.base import EventPayload
+from shared.messaging.consumer import IdempotentConsumer, Received, Route
+from shared.runtime import ServiceRuntime, unit_of_work_dependency
+
+Handler = Callable[[UnitOfWork, Received[Any]], Awaitable[None]]
+
+# FastAPI dependency: a fresh unit of work per request; its commit wakes the relay.
+http_unit_of_work: Callable[[Request], UnitOfWork] = unit_of_work_dependency(BillingUnitOfWork)
+
+
+def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], UnitOfWork]:
+    """Units of work of the running service; committing one wakes the relay."""
+    return runtime.unit_of_work(BillingUnitOfWork)
+
+
+def standalone_unit_of_work(
+    session_factory: async_sessionmaker[AsyncSession], source: str
+) -> Callable[[], UnitOfWork]:
+    """Units of work of a process without a relay (the CLI): the service's relay
+    publishes what they wrote to the outbox."""
+    return lambda: BillingUnitOfWork(session_factory, source=source)
+
+
+def subscribe(
+    runtime: ServiceRuntime, topic: str, handlers: Mapping[type[EventPayload], Handler]
+) -> None:
+    """Consume ``topic`` once per event: each handler runs in a unit of work that records
+    the event as processed, and whose commit wakes the relay."""
+    consumer = IdempotentConsumer[BillingUnitOfWork](
+        service=runtime.name,
+        uow_factory=runtime.unit_of_work(BillingUnitOfWork),
+        routes={model.event_type: Route(model, handler) for model, handler in handlers.items()},
+        dead_letters=runtime.dead_letters,
+        max_attempts=runtime.kafka.max_attempts,
+        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
+    )
+    runtime.subscribe(topic, consumer)

@@ -1,0 +1,92 @@
+"""A collectivité's adhésion to its département's offer for a year: what the cotisation
+is charged on, and what makes a mission billed at the member rate."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
+from shared.contracts.vocabulary import RequesterKind
+from shared.errors import DomainValidationError, FieldError
+from shared.refdata import Commune, Territories
+
+AdhesionStatus = Literal["active", "ended"]
+
+
+@dataclass(slots=True)
+class Adhesion:
+    id: uuid.UUID
+    departement: str
+    year: int
+    collectivite_code: str
+    collectivite_kind: RequesterKind
+    collectivite_name: str
+    population: int
+    status: AdhesionStatus
+    registered_at: datetime
+    ended_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def end(self, reason: str | None, now: datetime) -> AdhesionEnded:
+        """End the adhésion; the event that says so."""
+        self.status, self.ended_at = "ended", now
+        return AdhesionEnded(
+            adhesion_id=self.id,
+            departement=self.departement,
+            year=self.year,
+            collectivite_code=self.collectivite_code,
+            collectivite_kind=self.collectivite_kind,
+            reason=reason,
+            ended_at=now,
+        )
+
+    def registered(self) -> AdhesionRegistered:
+        """The event announcing the adhésion."""
+        return AdhesionRegistered(
+            adhesion_id=self.id,
+            departement=self.departement,
+            year=self.year,
+            collectivite_code=self.collectivite_code,
+            collectivite_kind=self.collectivite_kind,
+            collectivite_name=self.collectivite_name,
+            population=self.population,
+            registered_at=self.registered_at,
+        )
+
+
+def new_adhesion(
+    code: str, departement: str, year: int, territories: Territories, now: datetime
+) -> Adhesion:
+    """The adhésion of the commune or EPCI ``code``, which must belong to ``departement``."""
+    found = territories.requester(code)
+    if found is None:
+        raise DomainValidationError(
+            [FieldError("collectivite_code", f"Aucune collectivité de code {code}.")]
+        )
+    if not territories.belongs_to(code, departement):
+        raise DomainValidationError(
+            [
+                FieldError(
+                    "collectivite_code",
+                    f"{found.nom} ({code}) n'appartient pas au département {departement}.",
+                )
+            ]
+        )
+    kind = RequesterKind.COMMUNE if isinstance(found, Commune) else RequesterKind.EPCI
+    return Adhesion(
+        id=uuid.uuid4(),
+        departement=departement,
+        year=year,
+        collectivite_code=code,
+        collectivite_kind=kind,
+        collectivite_name=found.nom,
+        population=found.population,
+        status="active",
+        registered_at=now,
+    )

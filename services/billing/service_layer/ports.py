@@ -1,0 +1,131 @@
+"""What the billing use cases need of storage, as ports: one repository per aggregate and
+the unit of work holding them with the outbox. The SQL adapters
+(``services.billing.adapters``) and the tests' in-memory fakes both satisfy them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.invoice import Invoice, InvoiceFilter
+from shared.messaging.ports import Outbox
+
+
+class TariffRepository(Protocol):
+    async def latest(self, departement: str, year: int) -> tuple[int, dict[str, Any]] | None:
+        """The latest version of a département's tariff for a year, and its document."""
+        ...
+
+    async def lock(self, departement: str, year: int) -> None:
+        """Versions of one tariff are read-then-added one transaction at a time."""
+        ...
+
+    async def add_version(
+        self, departement: str, year: int, document: dict[str, Any], by: str, now: datetime
+    ) -> int:
+        """Store the next version of the tariff; its number."""
+        ...
+
+
+class AdhesionRepository(Protocol):
+    async def add(self, rows: list[Adhesion]) -> list[Adhesion]:
+        """Store the adhésions that do not exist yet (one per collectivité and year);
+        returns those stored."""
+        ...
+
+    async def get(self, adhesion_id: UUID, *, lock: bool = False) -> Adhesion | None: ...
+
+    async def of(self, year: int, collectivite_code: str) -> Adhesion | None: ...
+
+    async def save_status(self, adhesion: Adhesion) -> None: ...
+
+    async def search(
+        self, departement: str | None, year: int | None, limit: int, offset: int
+    ) -> tuple[list[Adhesion], int]: ...
+
+    async def members_to_invoice(
+        self, departement: str, year: int, after_code: str, limit: int
+    ) -> list[Adhesion]:
+        """Active members of a year with no cotisation invoice yet, in code order."""
+        ...
+
+    async def count_members(self, departements: list[str] | None, year: int) -> int: ...
+
+    async def member_departements(self, year: int) -> list[str]: ...
+
+
+class InvoiceRepository(Protocol):
+    async def lock_numbering(self, departement: str, year: int) -> int:
+        """Lock the numbering of a département and year until commit; the last number."""
+        ...
+
+    async def take_numbers(self, departement: str, year: int, count: int) -> tuple[range, datetime]:
+        """Reserve ``count`` consecutive numbers until commit, and the time of issue."""
+        ...
+
+    async def add(self, documents: list[Invoice]) -> None: ...
+
+    async def get(self, invoice_id: UUID) -> Invoice | None: ...
+
+    async def by_source(self, source_key: str) -> Invoice | None: ...
+
+    async def search(
+        self, criteria: InvoiceFilter, *, limit: int | None, offset: int
+    ) -> list[Invoice]:
+        """In number order per département and year; ``limit`` None: all."""
+        ...
+
+
+class CotisationRunRepository(Protocol):
+    async def start(
+        self, run_id: UUID, year: int, departements: list[str], members: int, now: datetime
+    ) -> None: ...
+
+    async def advance(self, run_id: UUID, issued: int, amount: Decimal, now: datetime) -> None: ...
+
+    async def finish(
+        self, run_id: UUID, status: str, already: int, error: str | None, now: datetime
+    ) -> None: ...
+
+    async def interrupt_stale(self, older_than: datetime, now: datetime) -> int:
+        """Runs that stopped advancing (their process died) are marked interrupted."""
+        ...
+
+    async def get(self, run_id: UUID) -> dict[str, Any] | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the repositories' changes and the outbox's events, all or nothing."""
+
+    # Read-only properties, so that an implementation may hold a narrower type.
+    @property
+    def tariffs(self) -> TariffRepository: ...
+
+    @property
+    def adhesions(self) -> AdhesionRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def runs(self) -> CotisationRunRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
