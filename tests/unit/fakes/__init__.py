@@ -8,6 +8,8 @@ counts the events as published; a rollback drops them.
 
 from __future__ import annotations
 
+from typing import Self
+
 from shared.contracts.base import EventPayload
 from shared.messaging.envelope import Envelope
 
@@ -56,7 +58,7 @@ class FakeUnitOfWorkBase:
         self.published: list[tuple[Envelope, EventPayload]] = []
         self.commits = 0
 
-    async def __aenter__(self) -> FakeUnitOfWorkBase:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_: object) -> None:
