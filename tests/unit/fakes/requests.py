@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from uuid import UUID
 
-from services.requests.adapters.repository import DemandeFilter
-from services.requests.domain.model import Demande
+from services.requests.domain.model import Demande, DemandeFilter
 from services.requests.domain.progress import AssignmentView
 from tests.unit.fakes import FakeUnitOfWorkBase
 
@@ -27,8 +26,11 @@ class FakeDemandeRepository:
         else:
             views[view.assignment_id] = replace(view)
 
-    async def add(self, demande: Demande) -> None:
+    async def add(self, demande: Demande) -> bool:
+        if demande.id in self.rows or demande.id in self.staged:
+            return False
         self.staged[demande.id] = replace(demande)
+        return True
 
     async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None:
         found = self.staged.get(demande_id) or self.rows.get(demande_id)
