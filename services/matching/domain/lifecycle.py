@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from services.matching.domain.model import Criteria, Need
+from shared.french import PARIS
 
 
 class AssignmentStatus(StrEnum):
@@ -136,12 +136,11 @@ def is_working_day(day: date) -> bool:
     }
 
 
-# Working days are those of the collectivités, whose calendar day is Paris's.
-PARIS = ZoneInfo("Europe/Paris")
-
-
 def response_deadline(now: datetime, working_days: int) -> datetime:
-    """``working_days`` working days after ``now``, at the same time of day."""
+    """``working_days`` working days after ``now``, at the same time of day.
+
+    Working days are those of the collectivités, whose calendar day is Paris's.
+    """
     moment = now
     left = working_days
     while left > 0:

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from services.matching import bootstrap
 from services.matching.domain.catalogue import (
     CatalogueError,
     load_shipped,
@@ -24,12 +25,8 @@ from services.matching.domain.catalogue import (
 )
 from services.matching.domain.model import Actor
 from services.matching.entrypoints.main import MIGRATIONS, NAME
-from services.matching.service_layer import use_cases
-from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from services.matching.service_layer import actors as actors_use_cases
 from shared.auth.tokens import Principal, Role
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrations import upgrade
-from shared.settings import service_settings
 
 app = typer.Typer(help="Actor catalogues of the matching service.", no_args_is_help=True)
 
@@ -37,18 +34,10 @@ OPERATOR = Principal(Role.ADMIN, "mg-catalogue", None)
 
 
 async def _save(actors: list[Actor]) -> int:
-    settings = service_settings(NAME)
-    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=2)
-    changed = 0
-    try:
-        factory = make_session_factory(engine)
-        for actor in actors:
-            async with MatchingUnitOfWork(factory, source=NAME) as uow:
-                changed += await use_cases.save_actor(uow, OPERATOR, actor, datetime.now(UTC)) > 0
-    finally:
-        await engine.dispose()
-    return changed
+    async with bootstrap.standalone_units_of_work(NAME, MIGRATIONS) as unit_of_work:
+        uow = unit_of_work()
+        async with uow:
+            return await actors_use_cases.load_catalogue(uow, OPERATOR, actors, datetime.now(UTC))
 
 
 @app.command()
