@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.matching.adapters.orm import assignments, needs_from_json, needs_to_json
-from services.matching.domain.lifecycle import Assignment, AssignmentStatus
+from services.matching.domain.lifecycle import Assignment, AssignmentFilter, AssignmentStatus
 from services.matching.domain.model import Criteria
 
 
@@ -98,21 +98,15 @@ class SqlAssignmentRepository:
         return [_assignment_from_row(r) for r in rows.all()]
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        actor_id: str | None,
-        status: AssignmentStatus | None,
-        limit: int,
-        offset: int,
+        self, criteria: AssignmentFilter, *, limit: int, offset: int
     ) -> list[Assignment]:
         query = select(assignments).order_by(assignments.c.proposed_at.desc(), assignments.c.id)
-        if departement is not None:
-            query = query.where(assignments.c.departement == departement)
-        if actor_id is not None:
-            query = query.where(assignments.c.actor_id == actor_id)
-        if status is not None:
-            query = query.where(assignments.c.status == status.value)
+        if criteria.departement is not None:
+            query = query.where(assignments.c.departement == criteria.departement)
+        if criteria.actor_id is not None:
+            query = query.where(assignments.c.actor_id == criteria.actor_id)
+        if criteria.status is not None:
+            query = query.where(assignments.c.status == criteria.status.value)
         rows = await self._session.execute(query.limit(limit).offset(offset))
         return [_assignment_from_row(r) for r in rows.all()]
 

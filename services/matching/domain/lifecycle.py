@@ -37,6 +37,15 @@ STATUS_LABELS = {
 MAX_DAYS_SPENT = Decimal("1000")
 
 
+@dataclass(frozen=True, slots=True)
+class AssignmentFilter:
+    """Which assignments a listing shows; ``None`` leaves a criterion open."""
+
+    departement: str | None = None
+    actor_id: str | None = None
+    status: AssignmentStatus | None = None
+
+
 class InvalidTransition(Exception):
     """The assignment cannot do that from where it is (message in French)."""
 

@@ -7,7 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from services.matching.domain.lifecycle import Assignment, AssignmentStatus, InvalidTransition
+from services.matching.domain.lifecycle import (
+    Assignment,
+    AssignmentFilter,
+    AssignmentStatus,
+    InvalidTransition,
+)
 from services.matching.domain.routing import Policy
 from services.matching.service_layer.assignment_events import actor_name, need_refs, record
 from services.matching.service_layer.ports import UnitOfWork
@@ -151,13 +156,12 @@ async def list_assignments(
     """An actor sees its own assignments; the team those of its département."""
     if principal.role is Role.COLLECTIVITE:
         raise Forbidden(COLLECTIVITES_ELSEWHERE)
-    return await uow.assignments.search(
+    criteria = AssignmentFilter(
         departement=scope_departement(principal, departement),
         actor_id=principal.scope if principal.role is Role.ACTOR else None,
         status=status,
-        limit=limit,
-        offset=offset,
     )
+    return await uow.assignments.search(criteria, limit=limit, offset=offset)
 
 
 async def read_assignment(uow: UnitOfWork, principal: Principal, assignment_id: UUID) -> Assignment:

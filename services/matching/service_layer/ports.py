@@ -7,12 +7,12 @@ The SQL adapters (``services.matching.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
-from services.matching.domain.lifecycle import Assignment, AssignmentStatus
+from services.matching.domain.lifecycle import Assignment, AssignmentFilter
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from shared.messaging.ports import Outbox
@@ -58,13 +58,7 @@ class AssignmentRepository(Protocol):
     async def of_request(self, request_id: UUID) -> list[Assignment]: ...
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        actor_id: str | None,
-        status: AssignmentStatus | None,
-        limit: int,
-        offset: int,
+        self, criteria: AssignmentFilter, *, limit: int, offset: int
     ) -> list[Assignment]: ...
 
     async def due_for_expiry(self, now: datetime, limit: int) -> list[Assignment]:
@@ -72,7 +66,9 @@ class AssignmentRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
+    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+
     # Read-only members, so that a unit of work holding narrower types still qualifies.
     @property
     def actors(self) -> ActorRepository: ...
@@ -85,14 +81,5 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
     async def commit(self) -> None: ...

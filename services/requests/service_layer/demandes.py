@@ -26,6 +26,7 @@ from shared.contracts.requests import (
 )
 from shared.contracts.vocabulary import Theme
 from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
+from shared.french import PARIS
 from shared.messaging.envelope import Envelope
 from shared.observability.metrics import DEMANDES
 from shared.refdata import Territories
@@ -62,7 +63,8 @@ def submission_departement(
 
 def _new_demande(submission: Submission, territories: Territories, now: datetime) -> Demande:
     draft = submission.draft
-    errors = check_draft(draft, now.date())
+    # "Today" for the person who asks is the day in Paris.
+    errors = check_draft(draft, now.astimezone(PARIS).date())
     requester, requester_errors = resolve_requester(
         draft.requester_code, submission.departement, territories
     )

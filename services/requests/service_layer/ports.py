@@ -6,8 +6,8 @@ The SQL adapters (``services.requests.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Protocol, Self
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 from uuid import UUID
 
 from services.requests.domain.model import Demande, DemandeFilter
@@ -33,22 +33,15 @@ class DemandeRepository(Protocol):
     async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
+    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+
     # Read-only members, so that a unit of work holding narrower types still qualifies.
     @property
     def demandes(self) -> DemandeRepository: ...
 
     @property
     def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
     async def commit(self) -> None: ...
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Self
 from uuid import UUID
 
-from services.matching.domain.lifecycle import OPEN_STATUSES, Assignment, AssignmentStatus
+from services.matching.domain.lifecycle import (
+    OPEN_STATUSES,
+    Assignment,
+    AssignmentFilter,
+    AssignmentStatus,
+)
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from tests.unit.fakes import FakeUnitOfWorkBase
@@ -35,20 +41,14 @@ class FakeAssignmentRepository:
         return sorted(found, key=lambda a: (a.proposed_at, a.id))
 
     async def search(
-        self,
-        *,
-        departement: str | None,
-        actor_id: str | None,
-        status: AssignmentStatus | None,
-        limit: int,
-        offset: int,
+        self, criteria: AssignmentFilter, *, limit: int, offset: int
     ) -> list[Assignment]:
         found = [
             replace(a)
             for a in self.rows.values()
-            if (departement is None or a.departement == departement)
-            and (actor_id is None or a.actor_id == actor_id)
-            and (status is None or a.status is status)
+            if criteria.departement in (None, a.departement)
+            and criteria.actor_id in (None, a.actor_id)
+            and criteria.status in (None, a.status)
         ]
         found.sort(key=lambda a: (a.proposed_at, a.id), reverse=True)
         return found[offset : offset + limit]
@@ -136,6 +136,10 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.actors = FakeActorRepository(self.assignments)
         self.demandes = FakeDemandeRepository()
         self._commit_repositories()
+
+    async def __aenter__(self) -> Self:
+        # The base returns its own type, which lacks this service's repositories.
+        return self
 
     def _commit_repositories(self) -> None:
         self._committed = (

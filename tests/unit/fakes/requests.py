@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Self
 from uuid import UUID
 
 from services.requests.domain.model import Demande, DemandeFilter
@@ -58,6 +59,10 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("requests")
         self.demandes = FakeDemandeRepository()
+
+    async def __aenter__(self) -> Self:
+        # The base returns its own type, which lacks this service's repositories.
+        return self
 
     def _commit_repositories(self) -> None:
         self.demandes.rows.update(self.demandes.staged)
