@@ -33,6 +33,13 @@ app = typer.Typer(help="Actor catalogues of the matching service.", no_args_is_h
 OPERATOR = Principal(Role.ADMIN, "mg-catalogue", None)
 
 
+@app.callback()
+def catalogues() -> None:
+    """Actor catalogues of the matching service."""
+    # With a callback, Typer keeps ``load`` a subcommand, as the usage above says; a lone
+    # command would otherwise become the program itself and take "load" for a file.
+
+
 async def _save(actors: list[Actor]) -> int:
     async with bootstrap.standalone_units_of_work(NAME, MIGRATIONS) as unit_of_work:
         uow = unit_of_work()
