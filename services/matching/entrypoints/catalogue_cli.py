@@ -25,7 +25,7 @@ from services.matching.domain.catalogue import (
 )
 from services.matching.domain.model import Actor
 from services.matching.entrypoints.main import MIGRATIONS, NAME
-from services.matching.service_layer import actors as actors_use_cases
+from services.matching.service_layer.actors import load_catalogue
 from shared.auth.tokens import Principal, Role
 
 app = typer.Typer(help="Actor catalogues of the matching service.", no_args_is_help=True)
@@ -44,7 +44,7 @@ async def _save(actors: list[Actor]) -> int:
     async with bootstrap.standalone_units_of_work(NAME, MIGRATIONS) as unit_of_work:
         uow = unit_of_work()
         async with uow:
-            return await actors_use_cases.load_catalogue(uow, OPERATOR, actors, datetime.now(UTC))
+            return await load_catalogue(uow, OPERATOR, actors, datetime.now(UTC))
 
 
 @app.command()
