@@ -6,7 +6,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.matching.domain.model import Weights
-from services.matching.service_layer.use_cases import Policy
+from services.matching.domain.routing import Policy
 
 
 class MatchingRules(BaseSettings):

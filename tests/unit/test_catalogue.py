@@ -125,7 +125,7 @@ def test_the_shipped_offer_of_maine_et_loire_answers_a_demande_of_angers() -> No
     }
     assert proposal.uncovered == ()
     excluded = {exclusion.actor_id: exclusion.reason for exclusion in proposal.exclusions}
-    assert "152\u00a0960" in excluded["cd49-ingenierie"]
+    assert "152\u202f960" in excluded["cd49-ingenierie"]
 
 
 def test_load_shipped_refuses_a_departement_without_catalogue() -> None:

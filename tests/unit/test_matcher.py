@@ -181,12 +181,12 @@ def test_each_hard_filter_excludes_with_its_own_french_reason() -> None:
         "N'intervient pas sur le territoire de la collectivité."
     )
     assert reason_for(proposal, "d-small-communes") == (
-        "Réservé aux collectivités de 10\u00a0000 habitants au plus "
-        "(celle-ci en compte 152\u00a0960)."
+        "Réservé aux collectivités de 10\u202f000 habitants au plus "
+        "(celle-ci en compte 152\u202f960)."
     )
     assert reason_for(proposal, "e-large-only") == (
-        "Réservé aux collectivités d'au moins 200\u00a0000 habitants "
-        "(celle-ci en compte 152\u00a0960)."
+        "Réservé aux collectivités d'au moins 200\u202f000 habitants "
+        "(celle-ci en compte 152\u202f960)."
     )
     assert reason_for(proposal, "f-members-only") == (
         "Réservé aux collectivités adhérentes de l'offre départementale."

@@ -8,7 +8,7 @@ import pytest
 
 from services.requests.domain.model import RequestStatus
 from services.requests.domain.progress import AssignmentView
-from services.requests.service_layer import use_cases
+from services.requests.service_layer import demandes
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
@@ -35,8 +35,8 @@ def draft(**overrides: object) -> RequestDraft:
     return RequestDraft.model_validate(values)
 
 
-def submission(d: RequestDraft, departement: str = "49", request_id=None) -> use_cases.Submission:
-    return use_cases.Submission(
+def submission(d: RequestDraft, departement: str = "49", request_id=None) -> demandes.Submission:
+    return demandes.Submission(
         draft=d,
         request_id=request_id or uuid4(),
         departement=departement,
@@ -47,7 +47,7 @@ def submission(d: RequestDraft, departement: str = "49", request_id=None) -> use
 
 async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit() -> None:
     uow = FakeUnitOfWork()
-    demande, created = await use_cases.submit_request(
+    demande, created = await demandes.submit_request(
         uow, submission(draft()), get_territories(), NOW
     )
     assert created
@@ -67,10 +67,10 @@ async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit
 async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None:
     uow = FakeUnitOfWork()
     request_id = uuid4()
-    first, created_first = await use_cases.submit_request(
+    first, created_first = await demandes.submit_request(
         uow, submission(draft(), request_id=request_id), get_territories(), NOW
     )
-    second, created_second = await use_cases.submit_request(
+    second, created_second = await demandes.submit_request(
         uow, submission(draft(), request_id=request_id), get_territories(), NOW
     )
     assert (created_first, created_second) == (True, False)
@@ -81,15 +81,54 @@ async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None
 async def test_reusing_a_request_id_for_another_demande_is_a_conflict() -> None:
     uow = FakeUnitOfWork()
     request_id = uuid4()
-    await use_cases.submit_request(
+    await demandes.submit_request(
         uow, submission(draft(), request_id=request_id), get_territories(), NOW
     )
     with pytest.raises(Conflict):
-        await use_cases.submit_request(
+        await demandes.submit_request(
             uow,
             submission(draft(title="Un tout autre projet"), request_id=request_id),
             get_territories(),
             NOW,
+        )
+
+
+async def test_a_concurrent_submission_of_the_same_id_gives_the_stored_demande() -> None:
+    uow = FakeUnitOfWork()
+    request_id = uuid4()
+    other = FakeUnitOfWork()
+    stored, _ = await demandes.submit_request(
+        other, submission(draft(), request_id=request_id), get_territories(), NOW
+    )
+    original_add = uow.demandes.add
+
+    async def add_after_the_other(demande):  # type: ignore[no-untyped-def]
+        # The other instance commits between our read (nothing yet) and our insert.
+        uow.demandes.rows.update(other.demandes.rows)
+        return await original_add(demande)
+
+    uow.demandes.add = add_after_the_other  # type: ignore[method-assign]
+    found, created = await demandes.submit_request(
+        uow, submission(draft(), request_id=request_id), get_territories(), NOW
+    )
+    assert not created and found.id == stored.id
+    assert uow.published == [] and uow.commits == 0
+
+
+def test_who_may_submit_for_whom() -> None:
+    territories = get_territories()
+    assert demandes.submission_departement(TEAM_49, "49007", territories) == "49"
+    admin = Principal(Role.ADMIN, "root", None)
+    assert demandes.submission_departement(admin, "44109", territories) == "44"
+    with pytest.raises(DomainValidationError):
+        demandes.submission_departement(admin, "99999", territories)
+    with pytest.raises(Forbidden):
+        demandes.submission_departement(
+            Principal(Role.ACTOR, "caue", "49", "caue-49"), "49007", territories
+        )
+    with pytest.raises(Forbidden):
+        demandes.submission_departement(
+            Principal(Role.COLLECTIVITE, "maire", "49", scope="49015"), "49007", territories
         )
 
 
@@ -105,7 +144,7 @@ async def test_reusing_a_request_id_for_another_demande_is_a_conflict() -> None:
 async def test_requester_must_exist_and_belong_to_the_departement(code: str, fragment: str) -> None:
     uow = FakeUnitOfWork()
     with pytest.raises(DomainValidationError) as caught:
-        await use_cases.submit_request(
+        await demandes.submit_request(
             uow, submission(draft(requester_code=code)), get_territories(), NOW
         )
     [error] = caught.value.errors
@@ -116,7 +155,7 @@ async def test_requester_must_exist_and_belong_to_the_departement(code: str, fra
 
 async def test_an_epci_of_the_departement_can_ask() -> None:
     uow = FakeUnitOfWork()
-    demande, _ = await use_cases.submit_request(
+    demande, _ = await demandes.submit_request(
         uow, submission(draft(requester_code="244900015")), get_territories(), NOW
     )
     assert demande.requester_kind.value == "epci"
@@ -127,7 +166,7 @@ async def test_dates_must_be_plausible() -> None:
     uow = FakeUnitOfWork()
     past = NOW.date() - timedelta(days=3)
     with pytest.raises(DomainValidationError) as caught:
-        await use_cases.submit_request(
+        await demandes.submit_request(
             uow,
             submission(draft(wished_start=past, wished_end=past - timedelta(days=1))),
             get_territories(),
@@ -140,7 +179,7 @@ async def test_dates_must_be_plausible() -> None:
 
 async def test_duplicate_themes_are_refused() -> None:
     with pytest.raises(DomainValidationError) as caught:
-        await use_cases.submit_request(
+        await demandes.submit_request(
             FakeUnitOfWork(),
             submission(draft(themes=["energie", "energie"])),
             get_territories(),
@@ -151,10 +190,10 @@ async def test_duplicate_themes_are_refused() -> None:
 
 async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
     uow = FakeUnitOfWork()
-    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
     owner = Principal(Role.COLLECTIVITE, "maire", "49", scope="49007")
-    withdrawn = await use_cases.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
-    again = await use_cases.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
+    withdrawn = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
+    again = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     assert withdrawn.status is again.status is RequestStatus.WITHDRAWN
     events = [e for _, e in uow.published]
     assert [type(e) for e in events] == [RequestSubmitted, RequestWithdrawn]
@@ -163,49 +202,49 @@ async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
 
 async def test_scopes_are_enforced_on_read_and_withdraw() -> None:
     uow = FakeUnitOfWork()
-    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
     other_commune = Principal(Role.COLLECTIVITE, "maire", "49", scope="49015")
     other_team = Principal(Role.DEPARTEMENT, "agent", "44")
     actor = Principal(Role.ACTOR, "caue", "49", scope="caue-49")
     for outsider in (other_commune, other_team, actor):
         with pytest.raises(Forbidden):
-            await use_cases.get_request(uow, outsider, demande.id)
+            await demandes.get_request(uow, outsider, demande.id)
         with pytest.raises(Forbidden):
-            await use_cases.withdraw_request(uow, outsider, demande.id, None, NOW)
-    assert (await use_cases.get_request(uow, TEAM_49, demande.id)).id == demande.id
+            await demandes.withdraw_request(uow, outsider, demande.id, None, NOW)
+    assert (await demandes.get_request(uow, TEAM_49, demande.id)).id == demande.id
     admin = Principal(Role.ADMIN, "root", None)
-    assert (await use_cases.get_request(uow, admin, demande.id)).id == demande.id
+    assert (await demandes.get_request(uow, admin, demande.id)).id == demande.id
     with pytest.raises(NotFound):
-        await use_cases.get_request(uow, TEAM_49, uuid4())
+        await demandes.get_request(uow, TEAM_49, uuid4())
 
 
 async def test_listing_is_limited_to_the_callers_scope() -> None:
     uow = FakeUnitOfWork()
     for code in ("49007", "49007", "49015"):
-        await use_cases.submit_request(
+        await demandes.submit_request(
             uow, submission(draft(requester_code=code)), get_territories(), NOW
         )
-    await use_cases.submit_request(
+    await demandes.submit_request(
         uow, submission(draft(requester_code="44109"), departement="44"), get_territories(), NOW
     )
     angers = Principal(Role.COLLECTIVITE, "maire", "49", scope="49007")
-    items, total = await use_cases.list_requests(
+    items, total = await demandes.list_requests(
         uow, angers, status=None, theme=None, commune=None, departement=None, limit=10, offset=0
     )
     assert total == 2 and {d.requester_code for d in items} == {"49007"}
-    items, total = await use_cases.list_requests(
+    items, total = await demandes.list_requests(
         uow, TEAM_49, status=None, theme=None, commune=None, departement=None, limit=2, offset=0
     )
     assert total == 3 and len(items) == 2
     with pytest.raises(Forbidden):
-        await use_cases.list_requests(
+        await demandes.list_requests(
             uow, TEAM_49, status=None, theme=None, commune=None, departement="44", limit=2, offset=0
         )
 
 
 async def test_the_demande_follows_its_assignments() -> None:
     uow = FakeUnitOfWork()
-    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
     caue, sieml = uuid4(), uuid4()
 
     def view(assignment_id, actor, status, lead=False):  # type: ignore[no-untyped-def]
@@ -221,22 +260,25 @@ async def test_the_demande_follows_its_assignments() -> None:
         (view(sieml, "sieml", "completed"), RequestStatus.COMPLETED),
     ]
     for step, expected in steps:
-        followed = await use_cases.follow_assignment(uow, demande.id, step, NOW)
+        followed = await demandes.follow_assignment(uow, demande.id, step, NOW)
         assert followed is not None and followed.status is expected, (step, followed)
     assert "SIEML : mission terminée" in (followed.status_detail or "")
+    read, views = await demandes.read_request(uow, TEAM_49, demande.id)
+    assert read.status is RequestStatus.COMPLETED
+    assert {(v.actor_id, v.status) for v in views} == {("caue", "declined"), ("sieml", "completed")}
 
 
 async def test_an_unmatched_demande_says_why_and_a_withdrawn_one_stays_withdrawn() -> None:
     uow = FakeUnitOfWork()
-    demande, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
-    followed = await use_cases.follow_assignment(
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
+    followed = await demandes.follow_assignment(
         uow, demande.id, None, NOW, unmatched_summary="Aucun acteur pour numérique / travaux"
     )
     assert followed is not None and followed.status is RequestStatus.UNMATCHED
     assert followed.status_detail == "Aucun acteur pour numérique / travaux"
-    other, _ = await use_cases.submit_request(uow, submission(draft()), get_territories(), NOW)
-    await use_cases.withdraw_request(uow, TEAM_49, other.id, None, NOW)
+    other, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
+    await demandes.withdraw_request(uow, TEAM_49, other.id, None, NOW)
     late = AssignmentView(uuid4(), "caue", "CAUE", True, [], "proposed", NOW)
-    followed = await use_cases.follow_assignment(uow, other.id, late, NOW)
+    followed = await demandes.follow_assignment(uow, other.id, late, NOW)
     assert followed is not None and followed.status is RequestStatus.WITHDRAWN
-    assert await use_cases.follow_assignment(uow, uuid4(), late, NOW) is None
+    assert await demandes.follow_assignment(uow, uuid4(), late, NOW) is None

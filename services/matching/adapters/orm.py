@@ -20,6 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from services.matching.domain.model import Need
+from shared.contracts.vocabulary import Phase, Theme
+
 metadata = MetaData()
 
 actors = Table(
@@ -94,3 +97,12 @@ assignments = Table(
     ),
     Index("assignments_actor_requester_idx", "actor_id", "requester_code"),
 )
+
+
+def needs_to_json(needs: tuple[Need, ...] | list[Need]) -> list[dict[str, str]]:
+    """Needs as the JSON columns hold them."""
+    return [{"theme": n.theme.value, "phase": n.phase.value} for n in needs]
+
+
+def needs_from_json(raw: list[dict[str, str]]) -> tuple[Need, ...]:
+    return tuple(Need(Theme(n["theme"]), Phase(n["phase"])) for n in raw)

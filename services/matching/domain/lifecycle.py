@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from services.matching.domain.model import Criteria, Need
+from shared.french import PARIS
 
 
 class AssignmentStatus(StrEnum):
@@ -35,6 +35,15 @@ STATUS_LABELS = {
 }
 
 MAX_DAYS_SPENT = Decimal("1000")
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentFilter:
+    """Which assignments a listing shows; ``None`` leaves a criterion open."""
+
+    departement: str | None = None
+    actor_id: str | None = None
+    status: AssignmentStatus | None = None
 
 
 class InvalidTransition(Exception):
@@ -136,12 +145,11 @@ def is_working_day(day: date) -> bool:
     }
 
 
-# Working days are those of the collectivités, whose calendar day is Paris's.
-PARIS = ZoneInfo("Europe/Paris")
-
-
 def response_deadline(now: datetime, working_days: int) -> datetime:
-    """``working_days`` working days after ``now``, at the same time of day."""
+    """``working_days`` working days after ``now``, at the same time of day.
+
+    Working days are those of the collectivités, whose calendar day is Paris's.
+    """
     moment = now
     left = working_days
     while left > 0:

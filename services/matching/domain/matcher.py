@@ -26,6 +26,7 @@ from services.matching.domain.model import (
     Weights,
 )
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS, Phase, RequesterKind, Theme
+from shared.french import number
 
 _DECIMALS = 4
 _UNITS_PER_POINT = 10_000  # 10 ** _DECIMALS
@@ -159,13 +160,13 @@ def _ineligibility(actor: Actor, requester: Requester) -> str | None:
     rules = actor.eligibility
     if rules.min_population is not None and requester.population < rules.min_population:
         return (
-            f"Réservé aux collectivités d'au moins {_number(rules.min_population)} habitants "
-            f"(celle-ci en compte {_number(requester.population)})."
+            f"Réservé aux collectivités d'au moins {number(rules.min_population)} habitants "
+            f"(celle-ci en compte {number(requester.population)})."
         )
     if rules.max_population is not None and requester.population > rules.max_population:
         return (
-            f"Réservé aux collectivités de {_number(rules.max_population)} habitants au plus "
-            f"(celle-ci en compte {_number(requester.population)})."
+            f"Réservé aux collectivités de {number(rules.max_population)} habitants au plus "
+            f"(celle-ci en compte {number(requester.population)})."
         )
     if rules.members_only and not requester.is_member:
         return "Réservé aux collectivités adhérentes de l'offre départementale."
@@ -392,8 +393,3 @@ def _join(parts: Iterable[str]) -> str:
 
 def _count(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
-
-
-def _number(value: int) -> str:
-    # French digit grouping, with a no-break space so the figure never wraps.
-    return f"{value:,}".replace(",", "\u00a0")

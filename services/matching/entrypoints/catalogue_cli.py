@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from services.matching import bootstrap
 from services.matching.domain.catalogue import (
     CatalogueError,
     load_shipped,
@@ -24,31 +25,26 @@ from services.matching.domain.catalogue import (
 )
 from services.matching.domain.model import Actor
 from services.matching.entrypoints.main import MIGRATIONS, NAME
-from services.matching.service_layer import use_cases
-from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
+from services.matching.service_layer.actors import load_catalogue
 from shared.auth.tokens import Principal, Role
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrations import upgrade
-from shared.settings import service_settings
 
 app = typer.Typer(help="Actor catalogues of the matching service.", no_args_is_help=True)
 
 OPERATOR = Principal(Role.ADMIN, "mg-catalogue", None)
 
 
+@app.callback()
+def catalogues() -> None:
+    """Actor catalogues of the matching service."""
+    # With a callback, Typer keeps ``load`` a subcommand, as the usage above says; a lone
+    # command would otherwise become the program itself and take "load" for a file.
+
+
 async def _save(actors: list[Actor]) -> int:
-    settings = service_settings(NAME)
-    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=2)
-    changed = 0
-    try:
-        factory = make_session_factory(engine)
-        for actor in actors:
-            async with MatchingUnitOfWork(factory, source=NAME) as uow:
-                changed += await use_cases.save_actor(uow, OPERATOR, actor, datetime.now(UTC)) > 0
-    finally:
-        await engine.dispose()
-    return changed
+    async with bootstrap.standalone_units_of_work(NAME, MIGRATIONS) as unit_of_work:
+        uow = unit_of_work()
+        async with uow:
+            return await load_catalogue(uow, OPERATOR, actors, datetime.now(UTC))
 
 
 @app.command()

@@ -11,40 +11,29 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from services.matching import bootstrap
 from services.matching.config import MatchingRules
 from services.matching.domain.catalogue import CatalogueError, actor_to_dict, actors_from_document
 from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, AssignmentStatus
-from services.matching.service_layer import use_cases
-from services.matching.service_layer.unit_of_work import MatchingUnitOfWork
-from shared.auth.tokens import Principal, Role
+from services.matching.domain.routing import Policy
+from services.matching.service_layer import actors, assignments, routing
+from services.matching.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
-from shared.errors import DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
-from shared.runtime import runtime_of, unit_of_work_dependency
 
 actors_router = APIRouter(prefix="/v1/actors", tags=["acteurs"])
 assignments_router = APIRouter(prefix="/v1/assignments", tags=["mises en relation"])
 unmatched_router = APIRouter(prefix="/v1/unmatched", tags=["demandes sans acteur"])
 
 
-unit_of_work = unit_of_work_dependency(MatchingUnitOfWork)
+UoW = Annotated[UnitOfWork, Depends(bootstrap.unit_of_work)]
 
 
-UoW = Annotated[MatchingUnitOfWork, Depends(unit_of_work)]
-
-
-def _policy(request: Request) -> use_cases.Policy:
+def _policy(request: Request) -> Policy:
     rules: MatchingRules = request.app.state.matching_rules
     return rules.policy()
-
-
-def _scope_departement(principal: Principal, departement: str | None) -> str | None:
-    if principal.role is Role.ADMIN:
-        return departement
-    if departement is not None and departement != principal.departement:
-        raise Forbidden("Vous ne pouvez consulter que votre département.")
-    return principal.departement
 
 
 # --- actors ---------------------------------------------------------------------------
@@ -57,16 +46,14 @@ async def list_actors(
     departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
 ) -> list[dict[str, Any]]:
     async with uow:
-        found = await uow.repository.actors_of(_scope_departement(principal, departement))
+        found = await actors.list_actors(uow, principal, departement)
     return [actor_to_dict(a) for a in found]
 
 
 @actors_router.get("/{actor_id}", summary="Un acteur")
 async def read_actor(actor_id: str, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
     async with uow:
-        actor = await uow.repository.actor(actor_id)
-    if actor is None or not principal.can_act_for(actor.departement):
-        raise NotFound("Acteur introuvable.")
+        actor = await actors.read_actor(uow, principal, actor_id)
     return actor_to_dict(actor)
 
 
@@ -76,7 +63,6 @@ async def read_actor(actor_id: str, principal: CurrentPrincipal, uow: UoW) -> di
     responses={422: {"description": "Fiche invalide, message en français."}},
 )
 async def save_actor(
-    request: Request,
     actor_id: str,
     principal: CurrentPrincipal,
     uow: UoW,
@@ -90,8 +76,7 @@ async def save_actor(
     except CatalogueError as exc:
         raise DomainValidationError([FieldError("acteur", str(exc))]) from exc
     async with uow:
-        version = await use_cases.save_actor(uow, principal, actor, datetime.now(UTC))
-    runtime_of(request).relay.wake()
+        version = await actors.save_actor(uow, principal, actor, datetime.now(UTC))
     return actor_to_dict(actor) | {"version": version if version > 0 else None}
 
 
@@ -100,22 +85,17 @@ async def save_actor(
     summary="Charger un catalogue complet (fichier JSON d'un département)",
 )
 async def load_catalogue(
-    request: Request,
     principal: CurrentPrincipal,
     uow: UoW,
     body: Annotated[dict[str, Any], Body(description="{departement, actors: [...]}")],
 ) -> dict[str, int]:
     try:
-        actors = actors_from_document(body)
+        catalogue = actors_from_document(body)
     except CatalogueError as exc:
         raise DomainValidationError([FieldError("catalogue", str(exc))]) from exc
-    changed = 0
-    now = datetime.now(UTC)
-    for actor in actors:
-        async with uow:
-            changed += await use_cases.save_actor(uow, principal, actor, now) > 0
-    runtime_of(request).relay.wake()
-    return {"actors": len(actors), "changed": changed}
+    async with uow:
+        changed = await actors.load_catalogue(uow, principal, catalogue, datetime.now(UTC))
+    return {"actors": len(catalogue), "changed": changed}
 
 
 # --- assignments ----------------------------------------------------------------------
@@ -191,16 +171,9 @@ async def list_assignments(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AssignmentView]:
-    if principal.role is Role.COLLECTIVITE:
-        raise Forbidden("Les collectivités suivent leurs demandes dans le service des demandes.")
-    actor_id = principal.scope if principal.role is Role.ACTOR else None
     async with uow:
-        found = await uow.repository.search_assignments(
-            departement=_scope_departement(principal, departement),
-            actor_id=actor_id,
-            status=status,
-            limit=limit,
-            offset=offset,
+        found = await assignments.list_assignments(
+            uow, principal, status=status, departement=departement, limit=limit, offset=offset
         )
     return [AssignmentView.of(a) for a in found]
 
@@ -210,25 +183,16 @@ async def read_assignment(
     assignment_id: UUID, principal: CurrentPrincipal, uow: UoW
 ) -> AssignmentView:
     async with uow:
-        found = await uow.repository.assignment(assignment_id)
-    if found is None or not principal.can_act_for(found.departement):
-        raise NotFound("Mise en relation introuvable.")
-    if principal.role is Role.ACTOR and principal.scope != found.actor_id:
-        raise Forbidden("Cette mise en relation est adressée à un autre acteur.")
-    if principal.role is Role.COLLECTIVITE:
-        raise Forbidden("Les collectivités suivent leurs demandes dans le service des demandes.")
+        found = await assignments.read_assignment(uow, principal, assignment_id)
     return AssignmentView.of(found)
 
 
 @assignments_router.post(
     "/{assignment_id}/accept", response_model=AssignmentView, summary="Accepter (acteur)"
 )
-async def accept(
-    request: Request, assignment_id: UUID, principal: CurrentPrincipal, uow: UoW
-) -> AssignmentView:
+async def accept(assignment_id: UUID, principal: CurrentPrincipal, uow: UoW) -> AssignmentView:
     async with uow:
-        done = await use_cases.accept(uow, principal, assignment_id, datetime.now(UTC))
-    runtime_of(request).relay.wake()
+        done = await assignments.accept(uow, principal, assignment_id, datetime.now(UTC))
     return AssignmentView.of(done)
 
 
@@ -243,7 +207,7 @@ async def decline(
     body: Annotated[Decline | None, Body()] = None,
 ) -> AssignmentView:
     async with uow:
-        done = await use_cases.decline(
+        done = await assignments.decline(
             uow,
             principal,
             assignment_id,
@@ -252,7 +216,6 @@ async def decline(
             get_territories(),
             datetime.now(UTC),
         )
-    runtime_of(request).relay.wake()
     return AssignmentView.of(done)
 
 
@@ -262,17 +225,15 @@ async def decline(
     summary="Déclarer la mission terminée, avec les jours passés (acteur)",
 )
 async def complete(
-    request: Request,
     assignment_id: UUID,
     principal: CurrentPrincipal,
     uow: UoW,
     body: Completion,
 ) -> AssignmentView:
     async with uow:
-        done = await use_cases.complete(
+        done = await assignments.complete(
             uow, principal, assignment_id, body.days_spent, body.report, datetime.now(UTC)
         )
-    runtime_of(request).relay.wake()
     return AssignmentView.of(done)
 
 
@@ -298,12 +259,8 @@ async def list_unmatched(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[UnmatchedView]:
-    if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
-        raise Forbidden("Réservé à l'équipe du département.")
     async with uow:
-        found = await uow.repository.unmatched(
-            _scope_departement(principal, departement), limit, offset
-        )
+        found = await routing.list_unmatched(uow, principal, departement, limit, offset)
     return [
         UnmatchedView(
             request_id=d.request_id,

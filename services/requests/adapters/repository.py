@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.requests.adapters.orm import demande_assignments, demandes
-from services.requests.domain.model import ContactPerson, Demande, RequestStatus
+from services.requests.domain.model import ContactPerson, Demande, DemandeFilter, RequestStatus
 from services.requests.domain.progress import AssignmentView
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-
-
-@dataclass(frozen=True, slots=True)
-class DemandeFilter:
-    departement: str | None = None
-    requester_code: str | None = None
-    status: RequestStatus | None = None
-    theme: Theme | None = None
-
-
-class DemandeRepository(Protocol):
-    async def add(self, demande: Demande) -> None: ...
-
-    async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None: ...
-
-    async def save_status(self, demande: Demande) -> None: ...
-
-    async def search(
-        self, criteria: DemandeFilter, *, limit: int, offset: int
-    ) -> tuple[list[Demande], int]: ...
-
-    async def assignments(self, demande_id: UUID) -> list[AssignmentView]: ...
-
-    async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None: ...
 
 
 def _row_values(d: Demande) -> dict[str, Any]:
@@ -109,8 +84,15 @@ class SqlDemandeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, demande: Demande) -> None:
-        await self._session.execute(insert(demandes).values(**_row_values(demande)))
+    async def add(self, demande: Demande) -> bool:
+        # ON CONFLICT waits for a concurrent insert of the same id, then stores nothing.
+        result = await self._session.execute(
+            pg_insert(demandes)
+            .values(**_row_values(demande))
+            .on_conflict_do_nothing(index_elements=[demandes.c.id])
+            .returning(demandes.c.id)
+        )
+        return result.scalar_one_or_none() is not None
 
     async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None:
         query = select(demandes).where(demandes.c.id == demande_id)

@@ -32,6 +32,16 @@ STATUS_LABELS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class DemandeFilter:
+    """Which demandes a listing shows; ``None`` leaves a criterion open."""
+
+    departement: str | None = None
+    requester_code: str | None = None
+    status: RequestStatus | None = None
+    theme: Theme | None = None
+
+
 class InvalidTransition(Exception):
     """The demande cannot go to that status from where it is."""
 

@@ -3,12 +3,14 @@ matching service's events, which the demandes follow."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from services.requests import bootstrap
 from services.requests.domain.progress import AssignmentView
-from services.requests.service_layer import use_cases
-from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
+from services.requests.service_layer import demandes
+from services.requests.service_layer.ports import UnitOfWork
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCancelled,
@@ -21,20 +23,14 @@ from shared.contracts.matching import (
 from shared.contracts.requests import SubmitRequestCommand
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_COMMAND
 from shared.errors import Conflict, DomainValidationError
-from shared.messaging.consumer import (
-    Handler,
-    IdempotentConsumer,
-    Received,
-    RejectedEvent,
-    Route,
-)
+from shared.messaging.consumer import Received, RejectedEvent, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
 
-async def on_submit_command(uow: RequestsUnitOfWork, event: Received[Any]) -> None:
+async def on_submit_command(uow: UnitOfWork, event: Received[Any]) -> None:
     command: SubmitRequestCommand = event.payload
-    submission = use_cases.Submission(
+    submission = demandes.Submission(
         draft=command,
         request_id=command.request_id,
         departement=event.envelope.departement,
@@ -43,15 +39,15 @@ async def on_submit_command(uow: RequestsUnitOfWork, event: Received[Any]) -> No
         caused_by=event.envelope,
     )
     try:
-        await use_cases.submit_request(uow, submission, get_territories(), datetime.now(UTC))
+        await demandes.submit_request(uow, submission, get_territories(), datetime.now(UTC))
     except DomainValidationError as exc:
         raise RejectedEvent("invalid_command", str(exc)) from exc
     except Conflict as exc:
         raise RejectedEvent("conflict", exc.message) from exc
 
 
-def _follow(status: str) -> Handler[RequestsUnitOfWork]:
-    async def handle(uow: RequestsUnitOfWork, event: Received[Any]) -> None:
+def _follow(status: str) -> Callable[[UnitOfWork, Received[Any]], Awaitable[None]]:
+    async def handle(uow: UnitOfWork, event: Received[Any]) -> None:
         payload = event.payload
         proposed = isinstance(payload, AssignmentProposed)
         view = AssignmentView(
@@ -63,33 +59,24 @@ def _follow(status: str) -> Handler[RequestsUnitOfWork]:
             status=status,
             updated_at=event.envelope.time,
         )
-        await use_cases.follow_assignment(uow, payload.request_id, view, datetime.now(UTC))
+        await demandes.follow_assignment(uow, payload.request_id, view, datetime.now(UTC))
 
     return handle
 
 
-async def on_unmatched(uow: RequestsUnitOfWork, event: Received[Any]) -> None:
+async def on_unmatched(uow: UnitOfWork, event: Received[Any]) -> None:
     payload: RequestUnmatched = event.payload
-    await use_cases.follow_assignment(
+    await demandes.follow_assignment(
         uow, payload.request_id, None, datetime.now(UTC), unmatched_summary=payload.summary_text
     )
 
 
 def register(runtime: ServiceRuntime) -> None:
-    def consumer(routes: dict[str, Route[RequestsUnitOfWork]]) -> IdempotentConsumer[Any]:
-        return IdempotentConsumer[RequestsUnitOfWork](
-            service=runtime.name,
-            uow_factory=runtime.unit_of_work(RequestsUnitOfWork),
-            routes=routes,
-            dead_letters=runtime.dead_letters,
-            max_attempts=runtime.kafka.max_attempts,
-            redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-        )
-
-    commands = consumer(
-        {SubmitRequestCommand.event_type: Route(SubmitRequestCommand, on_submit_command)}
+    commands = bootstrap.subscriber(
+        runtime, {SubmitRequestCommand.event_type: Route(SubmitRequestCommand, on_submit_command)}
     )
-    progress = consumer(
+    progress = bootstrap.subscriber(
+        runtime,
         {
             AssignmentProposed.event_type: Route(AssignmentProposed, _follow("proposed")),
             AssignmentAccepted.event_type: Route(AssignmentAccepted, _follow("accepted")),
@@ -98,7 +85,7 @@ def register(runtime: ServiceRuntime) -> None:
             AssignmentCompleted.event_type: Route(AssignmentCompleted, _follow("completed")),
             AssignmentCancelled.event_type: Route(AssignmentCancelled, _follow("cancelled")),
             RequestUnmatched.event_type: Route(RequestUnmatched, on_unmatched),
-        }
+        },
     )
     for topic, handler in ((REQUESTS_COMMAND.name, commands), (MATCHING_ASSIGNMENT.name, progress)):
         runtime.subscribe(topic, handler)

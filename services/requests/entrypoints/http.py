@@ -10,18 +10,16 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from services.requests import bootstrap
 from services.requests.domain.model import STATUS_LABELS, Demande, RequestStatus
 from services.requests.domain.progress import AssignmentView
-from services.requests.service_layer import use_cases
-from services.requests.service_layer.unit_of_work import RequestsUnitOfWork
-from shared.auth.tokens import Principal, Role
+from services.requests.service_layer import demandes
+from services.requests.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
 from shared.contracts.requests import RequestDraft
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.errors import DomainValidationError, FieldError, Forbidden
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
-from shared.runtime import runtime_of, unit_of_work_dependency
 
 router = APIRouter(prefix="/v1/requests", tags=["demandes"])
 
@@ -126,25 +124,7 @@ class Withdrawal(BaseModel):
     reason: Text | None = Field(default=None, max_length=1000)
 
 
-unit_of_work = unit_of_work_dependency(RequestsUnitOfWork)
-
-
-UoW = Annotated[RequestsUnitOfWork, Depends(unit_of_work)]
-
-
-def _submission_departement(principal: Principal, requester_code: str) -> str:
-    if principal.role is Role.ACTOR:
-        raise Forbidden("Un acteur ne dépose pas de demande.")
-    if principal.role is Role.COLLECTIVITE and principal.scope != requester_code:
-        raise Forbidden("Vous ne pouvez déposer une demande qu'au nom de votre collectivité.")
-    if principal.departement is not None:
-        return principal.departement
-    home = get_territories().home_departement(requester_code)
-    if home is None:
-        raise DomainValidationError(
-            [FieldError("requester_code", "Collectivité inconnue du référentiel officiel.")]
-        )
-    return home
+UoW = Annotated[UnitOfWork, Depends(bootstrap.unit_of_work)]
 
 
 @router.post(
@@ -169,8 +149,9 @@ async def submit(
         Header(description="UUID choisi par le client : un nouvel envoi ne crée pas de doublon."),
     ] = None,
 ) -> RequestView:
-    departement = _submission_departement(principal, draft.requester_code)
-    submission = use_cases.Submission(
+    territories = get_territories()
+    departement = demandes.submission_departement(principal, draft.requester_code, territories)
+    submission = demandes.Submission(
         draft=draft,
         request_id=idempotency_key or uuid4(),
         departement=departement,
@@ -179,12 +160,10 @@ async def submit(
         correlation_id=request.state.correlation_id,
     )
     async with uow:
-        demande, created = await use_cases.submit_request(
-            uow, submission, get_territories(), datetime.now(UTC)
+        demande, created = await demandes.submit_request(
+            uow, submission, territories, datetime.now(UTC)
         )
-    if created:
-        runtime_of(request).relay.wake()
-    else:
+    if not created:
         response.status_code = 200
     response.headers["Location"] = f"/v1/requests/{demande.id}"
     return RequestView.of(demande)
@@ -193,8 +172,8 @@ async def submit(
 @router.get("/{request_id}", response_model=RequestView, summary="Lire une demande")
 async def read(request_id: UUID, principal: CurrentPrincipal, uow: UoW) -> RequestView:
     async with uow:
-        demande = await use_cases.get_request(uow, principal, request_id)
-        return RequestView.of(demande, await uow.demandes.assignments(demande.id))
+        demande, assignments = await demandes.read_request(uow, principal, request_id)
+    return RequestView.of(demande, assignments)
 
 
 @router.get("", response_model=RequestPage, summary="Lister les demandes de votre périmètre")
@@ -213,7 +192,7 @@ async def list_(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RequestPage:
     async with uow:
-        items, total = await use_cases.list_requests(
+        items, total = await demandes.list_requests(
             uow,
             principal,
             status=status,
@@ -230,15 +209,13 @@ async def list_(
 
 @router.post("/{request_id}/withdraw", response_model=RequestView, summary="Retirer une demande")
 async def withdraw(
-    request: Request,
     request_id: UUID,
     principal: CurrentPrincipal,
     uow: UoW,
     body: Annotated[Withdrawal | None, Body()] = None,
 ) -> RequestView:
     async with uow:
-        demande = await use_cases.withdraw_request(
+        demande = await demandes.withdraw_request(
             uow, principal, request_id, body.reason if body else None, datetime.now(UTC)
         )
-    runtime_of(request).relay.wake()
     return RequestView.of(demande)

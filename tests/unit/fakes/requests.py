@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Self
 from uuid import UUID
 
-from services.requests.adapters.repository import DemandeFilter
-from services.requests.domain.model import Demande
+from services.requests.domain.model import Demande, DemandeFilter
 from services.requests.domain.progress import AssignmentView
 from tests.unit.fakes import FakeUnitOfWorkBase
 
@@ -27,8 +27,11 @@ class FakeDemandeRepository:
         else:
             views[view.assignment_id] = replace(view)
 
-    async def add(self, demande: Demande) -> None:
+    async def add(self, demande: Demande) -> bool:
+        if demande.id in self.rows or demande.id in self.staged:
+            return False
         self.staged[demande.id] = replace(demande)
+        return True
 
     async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None:
         found = self.staged.get(demande_id) or self.rows.get(demande_id)
@@ -56,6 +59,10 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("requests")
         self.demandes = FakeDemandeRepository()
+
+    async def __aenter__(self) -> Self:
+        # The base returns its own type, which lacks this service's repositories.
+        return self
 
     def _commit_repositories(self) -> None:
         self.demandes.rows.update(self.demandes.staged)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.requests.adapters.repository import DemandeRepository, SqlDemandeRepository
+from services.requests.adapters.repository import SqlDemandeRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
 class RequestsUnitOfWork(SqlUnitOfWork):
-    demandes: DemandeRepository
+    demandes: SqlDemandeRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.demandes = SqlDemandeRepository(session)

@@ -1,23 +1,21 @@
-"""Use cases of the requests service: submit, withdraw, read, list."""
+"""Use cases of the demande aggregate: submit, withdraw, read, list, follow matching."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
-
-from services.requests.adapters.repository import DemandeFilter, DemandeRepository
 from services.requests.domain.model import (
     ContactPerson,
     Demande,
+    DemandeFilter,
     InvalidTransition,
     RequestStatus,
 )
 from services.requests.domain.progress import AssignmentView, mark_unmatched, progress
 from services.requests.domain.validation import check_draft, resolve_requester
+from services.requests.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import (
     Contact,
@@ -27,20 +25,11 @@ from shared.contracts.requests import (
     RequestWithdrawn,
 )
 from shared.contracts.vocabulary import Theme
-from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
+from shared.french import PARIS
 from shared.messaging.envelope import Envelope
-from shared.messaging.outbox import OutboxWriter
 from shared.observability.metrics import DEMANDES
 from shared.refdata import Territories
-
-
-class UnitOfWork(Protocol):
-    demandes: DemandeRepository
-    outbox: OutboxWriter
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +43,28 @@ class Submission:
     correlation_id: str | None = None
 
 
+def submission_departement(
+    principal: Principal, requester_code: str, territories: Territories
+) -> str:
+    """The département a demande submitted by ``principal`` for ``requester_code`` belongs to."""
+    if principal.role is Role.ACTOR:
+        raise Forbidden("Un acteur ne dépose pas de demande.")
+    if principal.role is Role.COLLECTIVITE and principal.scope != requester_code:
+        raise Forbidden("Vous ne pouvez déposer une demande qu'au nom de votre collectivité.")
+    if principal.departement is not None:
+        return principal.departement
+    home = territories.home_departement(requester_code)
+    if home is None:
+        raise DomainValidationError(
+            [FieldError("requester_code", "Collectivité inconnue du référentiel officiel.")]
+        )
+    return home
+
+
 def _new_demande(submission: Submission, territories: Territories, now: datetime) -> Demande:
     draft = submission.draft
-    errors = check_draft(draft, now.date())
+    # "Today" for the person who asks is the day in Paris.
+    errors = check_draft(draft, now.astimezone(PARIS).date())
     requester, requester_errors = resolve_requester(
         draft.requester_code, submission.departement, territories
     )
@@ -130,24 +138,22 @@ async def submit_request(
     existing = await uow.demandes.get(submission.request_id)
     if existing is not None:
         return _same_or_conflict(existing, demande), False
-    try:
-        envelope = await uow.outbox.add(
-            submitted_event(demande),
-            departement=demande.departement,
-            caused_by=submission.caused_by,
-            correlation_id=submission.correlation_id,
-        )
-        # Later events of this demande continue the flow that its submission started.
-        demande.correlation_id = envelope.correlation_id
-        await uow.demandes.add(demande)
-        await uow.commit()
-    except IntegrityError:
+    envelope = await uow.outbox.add(
+        submitted_event(demande),
+        departement=demande.departement,
+        caused_by=submission.caused_by,
+        correlation_id=submission.correlation_id,
+    )
+    # Later events of this demande continue the flow that its submission started.
+    demande.correlation_id = envelope.correlation_id
+    if not await uow.demandes.add(demande):
         # Another instance stored the same id between our read and our insert.
         await uow.rollback()
         existing = await uow.demandes.get(submission.request_id)
         if existing is None:
-            raise
+            raise Conflict("Cet identifiant de demande est en cours d'enregistrement.")
         return _same_or_conflict(existing, demande), False
+    await uow.commit()
     DEMANDES.labels(demande.departement, demande.status.value).inc()
     return demande, True
 
@@ -179,6 +185,14 @@ async def get_request(uow: UnitOfWork, principal: Principal, demande_id: UUID) -
         raise NotFound("Demande introuvable.")
     ensure_can_read(principal, demande)
     return demande
+
+
+async def read_request(
+    uow: UnitOfWork, principal: Principal, demande_id: UUID
+) -> tuple[Demande, list[AssignmentView]]:
+    """The demande and the actors proposed for it or working on it."""
+    demande = await get_request(uow, principal, demande_id)
+    return demande, await uow.demandes.assignments(demande.id)
 
 
 async def list_requests(

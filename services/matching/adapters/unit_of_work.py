@@ -1,0 +1,21 @@
+"""The matching service's unit of work: its state, outbox and inbox in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.matching.adapters.actors import SqlActorRepository
+from services.matching.adapters.assignments import SqlAssignmentRepository
+from services.matching.adapters.demandes import SqlDemandeRepository
+from shared.db.unit_of_work import SqlUnitOfWork
+
+
+class MatchingUnitOfWork(SqlUnitOfWork):
+    actors: SqlActorRepository
+    demandes: SqlDemandeRepository
+    assignments: SqlAssignmentRepository
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.actors = SqlActorRepository(session)
+        self.demandes = SqlDemandeRepository(session)
+        self.assignments = SqlAssignmentRepository(session)

@@ -1,0 +1,62 @@
+"""Where the matching service's adapters meet its service layer, and nowhere else.
+
+Every unit of work comes from the runtime's factory, so committing one that wrote to
+the outbox wakes the relay, whichever entry point (route, subscriber, expiry sweep)
+committed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Request
+
+from services.matching.adapters.unit_of_work import MatchingUnitOfWork
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.migrations import upgrade
+from shared.messaging.consumer import IdempotentConsumer, Route
+from shared.runtime import ServiceRuntime, unit_of_work_dependency
+from shared.settings import service_settings
+
+# FastAPI dependency: a fresh unit of work per HTTP request.
+unit_of_work: Callable[[Request], MatchingUnitOfWork] = unit_of_work_dependency(MatchingUnitOfWork)
+
+
+def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], MatchingUnitOfWork]:
+    return runtime.unit_of_work(MatchingUnitOfWork)
+
+
+def subscriber(
+    runtime: ServiceRuntime, routes: Mapping[str, Route[MatchingUnitOfWork]]
+) -> IdempotentConsumer[MatchingUnitOfWork]:
+    """An idempotent consumer running ``routes``, each event in its own unit of work."""
+    return IdempotentConsumer[MatchingUnitOfWork](
+        service=runtime.name,
+        uow_factory=unit_of_work_factory(runtime),
+        routes=routes,
+        dead_letters=runtime.dead_letters,
+        max_attempts=runtime.kafka.max_attempts,
+        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
+    )
+
+
+@asynccontextmanager
+async def standalone_units_of_work(
+    name: str, migrations: Path
+) -> AsyncIterator[Callable[[], MatchingUnitOfWork]]:
+    """Units of work for a command-line tool, on a migrated database of its own.
+
+    No relay runs in such a process: the service's relay publishes what it wrote on its
+    next poll of the outbox.
+    """
+    settings = service_settings(name)
+    await asyncio.to_thread(upgrade, migrations, settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        factory = make_session_factory(engine)
+        yield lambda: MatchingUnitOfWork(factory, source=name)
+    finally:
+        await engine.dispose()

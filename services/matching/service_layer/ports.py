@@ -1,0 +1,85 @@
+"""What the matching use cases need of the outside world, as Protocols: one repository
+per aggregate (actors, routed demandes, assignments) and the unit of work holding them.
+
+The SQL adapters (``services.matching.adapters``) and the tests' fakes
+(``tests.unit.fakes.matching``) both satisfy them; ``bootstrap`` wires the former.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from services.matching.domain.lifecycle import Assignment, AssignmentFilter
+from services.matching.domain.model import Actor, ActorState
+from services.matching.domain.routing import RoutedDemande
+from shared.messaging.ports import Outbox
+
+
+class ActorRepository(Protocol):
+    async def upsert(self, actor: Actor, now: datetime) -> tuple[int, bool]:
+        """Store the actor; returns its new version and whether it is new."""
+        ...
+
+    async def get(self, actor_id: str) -> Actor | None: ...
+
+    async def of_departement(
+        self, departement: str | None, *, lock: bool = False
+    ) -> list[Actor]: ...
+
+    async def states(self, actor_ids: list[str], requester_code: str) -> dict[str, ActorState]:
+        """Each actor's open load, and whether it has worked for ``requester_code``."""
+        ...
+
+
+class DemandeRepository(Protocol):
+    async def add(self, demande: RoutedDemande) -> bool:
+        """False (nothing stored) when the demande was routed before."""
+        ...
+
+    async def get(self, request_id: UUID, *, lock: bool = False) -> RoutedDemande | None: ...
+
+    async def save(self, demande: RoutedDemande) -> None: ...
+
+    async def unmatched(
+        self, departement: str | None, limit: int, offset: int
+    ) -> list[RoutedDemande]: ...
+
+
+class AssignmentRepository(Protocol):
+    async def add(self, a: Assignment) -> None: ...
+
+    async def save(self, a: Assignment) -> None: ...
+
+    async def get(self, assignment_id: UUID, *, lock: bool = False) -> Assignment | None: ...
+
+    async def of_request(self, request_id: UUID) -> list[Assignment]: ...
+
+    async def search(
+        self, criteria: AssignmentFilter, *, limit: int, offset: int
+    ) -> list[Assignment]: ...
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Assignment]:
+        """Open proposals past their deadline, oldest first; other instances skip them."""
+        ...
+
+
+class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
+    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+
+    # Read-only members, so that a unit of work holding narrower types still qualifies.
+    @property
+    def actors(self) -> ActorRepository: ...
+
+    @property
+    def demandes(self) -> DemandeRepository: ...
+
+    @property
+    def assignments(self) -> AssignmentRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def commit(self) -> None: ...

@@ -1,0 +1,48 @@
+"""What the requests use cases need of the outside world, as Protocols.
+
+The SQL adapters (``services.requests.adapters``) and the tests' fakes
+(``tests.unit.fakes.requests``) both satisfy them; ``bootstrap`` wires the former.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+from uuid import UUID
+
+from services.requests.domain.model import Demande, DemandeFilter
+from services.requests.domain.progress import AssignmentView
+from shared.messaging.ports import Outbox
+
+
+class DemandeRepository(Protocol):
+    async def add(self, demande: Demande) -> bool:
+        """Store a new demande; False (nothing stored) when its id is already taken."""
+        ...
+
+    async def get(self, demande_id: UUID, *, for_update: bool = False) -> Demande | None: ...
+
+    async def save_status(self, demande: Demande) -> None: ...
+
+    async def search(
+        self, criteria: DemandeFilter, *, limit: int, offset: int
+    ) -> tuple[list[Demande], int]: ...
+
+    async def assignments(self, demande_id: UUID) -> list[AssignmentView]: ...
+
+    async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None: ...
+
+
+class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
+    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+
+    # Read-only members, so that a unit of work holding narrower types still qualifies.
+    @property
+    def demandes(self) -> DemandeRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...

@@ -1,0 +1,157 @@
+"""In-memory stand-ins for the matching service's adapters.
+
+Repositories store copies and hand out copies, so a use case changes what they hold
+only through them; a rollback puts back what the last commit left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+from services.matching.domain.lifecycle import (
+    OPEN_STATUSES,
+    Assignment,
+    AssignmentFilter,
+    AssignmentStatus,
+)
+from services.matching.domain.model import Actor, ActorState
+from services.matching.domain.routing import RoutedDemande
+from tests.unit.fakes import FakeUnitOfWorkBase
+
+
+class FakeAssignmentRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Assignment] = {}
+
+    async def add(self, a: Assignment) -> None:
+        self.rows[a.id] = replace(a)
+
+    async def save(self, a: Assignment) -> None:
+        self.rows[a.id] = replace(a)
+
+    async def get(self, assignment_id: UUID, *, lock: bool = False) -> Assignment | None:
+        found = self.rows.get(assignment_id)
+        return replace(found) if found else None
+
+    async def of_request(self, request_id: UUID) -> list[Assignment]:
+        found = [replace(a) for a in self.rows.values() if a.request_id == request_id]
+        return sorted(found, key=lambda a: (a.proposed_at, a.id))
+
+    async def search(
+        self, criteria: AssignmentFilter, *, limit: int, offset: int
+    ) -> list[Assignment]:
+        found = [
+            replace(a)
+            for a in self.rows.values()
+            if criteria.departement in (None, a.departement)
+            and criteria.actor_id in (None, a.actor_id)
+            and criteria.status in (None, a.status)
+        ]
+        found.sort(key=lambda a: (a.proposed_at, a.id), reverse=True)
+        return found[offset : offset + limit]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Assignment]:
+        due = [
+            replace(a)
+            for a in self.rows.values()
+            if a.status is AssignmentStatus.PROPOSED and a.respond_by < now
+        ]
+        return sorted(due, key=lambda a: a.respond_by)[:limit]
+
+
+class FakeActorRepository:
+    def __init__(self, assignments: FakeAssignmentRepository) -> None:
+        self.rows: dict[str, Actor] = {}
+        self.versions: dict[str, int] = {}
+        self._assignments = assignments
+
+    async def upsert(self, actor: Actor, now: datetime) -> tuple[int, bool]:
+        created = actor.id not in self.rows
+        self.rows[actor.id] = actor
+        self.versions[actor.id] = self.versions.get(actor.id, 0) + 1
+        return self.versions[actor.id], created
+
+    async def get(self, actor_id: str) -> Actor | None:
+        return self.rows.get(actor_id)
+
+    async def of_departement(self, departement: str | None, *, lock: bool = False) -> list[Actor]:
+        found = [a for a in self.rows.values() if departement in (None, a.departement)]
+        return sorted(found, key=lambda a: a.id)
+
+    async def states(self, actor_ids: list[str], requester_code: str) -> dict[str, ActorState]:
+        held = list(self._assignments.rows.values())
+        worked = {AssignmentStatus.ACCEPTED, AssignmentStatus.COMPLETED}
+        return {
+            actor_id: ActorState(
+                load=sum(a.actor_id == actor_id and a.status in OPEN_STATUSES for a in held),
+                collectivites=frozenset({requester_code})
+                if any(
+                    a.actor_id == actor_id
+                    and a.requester_code == requester_code
+                    and a.status in worked
+                    for a in held
+                )
+                else frozenset(),
+            )
+            for actor_id in actor_ids
+        }
+
+
+class FakeDemandeRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, RoutedDemande] = {}
+
+    async def add(self, demande: RoutedDemande) -> bool:
+        if demande.request_id in self.rows:
+            return False
+        self.rows[demande.request_id] = replace(demande)
+        return True
+
+    async def get(self, request_id: UUID, *, lock: bool = False) -> RoutedDemande | None:
+        found = self.rows.get(request_id)
+        return replace(found) if found else None
+
+    async def save(self, demande: RoutedDemande) -> None:
+        self.rows[demande.request_id] = replace(demande)
+
+    async def unmatched(
+        self, departement: str | None, limit: int, offset: int
+    ) -> list[RoutedDemande]:
+        found = [
+            replace(d)
+            for d in self.rows.values()
+            if d.status == "unmatched" and departement in (None, d.departement)
+        ]
+        found.sort(key=lambda d: d.updated_at, reverse=True)
+        return found[offset : offset + limit]
+
+
+class FakeUnitOfWork(FakeUnitOfWorkBase):
+    def __init__(self) -> None:
+        super().__init__("matching")
+        self.assignments = FakeAssignmentRepository()
+        self.actors = FakeActorRepository(self.assignments)
+        self.demandes = FakeDemandeRepository()
+        self._commit_repositories()
+
+    async def __aenter__(self) -> Self:
+        # The base returns its own type, which lacks this service's repositories.
+        return self
+
+    def _commit_repositories(self) -> None:
+        self._committed = (
+            dict(self.actors.rows),
+            dict(self.actors.versions),
+            dict(self.demandes.rows),
+            dict(self.assignments.rows),
+        )
+
+    def _rollback_repositories(self) -> None:
+        actors, versions, demandes, assignments = self._committed
+        self.actors.rows = dict(actors)
+        self.actors.versions = dict(versions)
+        self.demandes.rows = dict(demandes)
+        self.assignments.rows = dict(assignments)
