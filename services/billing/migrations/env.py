@@ -1,7 +1,7 @@
 """Alembic environment of the billing database."""
 
 from services.billing.adapters.orm import metadata
-from shared.messaging.tables import MESSAGING_METADATA
 from shared.db.migrations import run_env
+from shared.messaging.tables import MESSAGING_METADATA
 
 run_env([metadata, MESSAGING_METADATA])
