@@ -1,0 +1,98 @@
+"""The deliveries a département team follows, and the retry of a dead letter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from services.notifications.domain.model import Kind
+from services.notifications.domain.views import DeliveryFilter, DeliveryView
+from services.notifications.entrypoints.http.dependencies import DEPARTEMENT, UoW
+from services.notifications.service_layer import deliveries
+from shared.http.security import CurrentPrincipal
+
+deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["livraisons"])
+
+
+class DeliveryOut(BaseModel):
+    """A delivery as a team follows it: no address, no content."""
+
+    id: UUID
+    channel: str
+    kind: str
+    departement: str
+    recipient_role: str
+    subscription_id: UUID | None
+    request_id: UUID | None
+    source_event_id: str
+    source_event_type: str
+    status: str
+    attempts: int
+    reason: str | None
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, d: DeliveryView) -> DeliveryOut:
+        return cls(
+            id=d.id,
+            channel=d.channel,
+            kind=d.kind,
+            departement=d.departement,
+            recipient_role=d.recipient_role,
+            subscription_id=d.subscription_id,
+            request_id=d.request_id,
+            source_event_id=d.source_event_id,
+            source_event_type=d.source_event_type,
+            status=d.status,
+            # The mail server's words may quote the address.
+            last_error=d.last_error if d.channel == "webhook" else None,
+            attempts=d.attempts,
+            reason=d.reason,
+            next_attempt_at=d.next_attempt_at,
+            created_at=d.created_at,
+            sent_at=d.sent_at,
+        )
+
+
+DeliveryStatusName = Literal[
+    "awaiting_recipient", "held", "pending", "sent", "dead_lettered", "skipped", "digested"
+]
+
+
+@deliveries_router.get(
+    "", response_model=list[DeliveryOut], summary="Livraisons (équipe du département)"
+)
+async def list_deliveries(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    status: DeliveryStatusName | None = None,
+    kind: Kind | None = None,
+    subscription_id: UUID | None = None,
+    departement: Annotated[str | None, Query(pattern=DEPARTEMENT)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[DeliveryOut]:
+    criteria = DeliveryFilter(departement, status, kind.value if kind else None, subscription_id)
+    async with uow:
+        found = await deliveries.list_deliveries(
+            uow, principal, criteria, limit=limit, offset=offset
+        )
+    return [DeliveryOut.of(d) for d in found]
+
+
+@deliveries_router.post(
+    "/{delivery_id}/retry",
+    status_code=202,
+    summary="Relancer une livraison en échec définitif (équipe du département)",
+)
+async def retry(delivery_id: UUID, principal: CurrentPrincipal, uow: UoW) -> dict[str, str]:
+    async with uow:
+        await deliveries.retry_dead_letter(uow, principal, delivery_id, datetime.now(UTC))
+    return {"status": "pending"}
