@@ -23,7 +23,6 @@ from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Channel, Kind, notification_id
 from services.notifications.domain.model import Role as Recipient
-from services.notifications.domain.wording import PARIS, french_date
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued, LineRef
@@ -39,6 +38,7 @@ from shared.contracts.matching import (
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.french import PARIS, long_date
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
@@ -345,7 +345,7 @@ async def test_a_demande_journey_sends_each_message_once_in_french(
     assert "Bâtiments publics — Faisabilité / programmation" in proposal.text
     assert accepted.subject.startswith("CAUE de la Vendée accompagnera votre projet")
     assert "3,5 jour(s) d'intervention" in completed.text
-    amount = "1\u202f225,00\u202f€"
+    amount = "1\u202f225,00\u00a0€"
     assert invoice.subject == f"Facture {DEP}-2027-{d.tag} : mission d'accompagnement — {amount}"
     assert f"Montant TTC : {amount}" in invoice.text
 
@@ -647,7 +647,7 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
     [follow_up] = follow_ups
     assert follow_up.subject == f"Où en êtes-vous ? « {d.title} »"
     assert "Nous n'avons pas eu de nouvelles de votre projet" in follow_up.text
-    assert french_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
+    assert long_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
 
 
 async def age_demande(database_url: str, request_id: uuid.UUID, age: timedelta) -> None:
