@@ -650,6 +650,59 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
     assert long_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
 
 
+async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
+    smtp: SmtpSink, fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+) -> None:
+    """The dispatcher polls once a minute here: only the wake-up of the commit that made a
+    delivery due can send it within seconds, whoever commits (subscriber, route, job)."""
+    slow_poll = settings_for(smtp, dispatch_poll_seconds=60, max_attempts=1)
+    later, daily = Demande(contact=f"tempfail-{uuid.uuid4().hex[:8]}@example.fr"), Demande()
+    soon = 5.0
+    async with running_service(
+        "notifications", fresh_database, kafka_topics, build_options={"settings": slow_poll}
+    ) as service:
+        # A subscriber's commit: the acknowledgement goes out at once.
+        acknowledged = await publish(kafka_topics, daily.submitted())
+        ack_id = expected_id(acknowledged, f"requester:{daily.request_id}")
+        await smtp.wait_for(lambda: smtp.with_id(ack_id) != [], timeout=soon)
+
+        # Refused once (451) with one attempt allowed: dead-lettered at once...
+        refused = await publish(kafka_topics, later.submitted())
+        refused_id = notification_id(refused.id, f"requester:{later.request_id}", Channel.EMAIL)
+        started = time.monotonic()
+        while (
+            await service.client.get("/v1/deliveries?status=dead_lettered", headers=ADMIN)
+        ).json() == []:
+            assert time.monotonic() - started < soon, "never dead-lettered"
+            await asyncio.sleep(0.05)
+        # ... and a team's retry over HTTP is sent at once.
+        retried = await service.client.post(f"/v1/deliveries/{refused_id}/retry", headers=TEAM)
+        assert retried.status_code == 202, retried.text
+        await smtp.wait_for(
+            lambda: smtp.with_id(f"<{refused_id}@matiere-grise.local>") != [], timeout=soon
+        )
+
+        # A job's commit: today's digest goes out at once.
+        chosen = await service.client.put(
+            f"/v1/preferences/{daily.contact}", json={"digest": "daily"}, headers=TEAM
+        )
+        assert chosen.status_code == 200, chosen.text
+        await publish(kafka_topics, daily.accepted())
+        jobs = service.app.state.notification_jobs
+        started = time.monotonic()
+        while await jobs.send_digests(force=True) == 0:
+            assert time.monotonic() - started < soon, "nothing held for a digest"
+            await asyncio.sleep(0.05)
+        digest = notification_id(
+            rules.digest_source(datetime.now(PARIS).date()),
+            rules.digest_recipient(daily.contact),
+            Channel.EMAIL,
+        )
+        await smtp.wait_for(
+            lambda: smtp.with_id(f"<{digest}@matiere-grise.local>") != [], timeout=soon
+        )
+
+
 async def age_demande(database_url: str, request_id: uuid.UUID, age: timedelta) -> None:
     """Move a demande's last news back in time, once the service has it."""
     engine = create_async_engine(database_url)
