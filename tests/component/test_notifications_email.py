@@ -655,32 +655,37 @@ async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
 ) -> None:
     """The dispatcher polls once a minute here: only the wake-up of the commit that made a
     delivery due can send it within seconds, whoever commits (subscriber, route, job)."""
-    slow_poll = settings_for(smtp, dispatch_poll_seconds=60, max_attempts=1)
-    later, daily = Demande(contact=f"tempfail-{uuid.uuid4().hex[:8]}@example.fr"), Demande()
+    # Message-IDs of its own: the module's service hears the same events and sends too.
+    domain = f"wake-{uuid.uuid4().hex[:8]}.test"
+    slow_poll = settings_for(smtp, dispatch_poll_seconds=60, message_id_domain=domain)
+    refused, daily = Demande(contact=f"refuse-{uuid.uuid4().hex[:8]}@example.fr"), Demande()
+    team = f"notices-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
     soon = 5.0
+
+    def ours(notification: uuid.UUID) -> list[Mail]:
+        return smtp.with_id(f"<{notification}@{domain}>")
+
     async with running_service(
         "notifications", fresh_database, kafka_topics, build_options={"settings": slow_poll}
     ) as service:
+        saved = await service.client.put(
+            f"/v1/teams/{DEP}/contact", json={"email": team}, headers=TEAM
+        )
+        assert saved.status_code == 200, saved.text
         # A subscriber's commit: the acknowledgement goes out at once.
         acknowledged = await publish(kafka_topics, daily.submitted())
-        ack_id = expected_id(acknowledged, f"requester:{daily.request_id}")
-        await smtp.wait_for(lambda: smtp.with_id(ack_id) != [], timeout=soon)
+        ack = notification_id(acknowledged.id, f"requester:{daily.request_id}", Channel.EMAIL)
+        await smtp.wait_for(lambda: ours(ack) != [], timeout=soon)
 
-        # Refused once (451) with one attempt allowed: dead-lettered at once...
-        refused = await publish(kafka_topics, later.submitted())
-        refused_id = notification_id(refused.id, f"requester:{later.request_id}", Channel.EMAIL)
-        started = time.monotonic()
-        while (
-            await service.client.get("/v1/deliveries?status=dead_lettered", headers=ADMIN)
-        ).json() == []:
-            assert time.monotonic() - started < soon, "never dead-lettered"
-            await asyncio.sleep(0.05)
-        # ... and a team's retry over HTTP is sent at once.
-        retried = await service.client.post(f"/v1/deliveries/{refused_id}/retry", headers=TEAM)
+        # Refused for good (550): dead-lettered, and the team told at once...
+        sent = await publish(kafka_topics, refused.submitted())
+        dead = notification_id(sent.id, f"requester:{refused.request_id}", Channel.EMAIL)
+        await smtp.wait_for(lambda: len(smtp.to(team)) == 1, timeout=soon)
+        # ... and a team's retry over HTTP is attempted at once: refused again, told again.
+        retried = await service.client.post(f"/v1/deliveries/{dead}/retry", headers=TEAM)
         assert retried.status_code == 202, retried.text
-        await smtp.wait_for(
-            lambda: smtp.with_id(f"<{refused_id}@matiere-grise.local>") != [], timeout=soon
-        )
+        await smtp.wait_for(lambda: len(smtp.to(team)) == 2, timeout=soon)
+        assert kinds(smtp.to(team)) == ["livraison_en_echec"] * 2
 
         # A job's commit: today's digest goes out at once.
         chosen = await service.client.put(
@@ -698,9 +703,7 @@ async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
             rules.digest_recipient(daily.contact),
             Channel.EMAIL,
         )
-        await smtp.wait_for(
-            lambda: smtp.with_id(f"<{digest}@matiere-grise.local>") != [], timeout=soon
-        )
+        await smtp.wait_for(lambda: ours(digest) != [], timeout=soon)
 
 
 async def age_demande(database_url: str, request_id: uuid.UUID, age: timedelta) -> None:

@@ -202,45 +202,43 @@ class SqlDeliveryRepository:
                 .values(next_attempt_at=until, last_attempt_at=now)
             )
 
-    async def mark_sent(self, delivery_id: UUID, now: datetime) -> Delivery | None:
-        row = (
+    async def _update_pending(self, delivery_id: UUID, returning: Any, **values: Any) -> Any | None:
+        """Update a delivery still pending; None when another attempt recorded it already."""
+        return (
             await self._session.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.id == delivery_id,
                     deliveries.c.status == DeliveryStatus.PENDING.value,
                 )
-                .values(
-                    status=DeliveryStatus.SENT.value,
-                    attempts=deliveries.c.attempts + 1,
-                    sent_at=now,
-                    last_error=None,
-                    reason=None,
-                )
-                .returning(deliveries)
+                .values(**values)
+                .returning(returning)
             )
         ).one_or_none()
+
+    async def mark_sent(self, delivery_id: UUID, now: datetime) -> Delivery | None:
+        row = await self._update_pending(
+            delivery_id,
+            deliveries,
+            status=DeliveryStatus.SENT.value,
+            attempts=deliveries.c.attempts + 1,
+            sent_at=now,
+            last_error=None,
+            reason=None,
+        )
         return delivery_of(row) if row else None
 
     async def mark_retry(
         self, delivery_id: UUID, at: datetime, error: str, reason: str
     ) -> int | None:
-        row = (
-            await self._session.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.status == DeliveryStatus.PENDING.value,
-                )
-                .values(
-                    attempts=deliveries.c.attempts + 1,
-                    next_attempt_at=at,
-                    last_error=error,
-                    reason=reason,
-                )
-                .returning(deliveries.c.attempts)
-            )
-        ).one_or_none()
+        row = await self._update_pending(
+            delivery_id,
+            deliveries.c.attempts,
+            attempts=deliveries.c.attempts + 1,
+            next_attempt_at=at,
+            last_error=error,
+            reason=reason,
+        )
         return row.attempts if row else None
 
     async def mark_final(
@@ -252,22 +250,14 @@ class SqlDeliveryRepository:
         *,
         count_attempt: bool = True,
     ) -> Delivery | None:
-        row = (
-            await self._session.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.status == DeliveryStatus.PENDING.value,
-                )
-                .values(
-                    status=status.value,
-                    attempts=deliveries.c.attempts + (1 if count_attempt else 0),
-                    reason=reason,
-                    last_error=error,
-                )
-                .returning(deliveries)
-            )
-        ).one_or_none()
+        row = await self._update_pending(
+            delivery_id,
+            deliveries,
+            status=status.value,
+            attempts=deliveries.c.attempts + (1 if count_attempt else 0),
+            reason=reason,
+            last_error=error,
+        )
         return delivery_of(row) if row else None
 
     async def search(

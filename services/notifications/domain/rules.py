@@ -350,6 +350,20 @@ def digest_source(day: date) -> str:
     return f"digest:{day.isoformat()}"
 
 
+def digest(address: str, role: Role, day: date, held: list[tuple[Kind, dict[str, Any]]]) -> Planned:
+    """The day's one message gathering what ``address`` chose to receive once a day."""
+    return Planned(
+        Kind.RESUME_QUOTIDIEN,
+        role,
+        digest_recipient(address),
+        address,
+        {
+            "date": long_date(day),
+            "items": [{"kind": kind.value, "context": context} for kind, context in held],
+        },
+    )
+
+
 # --- other systems ----------------------------------------------------------------------
 
 

@@ -12,7 +12,11 @@ from services.notifications.domain import rules
 from services.notifications.domain.delivery import DeliveryFailed, GiveUp, Retry, after_failure
 from services.notifications.domain.model import Channel, Delivery, DeliveryStatus
 from services.notifications.service_layer.ports import UnitOfWork
-from services.notifications.service_layer.recording import record_emails, team_address
+from services.notifications.service_layer.recording import (
+    Source,
+    record_emails,
+    team_address,
+)
 from shared.contracts.base import EventPayload
 from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
 from shared.messaging.envelope import Envelope
@@ -109,16 +113,7 @@ async def record_failure(
             source_event_id=dead.source_event_id,
             subscription_id=dead.subscription_id,
         )
-        await record_emails(
-            uow,
-            [notice],
-            source_id=event.id,
-            source_type=event.type,
-            departement=dead.departement,
-            correlation_id=event.correlation_id,
-            causation_id=event.id,
-            now=now,
-        )
+        await record_emails(uow, [notice], Source.of(event), now)
     await uow.commit()
     return decision
 

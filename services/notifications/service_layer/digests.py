@@ -8,16 +8,9 @@ from uuid import UUID
 
 from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
-from services.notifications.domain.model import (
-    Channel,
-    DeliveryStatus,
-    Kind,
-    NewDelivery,
-    email_endpoint,
-    notification_id,
-)
 from services.notifications.service_layer.ports import UnitOfWork
-from shared.french import PARIS, long_date
+from services.notifications.service_layer.recording import Source, emails
+from shared.french import PARIS
 
 
 def digest_due(settings: NotificationSettings, now: datetime) -> bool:
@@ -35,35 +28,12 @@ async def send_digest(uow: UnitOfWork, address: str, now: datetime) -> UUID | No
     held = await uow.digests.take_held(address, now)
     if not held:
         return None
-    source = rules.digest_source(day)
-    recipient = rules.digest_recipient(address)
-    digest_id = notification_id(source, recipient, Channel.EMAIL)
-    first = held[0]
-    recorded = await uow.deliveries.add(
-        [
-            NewDelivery(
-                id=digest_id,
-                channel=Channel.EMAIL,
-                kind=Kind.RESUME_QUOTIDIEN,
-                departement=first.departement,
-                role=first.role,
-                recipient=recipient,
-                address=address,
-                endpoint=email_endpoint(),
-                payload={
-                    "date": long_date(day),
-                    "items": [{"kind": d.kind.value, "context": d.payload} for d in held],
-                },
-                source_event_id=source,
-                source_event_type="notifications.digest",
-                status=DeliveryStatus.PENDING,
-                created_at=now,
-            )
-        ]
-    )
-    if not recorded:
+    planned = rules.digest(address, held[0].role, day, [(d.kind, d.payload) for d in held])
+    source = Source(rules.digest_source(day), "notifications.digest", held[0].departement)
+    [digest] = await emails(uow, [planned], source, now)
+    if not await uow.deliveries.add([digest]):
         # Today's digest went out already: these wait for tomorrow's.
         return None
-    await uow.digests.mark_digested([d.id for d in held], digest_id)
+    await uow.digests.mark_digested([d.id for d in held], digest.id)
     await uow.commit()
-    return digest_id
+    return digest.id

@@ -12,6 +12,7 @@ from services.notifications.domain.model import Preferences
 from services.notifications.domain.rules import DemandeCard, Known
 from services.notifications.service_layer.ports import UnitOfWork
 from services.notifications.service_layer.recording import (
+    Source,
     actor_address,
     emails,
     team_address,
@@ -58,16 +59,7 @@ async def record_event(
         demande=card,
         actor_address=await actor_address(uow, actor_id) if actor_id else None,
     )
-    new = await emails(
-        uow,
-        rules.plan(payload, known),
-        source_id=envelope.id,
-        source_type=envelope.type,
-        departement=envelope.departement,
-        correlation_id=envelope.correlation_id,
-        causation_id=envelope.id,
-        now=now,
-    )
+    new = await emails(uow, rules.plan(payload, known), Source.of(envelope), now)
     subscriptions = await uow.subscriptions.for_departement(envelope.departement)
     for subscription in rules.subscribers(subscriptions, envelope.type, envelope.departement):
         new.append(webhook(subscription.id, envelope, payload, now))

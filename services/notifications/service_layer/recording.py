@@ -4,6 +4,7 @@ from the recipient's preferences."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -29,6 +30,24 @@ from shared.observability.logging import get_logger
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What caused messages: an event, or the service's own clock. Its id names them,
+    with the recipient; the rest is carried on to their outcome's event."""
+
+    id: str
+    type: str
+    departement: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> Source:
+        return cls(
+            envelope.id, envelope.type, envelope.departement, envelope.correlation_id, envelope.id
+        )
+
+
 async def team_address(uow: UnitOfWork, settings: NotificationSettings, departement: str) -> str:
     return await uow.contacts.team(departement) or settings.team_address(departement)
 
@@ -38,42 +57,8 @@ async def actor_address(uow: UnitOfWork, actor_id: str) -> str | None:
     return contact.email if contact else None
 
 
-async def record_emails(
-    uow: UnitOfWork,
-    planned: list[Planned],
-    *,
-    source_id: str,
-    source_type: str,
-    departement: str,
-    correlation_id: str | None,
-    causation_id: str | None,
-    now: datetime,
-) -> int:
-    """Record the planned emails not recorded yet; returns how many were."""
-    return await uow.deliveries.add(
-        await emails(
-            uow,
-            planned,
-            source_id=source_id,
-            source_type=source_type,
-            departement=departement,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            now=now,
-        )
-    )
-
-
 async def emails(
-    uow: UnitOfWork,
-    planned: list[Planned],
-    *,
-    source_id: str,
-    source_type: str,
-    departement: str,
-    correlation_id: str | None,
-    causation_id: str | None,
-    now: datetime,
+    uow: UnitOfWork, planned: list[Planned], source: Source, now: datetime
 ) -> list[NewDelivery]:
     chosen = await uow.preferences.of(p.address for p in planned if p.address)
     new = []
@@ -84,26 +69,33 @@ async def emails(
             log.info("message not sent", kind=p.kind.value, role=p.role.value, reason=reason)
         new.append(
             NewDelivery(
-                id=notification_id(source_id, p.recipient, Channel.EMAIL),
+                id=notification_id(source.id, p.recipient, Channel.EMAIL),
                 channel=Channel.EMAIL,
                 kind=p.kind,
-                departement=departement,
+                departement=source.departement,
                 role=p.role,
                 recipient=p.recipient,
                 address=p.address,
                 endpoint=email_endpoint(),
                 request_id=p.request_id,
                 payload=p.context,
-                source_event_id=source_id,
-                source_event_type=source_type,
-                correlation_id=correlation_id,
-                causation_id=causation_id,
+                source_event_id=source.id,
+                source_event_type=source.type,
+                correlation_id=source.correlation_id,
+                causation_id=source.causation_id,
                 status=status,
                 reason=reason,
                 created_at=now,
             )
         )
     return new
+
+
+async def record_emails(
+    uow: UnitOfWork, planned: list[Planned], source: Source, now: datetime
+) -> int:
+    """Record the planned emails not recorded yet; returns how many were."""
+    return await uow.deliveries.add(await emails(uow, planned, source, now))
 
 
 def _first_status(planned: Planned, chosen: Preferences) -> tuple[DeliveryStatus, str | None]:

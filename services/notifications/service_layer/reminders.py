@@ -11,7 +11,11 @@ from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import NOTIFICATION_NAMESPACE
 from services.notifications.service_layer.ports import UnitOfWork
-from services.notifications.service_layer.recording import actor_address, record_emails
+from services.notifications.service_layer.recording import (
+    Source,
+    actor_address,
+    record_emails,
+)
 from shared.observability.logging import get_logger
 
 log = get_logger(__name__)
@@ -33,16 +37,13 @@ async def remind_actors(
             actor_address=await actor_address(uow, proposal.actor_id),
             demande=card,
         )
-        await record_emails(
-            uow,
-            [planned],
-            source_id=f"reminder:{proposal.assignment_id}",
-            source_type="notifications.reminder",
-            departement=proposal.departement,
-            correlation_id=card.correlation_id if card else None,
-            causation_id=None,
-            now=now,
+        source = Source(
+            f"reminder:{proposal.assignment_id}",
+            "notifications.reminder",
+            proposal.departement,
+            card.correlation_id if card else None,
         )
+        await record_emails(uow, [planned], source, now)
         await uow.demandes.mark_reminded(proposal.assignment_id, now)
     await uow.commit()
     return len(due)
@@ -56,16 +57,10 @@ async def follow_up_requesters(
     for card, last_news_at in due:
         # The time of the last news names this follow-up: each period gets one, once.
         period = uuid.uuid5(NOTIFICATION_NAMESPACE, f"{card.request_id}|{last_news_at.isoformat()}")
-        await record_emails(
-            uow,
-            [rules.follow_up(card, last_news_at)],
-            source_id=f"follow-up:{period}",
-            source_type="notifications.follow_up",
-            departement=card.departement,
-            correlation_id=card.correlation_id,
-            causation_id=None,
-            now=now,
+        source = Source(
+            f"follow-up:{period}", "notifications.follow_up", card.departement, card.correlation_id
         )
+        await record_emails(uow, [rules.follow_up(card, last_news_at)], source, now)
         await uow.demandes.record_news(card.request_id, now)
     await uow.commit()
     return len(due)

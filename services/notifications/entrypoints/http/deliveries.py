@@ -40,25 +40,11 @@ class DeliveryOut(BaseModel):
 
     @classmethod
     def of(cls, d: DeliveryView) -> DeliveryOut:
-        return cls(
-            id=d.id,
-            channel=d.channel,
-            kind=d.kind,
-            departement=d.departement,
-            recipient_role=d.recipient_role,
-            subscription_id=d.subscription_id,
-            request_id=d.request_id,
-            source_event_id=d.source_event_id,
-            source_event_type=d.source_event_type,
-            status=d.status,
+        shown = cls.model_validate(d, from_attributes=True)
+        if d.channel != "webhook":
             # The mail server's words may quote the address.
-            last_error=d.last_error if d.channel == "webhook" else None,
-            attempts=d.attempts,
-            reason=d.reason,
-            next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at,
-            sent_at=d.sent_at,
-        )
+            shown.last_error = None
+        return shown
 
 
 DeliveryStatusName = Literal[
