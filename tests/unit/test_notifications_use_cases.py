@@ -343,6 +343,12 @@ async def test_a_team_retries_a_dead_letter_once() -> None:
     with pytest.raises(Conflict):
         await deliveries.retry_dead_letter(uow, TEAM_49, row.new.id, NOW)
     row.status = DeliveryStatus.DEAD_LETTERED
+    row.last_error = f"smtp_550: <{CARD.contact_email}>: no such mailbox"
+    [listed_dead] = await deliveries.list_deliveries(
+        FakeUnitOfWork(tables), TEAM_49, DeliveryFilter(status="dead_lettered"), limit=10, offset=0
+    )
+    # A mail server's words may quote the address: not shown.
+    assert (listed_dead.id, listed_dead.last_error) == (row.new.id, None)
     with pytest.raises(NotFound):
         await deliveries.retry_dead_letter(uow, TEAM_44, row.new.id, NOW)
     await deliveries.retry_dead_letter(FakeUnitOfWork(tables), TEAM_49, row.new.id, NOW)

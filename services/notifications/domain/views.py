@@ -30,6 +30,8 @@ class ActorContact:
 
 @dataclass(slots=True)
 class DeliveryView:
+    """A delivery as a team follows it: no address, no content."""
+
     id: UUID
     channel: str
     kind: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -20,11 +21,11 @@ async def list_deliveries(
     if principal.role in (PrincipalRole.COLLECTIVITE, PrincipalRole.ACTOR):
         raise Forbidden("Réservé à l'équipe du département.")
     scope = ensure_team(principal, criteria.departement)
-    return await uow.deliveries.search(
-        DeliveryFilter(scope, criteria.status, criteria.kind, criteria.subscription_id),
-        limit=limit,
-        offset=offset,
+    found = await uow.deliveries.search(
+        replace(criteria, departement=scope), limit=limit, offset=offset
     )
+    # A mail server's words may quote the address: only a webhook's error is shown.
+    return [v if v.channel == "webhook" else replace(v, last_error=None) for v in found]
 
 
 async def retry_dead_letter(

@@ -84,10 +84,12 @@ class Dispatcher:
                     started = 0
                 if started:
                     continue
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a
+                # cancellation that lands as the wake-up does, and the dispatcher would
+                # then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=self._settings.dispatch_poll_seconds
-                    )
+                    async with asyncio.timeout(self._settings.dispatch_poll_seconds):
+                        await self._wake.wait()
         finally:
             for task in self._tasks:
                 task.cancel()

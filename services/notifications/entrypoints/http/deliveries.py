@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from services.notifications.domain.model import Kind
 from services.notifications.domain.views import DeliveryFilter, DeliveryView
@@ -18,42 +17,13 @@ from shared.http.security import CurrentPrincipal
 deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["livraisons"])
 
 
-class DeliveryOut(BaseModel):
-    """A delivery as a team follows it: no address, no content."""
-
-    id: UUID
-    channel: str
-    kind: str
-    departement: str
-    recipient_role: str
-    subscription_id: UUID | None
-    request_id: UUID | None
-    source_event_id: str
-    source_event_type: str
-    status: str
-    attempts: int
-    reason: str | None
-    last_error: str | None
-    next_attempt_at: datetime
-    created_at: datetime
-    sent_at: datetime | None
-
-    @classmethod
-    def of(cls, d: DeliveryView) -> DeliveryOut:
-        shown = cls.model_validate(d, from_attributes=True)
-        if d.channel != "webhook":
-            # The mail server's words may quote the address.
-            shown.last_error = None
-        return shown
-
-
 DeliveryStatusName = Literal[
     "awaiting_recipient", "held", "pending", "sent", "dead_lettered", "skipped", "digested"
 ]
 
 
 @deliveries_router.get(
-    "", response_model=list[DeliveryOut], summary="Livraisons (équipe du département)"
+    "", response_model=list[DeliveryView], summary="Livraisons (équipe du département)"
 )
 async def list_deliveries(
     principal: CurrentPrincipal,
@@ -64,13 +34,13 @@ async def list_deliveries(
     departement: Annotated[str | None, Query(pattern=DEPARTEMENT)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[DeliveryOut]:
+) -> list[DeliveryView]:
     criteria = DeliveryFilter(departement, status, kind.value if kind else None, subscription_id)
     async with uow:
         found = await deliveries.list_deliveries(
             uow, principal, criteria, limit=limit, offset=offset
         )
-    return [DeliveryOut.of(d) for d in found]
+    return found
 
 
 @deliveries_router.post(
