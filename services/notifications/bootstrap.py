@@ -9,7 +9,6 @@ a subscriber, an HTTP route, a job or the dispatcher itself.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Protocol
 
 from fastapi import Request
@@ -39,17 +38,10 @@ def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
 class Notifications:
     """The service wired once per process."""
 
-    def __init__(
-        self,
-        runtime: ServiceRuntime,
-        settings: NotificationSettings,
-        channels: Mapping[Channel, Sender] | None = None,
-    ) -> None:
+    def __init__(self, runtime: ServiceRuntime, settings: NotificationSettings) -> None:
         self.settings = settings
         self.dispatcher = Dispatcher(
-            uow_factory=self.unit_of_work,
-            senders=channels if channels is not None else senders(settings),
-            settings=settings,
+            uow_factory=self.unit_of_work, senders=senders(settings), settings=settings
         )
         self._units = runtime.unit_of_work(
             functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)
