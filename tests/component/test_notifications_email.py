@@ -23,7 +23,6 @@ from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Channel, Kind, notification_id
 from services.notifications.domain.model import Role as Recipient
-from services.notifications.domain.wording import PARIS, french_date
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued, LineRef
@@ -39,6 +38,7 @@ from shared.contracts.matching import (
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.french import PARIS, long_date
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
@@ -345,7 +345,7 @@ async def test_a_demande_journey_sends_each_message_once_in_french(
     assert "Bâtiments publics — Faisabilité / programmation" in proposal.text
     assert accepted.subject.startswith("CAUE de la Vendée accompagnera votre projet")
     assert "3,5 jour(s) d'intervention" in completed.text
-    amount = "1\u202f225,00\u202f€"
+    amount = "1\u202f225,00\u00a0€"
     assert invoice.subject == f"Facture {DEP}-2027-{d.tag} : mission d'accompagnement — {amount}"
     assert f"Montant TTC : {amount}" in invoice.text
 
@@ -647,7 +647,63 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
     [follow_up] = follow_ups
     assert follow_up.subject == f"Où en êtes-vous ? « {d.title} »"
     assert "Nous n'avons pas eu de nouvelles de votre projet" in follow_up.text
-    assert french_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
+    assert long_date((d.now - timedelta(days=43)).astimezone(PARIS).date()) in follow_up.text
+
+
+async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
+    smtp: SmtpSink, fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+) -> None:
+    """The dispatcher polls once a minute here: only the wake-up of the commit that made a
+    delivery due can send it within seconds, whoever commits (subscriber, route, job)."""
+    # Message-IDs of its own: the module's service hears the same events and sends too.
+    domain = f"wake-{uuid.uuid4().hex[:8]}.test"
+    slow_poll = settings_for(smtp, dispatch_poll_seconds=60, message_id_domain=domain)
+    refused, daily = Demande(contact=f"refuse-{uuid.uuid4().hex[:8]}@example.fr"), Demande()
+    team = f"notices-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
+    soon = 5.0
+
+    def ours(notification: uuid.UUID) -> list[Mail]:
+        return smtp.with_id(f"<{notification}@{domain}>")
+
+    async with running_service(
+        "notifications", fresh_database, kafka_topics, build_options={"settings": slow_poll}
+    ) as service:
+        saved = await service.client.put(
+            f"/v1/teams/{DEP}/contact", json={"email": team}, headers=TEAM
+        )
+        assert saved.status_code == 200, saved.text
+        # A subscriber's commit: the acknowledgement goes out at once.
+        acknowledged = await publish(kafka_topics, daily.submitted())
+        ack = notification_id(acknowledged.id, f"requester:{daily.request_id}", Channel.EMAIL)
+        await smtp.wait_for(lambda: ours(ack) != [], timeout=soon)
+
+        # Refused for good (550): dead-lettered, and the team told at once...
+        sent = await publish(kafka_topics, refused.submitted())
+        dead = notification_id(sent.id, f"requester:{refused.request_id}", Channel.EMAIL)
+        await smtp.wait_for(lambda: len(smtp.to(team)) == 1, timeout=soon)
+        # ... and a team's retry over HTTP is attempted at once: refused again, told again.
+        retried = await service.client.post(f"/v1/deliveries/{dead}/retry", headers=TEAM)
+        assert retried.status_code == 202, retried.text
+        await smtp.wait_for(lambda: len(smtp.to(team)) == 2, timeout=soon)
+        assert kinds(smtp.to(team)) == ["livraison_en_echec"] * 2
+
+        # A job's commit: today's digest goes out at once.
+        chosen = await service.client.put(
+            f"/v1/preferences/{daily.contact}", json={"digest": "daily"}, headers=TEAM
+        )
+        assert chosen.status_code == 200, chosen.text
+        await publish(kafka_topics, daily.accepted())
+        jobs = service.app.state.notification_jobs
+        started = time.monotonic()
+        while await jobs.send_digests(force=True) == 0:
+            assert time.monotonic() - started < soon, "nothing held for a digest"
+            await asyncio.sleep(0.05)
+        digest = notification_id(
+            rules.digest_source(datetime.now(PARIS).date()),
+            rules.digest_recipient(daily.contact),
+            Channel.EMAIL,
+        )
+        await smtp.wait_for(lambda: ours(digest) != [], timeout=soon)
 
 
 async def age_demande(database_url: str, request_id: uuid.UUID, age: timedelta) -> None:

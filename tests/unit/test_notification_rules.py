@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,7 +35,6 @@ from services.notifications.domain.model import (
 )
 from services.notifications.domain.rules import DemandeCard, Known, Subscription, Unresolved
 from services.notifications.domain.webhook import body_of, cloud_event, signature
-from services.notifications.domain.wording import euros, french_date, french_datetime
 from shared.contracts.billing import InvoiceIssued, LineRef
 from shared.contracts.matching import (
     AssignmentAccepted,
@@ -259,7 +258,7 @@ def test_unmatched_and_expired_go_to_the_departement_team() -> None:
 def test_an_invoice_goes_to_the_collectivite_contact_else_to_the_team() -> None:
     [to_contact] = rules.plan(invoice(), known())
     assert (to_contact.role, to_contact.address) == (Role.REQUESTER, CARD.contact_email)
-    assert to_contact.context["montant_ttc"] == "1\u202f225,00\u202f€"
+    assert to_contact.context["montant_ttc"] == "1\u202f225,00\u00a0€"
     [to_team] = rules.plan(invoice(request_id=None), known(demande=None))
     assert (to_team.kind, to_team.role, to_team.address) == (Kind.FACTURE_EMISE, Role.TEAM, TEAM)
     assert to_team.unresolved is None
@@ -487,12 +486,26 @@ def test_structured_cloud_event_and_its_signature() -> None:
 # --- French -----------------------------------------------------------------------------
 
 
-def test_dates_and_amounts_in_french() -> None:
-    assert french_date(date(2027, 1, 1)) == "1er janvier 2027"
-    assert french_date(date(2026, 8, 15)) == "15 août 2026"
+def test_dates_and_amounts_in_french_in_paris_time() -> None:
+    def reminded(respond_by: datetime) -> str:
+        planned = rules.reminder(
+            departement="49",
+            request_id=REQUEST,
+            actor_id="caue49",
+            actor_name="CAUE",
+            respond_by=respond_by,
+            actor_address="caue@example.fr",
+            demande=CARD,
+        )
+        return str(planned.context["repondre_avant"])
+
     # Paris time, summer and winter.
-    assert french_datetime(datetime(2026, 7, 1, 7, 5, tzinfo=UTC)) == "1er juillet 2026 à 9 h 05"
-    assert french_datetime(datetime(2026, 12, 2, 23, 30, tzinfo=UTC)) == "3 décembre 2026 à 0 h 30"
-    assert euros(Decimal("180000.5")) == "180\u202f000,50\u202f€"
-    assert euros(Decimal("0.005")) == "0,01\u202f€"
-    assert euros(Decimal("12")) == "12,00\u202f€"
+    assert reminded(datetime(2026, 7, 1, 7, 5, tzinfo=UTC)) == "1er juillet 2026 à 9 h 05"
+    assert reminded(datetime(2026, 12, 2, 23, 30, tzinfo=UTC)) == "3 décembre 2026 à 0 h 30"
+    # shared.french's money: narrow no-break space between thousands, no-break space before €.
+    big = invoice().model_copy(
+        update={"total_excl_tax": Decimal("180000.5"), "total_incl_tax": Decimal("216000.6")}
+    )
+    [to_contact] = rules.plan(big, known())
+    assert to_contact.context["montant_ht"] == "180\u202f000,50\u00a0€"
+    assert to_contact.context["montant_ttc"] == "216\u202f000,60\u00a0€"

@@ -168,6 +168,31 @@ class Delivery:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery as recorded: first status, no attempt yet, due from ``created_at``."""
+
+    id: UUID
+    channel: Channel
+    kind: Kind
+    departement: str
+    role: Role
+    # The recipient by role and reference (``actor:caue49``), not by address.
+    recipient: str
+    endpoint: str
+    payload: dict[str, Any]
+    status: DeliveryStatus
+    created_at: datetime
+    source_event_id: str
+    source_event_type: str
+    address: str | None = None
+    subscription_id: UUID | None = None
+    request_id: UUID | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    reason: str | None = None
+
+
 def email_endpoint() -> str:
     return "smtp"
 

@@ -19,13 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from services.notifications.domain.model import Kind, Role
-from services.notifications.domain.wording import (
-    PARIS,
-    euros,
-    french_date,
-    french_datetime,
-    need_labels,
-)
+from services.notifications.domain.wording import need_labels
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued
 from shared.contracts.matching import (
@@ -37,6 +31,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
+from shared.french import PARIS, euros, long_date, long_datetime
 
 
 class IfUnknown(StrEnum):
@@ -207,7 +202,7 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "contact_nom": payload.contact.name,
                 "themes": [THEME_LABELS[t] for t in payload.themes],
                 "phase": PHASE_LABELS[payload.phase],
-                "soumise_le": french_datetime(payload.submitted_at),
+                "soumise_le": long_datetime(payload.submitted_at),
             }
         case AssignmentProposed():
             context |= {
@@ -216,23 +211,23 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "besoins": need_labels(payload.needs),
                 "raisons": payload.reasons,
                 "pilote": payload.lead,
-                "repondre_avant": french_datetime(payload.respond_by),
+                "repondre_avant": long_datetime(payload.respond_by),
             }
         case AssignmentAccepted():
             context |= {
                 "acteur_nom": payload.actor_name,
-                "accepte_le": french_datetime(payload.accepted_at),
+                "accepte_le": long_datetime(payload.accepted_at),
             }
         case AssignmentCompleted():
             context |= {
                 "acteur_nom": payload.actor_name,
                 "jours": str(payload.days_spent).replace(".", ","),
-                "termine_le": french_datetime(payload.completed_at),
+                "termine_le": long_datetime(payload.completed_at),
             }
         case AssignmentExpired():
             context |= {
                 "acteur_nom": payload.actor_name,
-                "repondre_avant": french_datetime(payload.respond_by),
+                "repondre_avant": long_datetime(payload.respond_by),
             }
         case RequestUnmatched():
             context |= {
@@ -251,7 +246,7 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "annee": payload.year,
                 "montant_ht": euros(payload.total_excl_tax),
                 "montant_ttc": euros(payload.total_incl_tax),
-                "emise_le": french_date(payload.issued_at.astimezone(PARIS).date()),
+                "emise_le": long_date(payload.issued_at.astimezone(PARIS).date()),
             }
     return context
 
@@ -283,7 +278,7 @@ def reminder(
         actor_address,
         {"departement": departement}
         | demande_context(demande)
-        | {"acteur_nom": actor_name, "repondre_avant": french_datetime(respond_by)},
+        | {"acteur_nom": actor_name, "repondre_avant": long_datetime(respond_by)},
         None if actor_address else Unresolved.NO_ACTOR_CONTACT,
         request_id,
     )
@@ -297,7 +292,7 @@ def follow_up(card: DemandeCard, last_news_at: datetime) -> Planned:
         card.contact_email,
         {"departement": card.departement}
         | demande_context(card)
-        | {"derniere_nouvelle": french_date(last_news_at.astimezone(PARIS).date())},
+        | {"derniere_nouvelle": long_date(last_news_at.astimezone(PARIS).date())},
         request_id=card.request_id,
     )
 
@@ -353,6 +348,20 @@ def digest_recipient(address: str) -> str:
 
 def digest_source(day: date) -> str:
     return f"digest:{day.isoformat()}"
+
+
+def digest(address: str, role: Role, day: date, held: list[tuple[Kind, dict[str, Any]]]) -> Planned:
+    """The day's one message gathering what ``address`` chose to receive once a day."""
+    return Planned(
+        Kind.RESUME_QUOTIDIEN,
+        role,
+        digest_recipient(address),
+        address,
+        {
+            "date": long_date(day),
+            "items": [{"kind": kind.value, "context": context} for kind, context in held],
+        },
+    )
 
 
 # --- other systems ----------------------------------------------------------------------

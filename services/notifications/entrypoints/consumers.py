@@ -1,15 +1,14 @@
 """Subscribers of the notifications service: every event of the demandes, assignments
-and invoices is recorded as the deliveries it causes; the dispatcher sends them."""
+and invoices is recorded as the deliveries it causes; committing them wakes the
+dispatcher, which sends them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.notifications.config import NotificationSettings
-from services.notifications.service_layer import use_cases
-from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from services.notifications.bootstrap import ConsumingUnitOfWork, Notifications
+from services.notifications.service_layer.events import record_event
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT, REQUESTS_REQUEST
 from shared.messaging.consumer import IdempotentConsumer, Received, Route
@@ -21,19 +20,15 @@ CONSUMED_TOPICS = (REQUESTS_REQUEST.name, MATCHING_ASSIGNMENT.name, BILLING_INVO
 CONSUMED_TYPES = tuple(m.event_type for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS)
 
 
-def register(
-    runtime: ServiceRuntime, settings: NotificationSettings, on_recorded: Callable[[], None]
-) -> None:
-    async def on_event(uow: NotificationsUnitOfWork, event: Received[Any]) -> None:
-        await use_cases.record_event(
-            uow, event.envelope, event.payload, settings, datetime.now(UTC)
-        )
+def register(runtime: ServiceRuntime, notifications: Notifications) -> None:
+    settings = notifications.settings
 
-    consumer = IdempotentConsumer[NotificationsUnitOfWork](
+    async def on_event(uow: ConsumingUnitOfWork, event: Received[Any]) -> None:
+        await record_event(uow, event.envelope, event.payload, settings, datetime.now(UTC))
+
+    consumer = IdempotentConsumer[ConsumingUnitOfWork](
         service=runtime.name,
-        uow_factory=lambda: NotificationsUnitOfWork(
-            runtime.session_factory, runtime.name, after_commit=on_recorded
-        ),
+        uow_factory=notifications.consumer_unit_of_work,
         routes={
             m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS
         },

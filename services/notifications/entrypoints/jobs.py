@@ -1,44 +1,24 @@
 """The service's own clock: the dispatcher, reminders and follow-ups, daily digests.
 
 Each runs in every instance; row locks (``SKIP LOCKED``) and unique notification ids
-make that safe.
+make that safe. What they record wakes the dispatcher on commit (``bootstrap``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.notifications.adapters.mailer import SmtpMailer
-from services.notifications.adapters.webhooks import WebhookSender
-from services.notifications.config import NotificationSettings
-from services.notifications.domain.model import Channel
-from services.notifications.service_layer import use_cases
-from services.notifications.service_layer.dispatcher import Dispatcher
-from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from services.notifications.bootstrap import Notifications
+from services.notifications.service_layer import digests, reminders
 from shared.runtime import ServiceRuntime
 
 
 class Jobs:
-    def __init__(self, runtime: ServiceRuntime, settings: NotificationSettings) -> None:
+    def __init__(self, runtime: ServiceRuntime, notifications: Notifications) -> None:
         self._runtime = runtime
-        self._settings = settings
-        self.dispatcher = Dispatcher(
-            uow_factory=self.unit_of_work,
-            senders={
-                Channel.EMAIL: SmtpMailer(settings),
-                Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds),
-            },
-            settings=settings,
-            on_published=runtime.relay.wake,
-        )
-
-    def unit_of_work(self) -> NotificationsUnitOfWork:
-        return NotificationsUnitOfWork(self._runtime.session_factory, source=self._runtime.name)
-
-    def recorded(self) -> None:
-        """After a commit that may have added deliveries or outbox rows."""
-        self._runtime.relay.wake()
-        self.dispatcher.wake()
+        self._settings = notifications.settings
+        self._unit_of_work = notifications.unit_of_work
+        self.dispatcher = notifications.dispatcher
 
     def register(self) -> None:
         s = self._settings
@@ -52,35 +32,31 @@ class Jobs:
     async def remind_and_follow_up(self) -> int:
         now = datetime.now(UTC)
         done = 0
-        for step in (use_cases.remind_actors, use_cases.follow_up_requesters):
+        for step in (reminders.remind_actors, reminders.follow_up_requesters):
             while True:
-                async with self.unit_of_work() as uow:
+                async with self._unit_of_work() as uow:
                     count = await step(uow, self._settings, now)
                 done += count
                 if count == 0:
                     break
-        async with self.unit_of_work() as uow:
-            await use_cases.give_up_awaiting(uow, self._settings, now)
-        if done:
-            self.recorded()
+        async with self._unit_of_work() as uow:
+            await reminders.give_up_awaiting(uow, self._settings, now)
         return done
 
     async def send_digests(self, *, force: bool = False) -> int:
         """Today's digests, from the configured hour on; ``force`` ignores the hour."""
         now = datetime.now(UTC)
-        if not force and not use_cases.digest_due(self._settings, now):
+        if not force and not digests.digest_due(self._settings, now):
             return 0
         sent = 0
         while True:
-            async with self.unit_of_work() as uow:
-                addresses = await use_cases.digest_addresses(uow, now)
+            async with self._unit_of_work() as uow:
+                addresses = await digests.digest_addresses(uow, now)
             gathered = 0
             for address in addresses:
-                async with self.unit_of_work() as uow:
-                    gathered += await use_cases.send_digest(uow, address, now) is not None
+                async with self._unit_of_work() as uow:
+                    gathered += await digests.send_digest(uow, address, now) is not None
             sent += gathered
             if gathered == 0:
                 break
-        if sent:
-            self.recorded()
         return sent

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.notifications.bootstrap import Notifications
 from services.notifications.config import NotificationSettings
 from services.notifications.entrypoints import consumers, http
 from services.notifications.entrypoints.jobs import Jobs
@@ -18,8 +19,9 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
-    jobs = Jobs(runtime, settings)
-    consumers.register(runtime, settings, on_recorded=jobs.recorded)
+    notifications = Notifications(runtime, settings)
+    jobs = Jobs(runtime, notifications)
+    consumers.register(runtime, notifications)
     jobs.register()
     app = create_app(
         runtime,
@@ -29,14 +31,9 @@ def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None)
             "abonnements aux événements, adresses des acteurs et des équipes, préférences des "
             "destinataires, suivi des livraisons. Issues sur `notifications.delivery.v1`."
         ),
-        routers=[
-            http.webhooks_router,
-            http.contacts_router,
-            http.preferences_router,
-            http.deliveries_router,
-        ],
+        routers=http.ROUTERS,
     )
-    app.state.notification_settings = settings
+    app.state.notifications = notifications
     app.state.notification_jobs = jobs
     return app
 

@@ -6,6 +6,9 @@ task. Each endpoint (the mail server, each webhook subscription) has its own
 concurrency limit and every send its own timeout, so one slow or failing endpoint
 holds its own slots and nobody else's. The outcome is recorded as soon as the send
 returns: sent (and its event), retried later with backoff, or dead-lettered.
+
+It knows its senders and its units of work only as ports; ``bootstrap`` hands it the
+SMTP mailer, the webhook client and units of work whose commit publishes the events.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.delivery import DeliveryFailed, Retry
 from services.notifications.domain.model import Channel, Delivery, email_endpoint
-from services.notifications.service_layer import use_cases
-from services.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from services.notifications.service_layer.attempts import (
+    record_failure,
+    record_sent,
+    record_skipped,
+)
+from services.notifications.service_layer.ports import Sender, UnitOfWork
 from shared.observability.logging import get_logger, log_context
 from shared.observability.metrics import NOTIFICATION_SEND_SECONDS, NOTIFICATIONS
 
@@ -34,26 +40,18 @@ log = get_logger(__name__)
 OUTCOMES = ("sent", "retried", "dead_lettered", "skipped")
 
 
-class Sender(Protocol):
-    async def send(self, delivery: Delivery) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
 class Dispatcher:
     def __init__(
         self,
         *,
-        uow_factory: Callable[[], NotificationsUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         senders: Mapping[Channel, Sender],
         settings: NotificationSettings,
-        on_published: Callable[[], None],
         draw: Callable[[], float] = random.random,
     ) -> None:
         self._uow_factory = uow_factory
         self._senders = senders
         self._settings = settings
-        self._on_published = on_published
         self._draw = draw
         self._wake = asyncio.Event()
         self._in_flight: Counter[str] = Counter()
@@ -86,10 +84,12 @@ class Dispatcher:
                     started = 0
                 if started:
                     continue
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a
+                # cancellation that lands as the wake-up does, and the dispatcher would
+                # then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=self._settings.dispatch_poll_seconds
-                    )
+                    async with asyncio.timeout(self._settings.dispatch_poll_seconds):
+                        await self._wake.wait()
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -102,7 +102,7 @@ class Dispatcher:
         busy = [e for e, n in self._in_flight.items() if n >= self._limit(e)]
         now = datetime.now(UTC)
         async with self._uow_factory() as uow:
-            due = await uow.repository.claim(now, busy, self._settings.dispatch_batch)
+            due = await uow.deliveries.claim(now, busy, self._settings.dispatch_batch)
             free: dict[str, int] = {}
             chosen = []
             for delivery in due:
@@ -115,7 +115,7 @@ class Dispatcher:
                     free[delivery.endpoint] = left - 1
             # The lease: if this instance dies mid-send, the row is due again after it.
             lease = timedelta(seconds=self._settings.lease_seconds)
-            await uow.repository.lease([d.id for d in chosen], now + lease, now)
+            await uow.deliveries.lease([d.id for d in chosen], now + lease, now)
             await uow.commit()
         for delivery in chosen:
             self._in_flight[delivery.endpoint] += 1
@@ -160,7 +160,7 @@ class Dispatcher:
     async def _record_sent(self, delivery: Delivery) -> None:
         try:
             async with self._uow_factory() as uow:
-                recorded = await use_cases.record_sent(uow, delivery, datetime.now(UTC))
+                recorded = await record_sent(uow, delivery, datetime.now(UTC))
         except Exception as exc:
             # Sent but not recorded: the lease expires and it is sent again, with the same
             # Message-ID or CloudEvent id (docs/adr/0009-notifications.md).
@@ -169,12 +169,11 @@ class Dispatcher:
         NOTIFICATIONS.labels(delivery.channel.value, "sent").inc()
         if recorded:
             log.info("delivered", kind=delivery.kind.value, attempt=delivery.attempts + 1)
-            self._on_published()
 
     async def _record_failure(self, delivery: Delivery, failure: DeliveryFailed) -> None:
         try:
             async with self._uow_factory() as uow:
-                decision = await use_cases.record_failure(
+                decision = await record_failure(
                     uow, delivery, failure, self._settings, datetime.now(UTC), self._draw()
                 )
         except Exception as exc:
@@ -199,13 +198,12 @@ class Dispatcher:
             reason=failure.reason,
             attempts=delivery.attempts + 1,
         )
-        self._on_published()
         self.wake()
 
     async def _record_skipped(self, delivery: Delivery, reason: str) -> None:
         try:
             async with self._uow_factory() as uow:
-                await use_cases.record_skipped(uow, delivery, reason)
+                await record_skipped(uow, delivery, reason)
         except Exception as exc:
             log.error("skip not recorded, looked at again after the lease", error=repr(exc))
             return

@@ -1,0 +1,133 @@
+"""Contacts and preferences: the actors' and teams' addresses managed over HTTP, and
+what each recipient chose to receive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.adapters.orm import actor_contacts, demandes, preferences, team_contacts
+from services.notifications.domain.model import Digest, Kind, Preferences
+from services.notifications.domain.views import ActorContact
+
+
+class SqlContactRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def actor(self, actor_id: str) -> ActorContact | None:
+        row = (
+            await self._session.execute(
+                select(actor_contacts).where(actor_contacts.c.actor_id == actor_id)
+            )
+        ).one_or_none()
+        return ActorContact(row.departement, row.email, row.name) if row else None
+
+    async def save_actor(
+        self, actor_id: str, contact: ActorContact, by: str, now: datetime
+    ) -> None:
+        values = {"departement": contact.departement, "email": contact.email, "name": contact.name}
+        await self._session.execute(
+            pg_insert(actor_contacts)
+            .values(actor_id=actor_id, updated_at=now, updated_by=by, **values)
+            .on_conflict_do_update(
+                index_elements=[actor_contacts.c.actor_id],
+                set_=values | {"updated_at": now, "updated_by": by},
+            )
+        )
+
+    async def team(self, departement: str) -> str | None:
+        found = await self._session.execute(
+            select(team_contacts.c.email).where(team_contacts.c.departement == departement)
+        )
+        return found.scalar_one_or_none()
+
+    async def save_team(self, departement: str, email: str, by: str, now: datetime) -> None:
+        await self._session.execute(
+            pg_insert(team_contacts)
+            .values(departement=departement, email=email, updated_at=now, updated_by=by)
+            .on_conflict_do_update(
+                index_elements=[team_contacts.c.departement],
+                set_={"email": email, "updated_at": now, "updated_by": by},
+            )
+        )
+
+    async def known_to(
+        self,
+        address: str,
+        *,
+        departement: str | None,
+        requester_code: str | None = None,
+        actor_id: str | None = None,
+    ) -> bool:
+        checks = []
+        if actor_id is not None:
+            checks.append(
+                select(actor_contacts.c.actor_id).where(
+                    actor_contacts.c.actor_id == actor_id, actor_contacts.c.email == address
+                )
+            )
+        elif requester_code is not None:
+            checks.append(
+                select(demandes.c.request_id).where(
+                    demandes.c.requester_code == requester_code,
+                    demandes.c.departement == departement,
+                    func.lower(demandes.c.contact_email) == address,
+                )
+            )
+        else:
+            checks += [
+                select(demandes.c.request_id).where(
+                    demandes.c.departement == departement,
+                    func.lower(demandes.c.contact_email) == address,
+                ),
+                select(actor_contacts.c.actor_id).where(
+                    actor_contacts.c.departement == departement, actor_contacts.c.email == address
+                ),
+                select(team_contacts.c.departement).where(
+                    team_contacts.c.departement == departement, team_contacts.c.email == address
+                ),
+            ]
+        for check in checks:
+            if (await self._session.execute(check.limit(1))).first() is not None:
+                return True
+        return False
+
+
+def _preferences(row: Any) -> Preferences:
+    return Preferences(
+        opted_out=frozenset(Kind(k) for k in row.opted_out if k in Kind.__members__.values()),
+        digest=Digest(row.digest),
+    )
+
+
+class SqlPreferenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of(self, addresses: Iterable[str]) -> dict[str, Preferences]:
+        wanted = sorted({a for a in addresses if a})
+        if not wanted:
+            return {}
+        rows = await self._session.execute(
+            select(preferences).where(preferences.c.email.in_(wanted))
+        )
+        return {r.email: _preferences(r) for r in rows.all()}
+
+    async def save(self, email: str, chosen: Preferences, by: str, now: datetime) -> None:
+        values = {
+            "opted_out": sorted(k.value for k in chosen.opted_out),
+            "digest": chosen.digest.value,
+            "updated_at": now,
+            "updated_by": by,
+        }
+        await self._session.execute(
+            pg_insert(preferences)
+            .values(email=email, **values)
+            .on_conflict_do_update(index_elements=[preferences.c.email], set_=values)
+        )

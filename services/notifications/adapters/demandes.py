@@ -1,0 +1,187 @@
+"""The demandes this service heard of, and the proposals made for them: its projection
+of the requests and matching events, which addresses messages and times reminders and
+follow-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.adapters.orm import demandes, proposals
+from services.notifications.domain.rules import DemandeCard
+from services.notifications.domain.views import DueProposal
+
+
+def _card(row: Any) -> DemandeCard:
+    return DemandeCard(
+        request_id=row.request_id,
+        departement=row.departement,
+        requester_code=row.requester_code,
+        requester_name=row.requester_name,
+        contact_name=row.contact_name,
+        contact_email=row.contact_email,
+        title=row.title,
+        correlation_id=row.correlation_id,
+    )
+
+
+class SqlDemandeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def lock(self, request_id: UUID) -> None:
+        # Its submission and the events that name it arrive on different topics, so
+        # possibly at the same time.
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"mg-notifications:{request_id}")))
+        )
+
+    async def add(self, card: DemandeCard, submitted_at: datetime, now: datetime) -> bool:
+        inserted = await self._session.execute(
+            pg_insert(demandes)
+            .values(
+                request_id=card.request_id,
+                departement=card.departement,
+                requester_code=card.requester_code,
+                requester_name=card.requester_name,
+                contact_name=card.contact_name,
+                contact_email=card.contact_email,
+                title=card.title,
+                status="open",
+                correlation_id=card.correlation_id,
+                submitted_at=submitted_at,
+                last_news_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(demandes.c.request_id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def get(self, request_id: UUID) -> DemandeCard | None:
+        row = (
+            await self._session.execute(select(demandes).where(demandes.c.request_id == request_id))
+        ).one_or_none()
+        return _card(row) if row else None
+
+    async def latest_of(self, requester_code: str, departement: str) -> DemandeCard | None:
+        row = (
+            await self._session.execute(
+                select(demandes)
+                .where(
+                    demandes.c.requester_code == requester_code,
+                    demandes.c.departement == departement,
+                )
+                .order_by(demandes.c.submitted_at.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        return _card(row) if row else None
+
+    async def record_news(self, request_id: UUID, now: datetime) -> None:
+        await self._session.execute(
+            update(demandes)
+            .where(demandes.c.request_id == request_id, demandes.c.last_news_at < now)
+            .values(last_news_at=now)
+        )
+
+    async def set_status(self, request_id: UUID, status: str) -> None:
+        await self._session.execute(
+            update(demandes).where(demandes.c.request_id == request_id).values(status=status)
+        )
+
+    async def due_follow_ups(
+        self, news_before: datetime, limit: int
+    ) -> list[tuple[DemandeCard, datetime]]:
+        # SKIP LOCKED: several instances scan at once without taking the same demande.
+        rows = await self._session.execute(
+            select(demandes)
+            .where(demandes.c.status == "open", demandes.c.last_news_at <= news_before)
+            .order_by(demandes.c.last_news_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [(_card(r), r.last_news_at) for r in rows.all()]
+
+    # --- proposals ---------------------------------------------------------------------
+    async def add_proposal(
+        self,
+        *,
+        assignment_id: UUID,
+        request_id: UUID,
+        departement: str,
+        actor_id: str,
+        actor_name: str,
+        respond_by: datetime,
+        remind_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        inserted = await self._session.execute(
+            pg_insert(proposals)
+            .values(
+                assignment_id=assignment_id,
+                request_id=request_id,
+                departement=departement,
+                actor_id=actor_id,
+                actor_name=actor_name,
+                status="proposed",
+                respond_by=respond_by,
+                remind_at=remind_at,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(proposals.c.assignment_id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def set_proposal_status(self, assignment_id: UUID, status: str, now: datetime) -> None:
+        await self._session.execute(
+            update(proposals)
+            .where(proposals.c.assignment_id == assignment_id)
+            .values(status=status, updated_at=now)
+        )
+
+    async def open_proposals(self, request_id: UUID) -> int:
+        count = await self._session.execute(
+            select(func.count()).where(
+                proposals.c.request_id == request_id,
+                proposals.c.status.in_(("proposed", "accepted")),
+            )
+        )
+        return int(count.scalar_one())
+
+    async def due_reminders(self, now: datetime, limit: int) -> list[DueProposal]:
+        rows = await self._session.execute(
+            select(proposals)
+            .where(
+                proposals.c.status == "proposed",
+                proposals.c.reminded_at.is_(None),
+                proposals.c.remind_at <= now,
+                proposals.c.respond_by > now,
+            )
+            .order_by(proposals.c.remind_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            DueProposal(
+                assignment_id=r.assignment_id,
+                request_id=r.request_id,
+                departement=r.departement,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                respond_by=r.respond_by,
+            )
+            for r in rows.all()
+        ]
+
+    async def mark_reminded(self, assignment_id: UUID, now: datetime) -> None:
+        await self._session.execute(
+            update(proposals)
+            .where(proposals.c.assignment_id == assignment_id)
+            .values(reminded_at=now, updated_at=now)
+        )

@@ -1,0 +1,105 @@
+"""Webhook subscriptions: who wants which events, signed with which secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifications.adapters.orm import webhook_subscriptions
+from services.notifications.domain.rules import Subscription
+from services.notifications.domain.views import StoredSubscription
+
+
+def _subscription(row: Any) -> StoredSubscription:
+    return StoredSubscription(
+        id=row.id,
+        departement=row.departement,
+        url=row.url,
+        event_types=list(row.event_types),
+        description=row.description,
+        active=row.active,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+class SqlSubscriptionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self,
+        *,
+        subscription_id: UUID,
+        departement: str | None,
+        url: str,
+        event_types: list[str],
+        secret: str,
+        description: str | None,
+        by: str,
+        now: datetime,
+    ) -> StoredSubscription:
+        await self._session.execute(
+            insert(webhook_subscriptions).values(
+                id=subscription_id,
+                departement=departement,
+                url=url,
+                event_types=event_types,
+                secret=secret,
+                description=description,
+                active=True,
+                created_at=now,
+                created_by=by,
+            )
+        )
+        return StoredSubscription(
+            subscription_id, departement, url, event_types, description, True, now, by
+        )
+
+    async def get(self, subscription_id: UUID) -> StoredSubscription | None:
+        row = (
+            await self._session.execute(
+                select(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id)
+            )
+        ).one_or_none()
+        return _subscription(row) if row else None
+
+    async def active(self, departement: str | None) -> list[StoredSubscription]:
+        query = (
+            select(webhook_subscriptions)
+            .where(webhook_subscriptions.c.active)
+            .order_by(webhook_subscriptions.c.created_at)
+        )
+        if departement is not None:
+            query = query.where(webhook_subscriptions.c.departement == departement)
+        return [_subscription(r) for r in (await self._session.execute(query)).all()]
+
+    async def for_departement(self, departement: str) -> list[Subscription]:
+        rows = await self._session.execute(
+            select(
+                webhook_subscriptions.c.id,
+                webhook_subscriptions.c.departement,
+                webhook_subscriptions.c.event_types,
+            ).where(
+                webhook_subscriptions.c.active,
+                or_(
+                    webhook_subscriptions.c.departement == departement,
+                    webhook_subscriptions.c.departement.is_(None),
+                ),
+            )
+        )
+        return [
+            Subscription(id=r.id, departement=r.departement, event_types=frozenset(r.event_types))
+            for r in rows.all()
+        ]
+
+    async def remove(self, subscription_id: UUID, now: datetime) -> None:
+        await self._session.execute(
+            update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == subscription_id)
+            .values(active=False, removed_at=now)
+        )

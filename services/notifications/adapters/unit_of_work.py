@@ -1,0 +1,60 @@
+"""The notifications service's unit of work: its state, outbox and inbox in one
+transaction.
+
+Committing one that made a delivery due now calls ``on_deliveries`` (the dispatcher's
+``wake``), as committing one that wrote to the outbox wakes the relay: the consumer,
+the HTTP routes and the jobs alike get their messages sent at once, without having to
+remember to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifications.adapters.contacts import SqlContactRepository, SqlPreferenceRepository
+from services.notifications.adapters.deliveries import SqlDeliveryRepository
+from services.notifications.adapters.demandes import SqlDemandeRepository
+from services.notifications.adapters.digests import SqlDigestRepository
+from services.notifications.adapters.subscriptions import SqlSubscriptionRepository
+from shared.db.unit_of_work import SqlUnitOfWork
+
+
+class NotificationsUnitOfWork(SqlUnitOfWork):
+    demandes: SqlDemandeRepository
+    contacts: SqlContactRepository
+    preferences: SqlPreferenceRepository
+    subscriptions: SqlSubscriptionRepository
+    deliveries: SqlDeliveryRepository
+    digests: SqlDigestRepository
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        source: str,
+        after_commit: Callable[[], None] | None = None,
+        *,
+        on_deliveries: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(session_factory, source, after_commit)
+        self._on_deliveries = on_deliveries
+
+    def _open_repositories(self, session: AsyncSession) -> None:
+        self.demandes = SqlDemandeRepository(session)
+        self.contacts = SqlContactRepository(session)
+        self.preferences = SqlPreferenceRepository(session)
+        self.subscriptions = SqlSubscriptionRepository(session)
+        self.deliveries = SqlDeliveryRepository(session)
+        self.digests = SqlDigestRepository(session)
+
+    async def commit(self) -> None:
+        await super().commit()
+        if self.deliveries.made_due:
+            self.deliveries.made_due = False
+            if self._on_deliveries is not None:
+                self._on_deliveries()
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self.deliveries.made_due = False

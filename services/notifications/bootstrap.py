@@ -1,0 +1,64 @@
+"""The one place where the notifications service's adapters meet its service layer:
+units of work, the mailer and the webhook client, the dispatcher.
+
+Committing a unit of work from :meth:`Notifications.unit_of_work` wakes the outbox relay
+when it wrote events and the dispatcher when it made a delivery due, whoever commits it:
+a subscriber, an HTTP route, a job or the dispatcher itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Protocol
+
+from fastapi import Request
+
+from services.notifications.adapters.mailer import SmtpMailer
+from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
+from services.notifications.adapters.webhooks import WebhookSender
+from services.notifications.config import NotificationSettings
+from services.notifications.domain.model import Channel
+from services.notifications.service_layer.dispatcher import Dispatcher
+from services.notifications.service_layer.ports import Sender, UnitOfWork
+from shared.messaging.consumer import ConsumerUnitOfWork
+from shared.runtime import ServiceRuntime
+
+
+class ConsumingUnitOfWork(UnitOfWork, ConsumerUnitOfWork, Protocol):
+    """A unit of work that also records which events were processed (the inbox)."""
+
+
+def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
+    return {
+        Channel.EMAIL: SmtpMailer(settings),
+        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds),
+    }
+
+
+class Notifications:
+    """The service wired once per process."""
+
+    def __init__(self, runtime: ServiceRuntime, settings: NotificationSettings) -> None:
+        self.settings = settings
+        self.dispatcher = Dispatcher(
+            uow_factory=self.unit_of_work, senders=senders(settings), settings=settings
+        )
+        self._units = runtime.unit_of_work(
+            functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)
+        )
+
+    def unit_of_work(self) -> UnitOfWork:
+        return self._units()
+
+    def consumer_unit_of_work(self) -> ConsumingUnitOfWork:
+        return self._units()
+
+
+def notifications_of(request: Request) -> Notifications:
+    wired: Notifications = request.app.state.notifications
+    return wired
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    """FastAPI dependency: a fresh unit of work for the request."""
+    return notifications_of(request).unit_of_work()

@@ -1,0 +1,22 @@
+"""What every route of the API takes from its request: the unit of work, the settings,
+the département in a path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from services.notifications.bootstrap import notifications_of, unit_of_work
+from services.notifications.config import NotificationSettings
+from services.notifications.service_layer.ports import UnitOfWork
+from shared.messaging.envelope import DEPARTEMENT_CODE
+
+DEPARTEMENT = rf"^(?:{DEPARTEMENT_CODE.pattern})$"
+Departement = Annotated[str, Path(pattern=DEPARTEMENT)]
+
+UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+
+
+def settings_of(request: Request) -> NotificationSettings:
+    return notifications_of(request).settings

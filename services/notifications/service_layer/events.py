@@ -1,0 +1,152 @@
+"""What an event of the demandes, assignments or invoices causes: the projection follows
+it, and the deliveries it calls for are recorded with the processed-event row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from services.notifications.config import NotificationSettings
+from services.notifications.domain import rules
+from services.notifications.domain.model import Preferences
+from services.notifications.domain.rules import DemandeCard, Known
+from services.notifications.service_layer.ports import UnitOfWork
+from services.notifications.service_layer.recording import (
+    Source,
+    actor_address,
+    emails,
+    team_address,
+    webhook,
+)
+from shared.contracts.base import EventPayload
+from shared.contracts.billing import InvoiceIssued
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentCancelled,
+    AssignmentCompleted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    AssignmentProposed,
+)
+from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.messaging.envelope import Envelope
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def record_event(
+    uow: UnitOfWork,
+    envelope: Envelope,
+    payload: EventPayload,
+    settings: NotificationSettings,
+    now: datetime,
+) -> int:
+    """Follow the event in the projection and record the deliveries it causes; the
+    caller commits them with the processed-event row. Returns how many were recorded."""
+    request_id: UUID | None = getattr(payload, "request_id", None)
+    if request_id is not None:
+        await uow.demandes.lock(request_id)
+    fresh, card = await _follow(uow, payload, envelope, settings, now)
+    if not fresh:
+        # Same demande or proposal under another event id: its messages went out already.
+        log.info("event repeats a known fact, nothing sent")
+        return 0
+    actor_id: str | None = getattr(payload, "actor_id", None)
+    known = Known(
+        departement=envelope.departement,
+        team_address=await team_address(uow, settings, envelope.departement),
+        demande=card,
+        actor_address=await actor_address(uow, actor_id) if actor_id else None,
+    )
+    new = await emails(uow, rules.plan(payload, known), Source.of(envelope), now)
+    subscriptions = await uow.subscriptions.for_departement(envelope.departement)
+    for subscription in rules.subscribers(subscriptions, envelope.type, envelope.departement):
+        new.append(webhook(subscription.id, envelope, payload, now))
+    recorded = await uow.deliveries.add(new)
+    if isinstance(payload, RequestSubmitted) and card is not None:
+        await _resolve_awaiting(uow, card, now)
+    return recorded
+
+
+async def _follow(
+    uow: UnitOfWork,
+    payload: EventPayload,
+    envelope: Envelope,
+    settings: NotificationSettings,
+    now: datetime,
+) -> tuple[bool, DemandeCard | None]:
+    """Update the projection; returns whether the fact is new, and the demande's card."""
+    demandes = uow.demandes
+    match payload:
+        case RequestSubmitted():
+            card = DemandeCard(
+                request_id=payload.request_id,
+                departement=payload.departement,
+                requester_code=payload.requester.code,
+                requester_name=payload.requester.name,
+                contact_name=payload.contact.name,
+                contact_email=payload.contact.email.lower(),
+                title=payload.title,
+                correlation_id=envelope.correlation_id,
+            )
+            return await demandes.add(card, payload.submitted_at, now), card
+        case RequestWithdrawn():
+            await demandes.set_status(payload.request_id, "withdrawn")
+        case AssignmentProposed():
+            fresh = await demandes.add_proposal(
+                assignment_id=payload.assignment_id,
+                request_id=payload.request_id,
+                departement=payload.departement,
+                actor_id=payload.actor_id,
+                actor_name=payload.actor_name,
+                respond_by=payload.respond_by,
+                remind_at=rules.reminder_at(
+                    payload.proposed_at, payload.respond_by, settings.reminder_lead
+                ),
+                now=now,
+            )
+            await demandes.record_news(payload.request_id, now)
+            return fresh, await demandes.get(payload.request_id)
+        case AssignmentAccepted():
+            await demandes.set_proposal_status(payload.assignment_id, "accepted", now)
+            await demandes.record_news(payload.request_id, now)
+        case AssignmentDeclined() | AssignmentExpired() | AssignmentCancelled():
+            status = {
+                AssignmentDeclined: "declined",
+                AssignmentExpired: "expired",
+                AssignmentCancelled: "cancelled",
+            }[type(payload)]
+            await demandes.set_proposal_status(payload.assignment_id, status, now)
+        case AssignmentCompleted():
+            await demandes.set_proposal_status(payload.assignment_id, "completed", now)
+            await demandes.record_news(payload.request_id, now)
+            if await demandes.open_proposals(payload.request_id) == 0:
+                # Every mission of the chain is over: no more "Où en êtes-vous ?".
+                await demandes.set_status(payload.request_id, "done")
+        case InvoiceIssued():
+            if payload.request_id is not None:
+                # A mission's invoice goes to the contact of that demande, and no other.
+                return True, await demandes.get(payload.request_id)
+            return True, await demandes.latest_of(payload.collectivite_code, payload.departement)
+    request_id: UUID | None = getattr(payload, "request_id", None)
+    return True, await demandes.get(request_id) if request_id else None
+
+
+async def _resolve_awaiting(uow: UnitOfWork, card: DemandeCard, now: datetime) -> int:
+    """The demande arrived after events that name it: their messages can now be addressed."""
+    waiting = await uow.deliveries.awaiting(card.request_id)
+    if not waiting:
+        return 0
+    chosen = (await uow.preferences.of([card.contact_email])).get(card.contact_email, Preferences())
+    for delivery_id, kind, context in waiting:
+        status, reason = chosen.status_for(kind)
+        await uow.deliveries.resolve(
+            delivery_id,
+            address=card.contact_email,
+            status=status,
+            reason=reason,
+            payload=context | rules.demande_context(card),
+            now=now,
+        )
+    return len(waiting)

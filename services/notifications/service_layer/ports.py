@@ -1,0 +1,251 @@
+"""What the use cases and the dispatcher need of the outside world, as ports.
+
+One repository per aggregate: the projection of the demandes and their proposals
+(:class:`DemandeRepository`), contacts (:class:`ContactRepository`), preferences
+(:class:`PreferenceRepository`), webhook subscriptions (:class:`SubscriptionRepository`),
+deliveries (:class:`DeliveryRepository`) and the messages held for a digest
+(:class:`DigestRepository`). The SQL ones are in ``adapters``, the tests' in-memory ones
+in ``tests/unit/fakes/notifications.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from services.notifications.domain.model import (
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    NewDelivery,
+    Preferences,
+)
+from services.notifications.domain.rules import DemandeCard, Subscription
+from services.notifications.domain.views import (
+    ActorContact,
+    DeliveryFilter,
+    DeliveryView,
+    DueProposal,
+    StoredSubscription,
+)
+from shared.messaging.ports import Outbox
+
+
+class DemandeRepository(Protocol):
+    """The demandes this service heard of, and the proposals made for them."""
+
+    async def lock(self, request_id: UUID) -> None:
+        """Serialise what concerns one demande until the commit."""
+
+    async def add(self, card: DemandeCard, submitted_at: datetime, now: datetime) -> bool:
+        """False when the demande was known already."""
+
+    async def get(self, request_id: UUID) -> DemandeCard | None: ...
+
+    async def latest_of(self, requester_code: str, departement: str) -> DemandeCard | None: ...
+
+    async def record_news(self, request_id: UUID, now: datetime) -> None: ...
+
+    async def set_status(self, request_id: UUID, status: str) -> None: ...
+
+    async def due_follow_ups(
+        self, news_before: datetime, limit: int
+    ) -> list[tuple[DemandeCard, datetime]]: ...
+
+    async def add_proposal(
+        self,
+        *,
+        assignment_id: UUID,
+        request_id: UUID,
+        departement: str,
+        actor_id: str,
+        actor_name: str,
+        respond_by: datetime,
+        remind_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        """False when the proposal was known already."""
+
+    async def set_proposal_status(
+        self, assignment_id: UUID, status: str, now: datetime
+    ) -> None: ...
+
+    async def open_proposals(self, request_id: UUID) -> int: ...
+
+    async def due_reminders(self, now: datetime, limit: int) -> list[DueProposal]: ...
+
+    async def mark_reminded(self, assignment_id: UUID, now: datetime) -> None: ...
+
+
+class ContactRepository(Protocol):
+    async def actor(self, actor_id: str) -> ActorContact | None: ...
+
+    async def save_actor(
+        self, actor_id: str, contact: ActorContact, by: str, now: datetime
+    ) -> None: ...
+
+    async def team(self, departement: str) -> str | None: ...
+
+    async def save_team(self, departement: str, email: str, by: str, now: datetime) -> None: ...
+
+    async def known_to(
+        self,
+        address: str,
+        *,
+        departement: str | None,
+        requester_code: str | None = None,
+        actor_id: str | None = None,
+    ) -> bool:
+        """Whether ``address`` is a contact within a scope: a département (its demandes,
+        actors and team), a collectivité (its demandes), an actor (itself)."""
+
+
+class PreferenceRepository(Protocol):
+    async def of(self, addresses: Iterable[str]) -> dict[str, Preferences]:
+        """The preferences of those addresses that chose some."""
+
+    async def save(self, email: str, chosen: Preferences, by: str, now: datetime) -> None: ...
+
+
+class SubscriptionRepository(Protocol):
+    async def add(
+        self,
+        *,
+        subscription_id: UUID,
+        departement: str | None,
+        url: str,
+        event_types: list[str],
+        secret: str,
+        description: str | None,
+        by: str,
+        now: datetime,
+    ) -> StoredSubscription: ...
+
+    async def get(self, subscription_id: UUID) -> StoredSubscription | None: ...
+
+    async def active(self, departement: str | None) -> list[StoredSubscription]:
+        """Active subscriptions, of one département or (None) of all."""
+
+    async def for_departement(self, departement: str) -> list[Subscription]:
+        """Active subscriptions that hear of ``departement``: its own and the national ones."""
+
+    async def remove(self, subscription_id: UUID, now: datetime) -> None: ...
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, new: list[NewDelivery]) -> int:
+        """Record the deliveries whose id is new; returns how many were."""
+
+    async def awaiting(self, request_id: UUID) -> list[tuple[UUID, Kind, dict[str, Any]]]:
+        """Messages of a demande waiting for its requester's address (locked)."""
+
+    async def resolve(
+        self,
+        delivery_id: UUID,
+        *,
+        address: str,
+        status: DeliveryStatus,
+        reason: str | None,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> None: ...
+
+    async def give_up_awaiting(self, created_before: datetime) -> int: ...
+
+    async def claim(
+        self, now: datetime, busy_endpoints: Iterable[str], limit: int
+    ) -> list[Delivery]:
+        """Due deliveries, locked until the caller's commit; others skip them."""
+
+    async def lease(self, ids: list[UUID], until: datetime, now: datetime) -> None: ...
+
+    async def mark_sent(self, delivery_id: UUID, now: datetime) -> Delivery | None:
+        """Record the success; None when another attempt already recorded it."""
+
+    async def mark_retry(
+        self, delivery_id: UUID, at: datetime, error: str, reason: str
+    ) -> int | None: ...
+
+    async def mark_final(
+        self,
+        delivery_id: UUID,
+        status: DeliveryStatus,
+        reason: str,
+        error: str | None,
+        *,
+        count_attempt: bool = True,
+    ) -> Delivery | None: ...
+
+    async def search(
+        self, criteria: DeliveryFilter, *, limit: int, offset: int
+    ) -> list[DeliveryView]: ...
+
+    async def view(self, delivery_id: UUID) -> DeliveryView | None: ...
+
+    async def retry_dead_letter(self, delivery_id: UUID, now: datetime) -> bool:
+        """Make a dead-lettered delivery due again; False if it is not dead-lettered."""
+
+
+class DigestRepository(Protocol):
+    """The messages held for their recipients' daily digest."""
+
+    async def held_addresses(
+        self, created_before: datetime, digest_source: str, limit: int
+    ) -> list[str]:
+        """Addresses with messages held, except those whose digest of the day
+        (``digest_source``) went out already."""
+
+    async def take_held(self, address: str, created_before: datetime) -> list[Delivery]: ...
+
+    async def mark_digested(self, ids: list[UUID], digest_id: UUID) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the repositories and the outbox, all or nothing. Read-only
+    members, so that an implementation may hold narrower types."""
+
+    @property
+    def demandes(self) -> DemandeRepository: ...
+
+    @property
+    def contacts(self) -> ContactRepository: ...
+
+    @property
+    def preferences(self) -> PreferenceRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def digests(self) -> DigestRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class Sender(Protocol):
+    """One channel's way out: the mailer (email) or the webhook client (webhook).
+    Raises :class:`services.notifications.domain.delivery.DeliveryFailed` on failure."""
+
+    async def send(self, delivery: Delivery) -> None: ...
+
+    async def aclose(self) -> None: ...
