@@ -2,12 +2,14 @@
 
 Use cases write events through :class:`Outbox` and never see how they are stored; the
 SQL outbox (:class:`shared.messaging.outbox.OutboxWriter`) and the tests' in-memory one
-both satisfy it.
+both satisfy it. :class:`UnitOfWork` is what every service's unit of work port extends
+(:class:`shared.db.unit_of_work.SqlUnitOfWork` and the tests' fakes satisfy it).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from shared.contracts.base import EventPayload
 from shared.messaging.envelope import Envelope
@@ -26,3 +28,28 @@ class Outbox(Protocol):
     async def add_many(
         self, items: list[tuple[EventPayload, str]], *, correlation_id: str | None = None
     ) -> list[Envelope]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``async with`` opens it, leaving it rolls back what was not
+    committed; the outbox's events go with the state change, all or nothing.
+
+    Each service's own ``UnitOfWork`` port adds its repositories (as read-only
+    properties, so that an implementation may hold narrower types).
+    """
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...

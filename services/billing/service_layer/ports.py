@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
 from services.billing.domain.invoice import Invoice, InvoiceFilter
-from shared.messaging.ports import Outbox
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
 
 class TariffRepository(Protocol):
@@ -98,10 +97,9 @@ class CotisationRunRepository(Protocol):
     async def get(self, run_id: UUID) -> dict[str, Any] | None: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction: the repositories' changes and the outbox's events, all or nothing."""
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """The billing service's transaction: its repositories and the outbox, all or nothing."""
 
-    # Read-only properties, so that an implementation may hold a narrower type.
     @property
     def tariffs(self) -> TariffRepository: ...
 
@@ -113,19 +111,3 @@ class UnitOfWork(Protocol):
 
     @property
     def runs(self) -> CotisationRunRepository: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...

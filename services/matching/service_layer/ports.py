@@ -7,7 +7,6 @@ The SQL adapters (``services.matching.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -15,7 +14,7 @@ from uuid import UUID
 from services.matching.domain.lifecycle import Assignment, AssignmentFilter
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
-from shared.messaging.ports import Outbox
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
 
 class ActorRepository(Protocol):
@@ -66,10 +65,9 @@ class AssignmentRepository(Protocol):
         ...
 
 
-class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
-    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """The matching service's transaction: its repositories and the outbox, all or nothing."""
 
-    # Read-only members, so that a unit of work holding narrower types still qualifies.
     @property
     def actors(self) -> ActorRepository: ...
 
@@ -78,8 +76,3 @@ class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
 
     @property
     def assignments(self) -> AssignmentRepository: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def commit(self) -> None: ...

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from services.notifications.domain.model import (
@@ -31,7 +30,7 @@ from services.notifications.domain.views import (
     DueProposal,
     StoredSubscription,
 )
-from shared.messaging.ports import Outbox
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
 
 class DemandeRepository(Protocol):
@@ -203,9 +202,8 @@ class DigestRepository(Protocol):
     async def mark_digested(self, ids: list[UUID], digest_id: UUID) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction: the repositories and the outbox, all or nothing. Read-only
-    members, so that an implementation may hold narrower types."""
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """The notifications service's transaction: its repositories and the outbox, all or nothing."""
 
     @property
     def demandes(self) -> DemandeRepository: ...
@@ -224,22 +222,6 @@ class UnitOfWork(Protocol):
 
     @property
     def digests(self) -> DigestRepository: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
 
 
 class Sender(Protocol):

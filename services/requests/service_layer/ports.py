@@ -6,13 +6,12 @@ The SQL adapters (``services.requests.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 from uuid import UUID
 
 from services.requests.domain.model import Demande, DemandeFilter
 from services.requests.domain.progress import AssignmentView
-from shared.messaging.ports import Outbox
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
 
 class DemandeRepository(Protocol):
@@ -33,16 +32,8 @@ class DemandeRepository(Protocol):
     async def save_assignment(self, demande_id: UUID, view: AssignmentView) -> None: ...
 
 
-class UnitOfWork(AbstractAsyncContextManager["UnitOfWork"], Protocol):
-    """One transaction: ``async with`` opens it, leaving it rolls back what was not committed."""
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """The requests service's transaction: its repositories and the outbox, all or nothing."""
 
-    # Read-only members, so that a unit of work holding narrower types still qualifies.
     @property
     def demandes(self) -> DemandeRepository: ...
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-    async def commit(self) -> None: ...
-
-    async def rollback(self) -> None: ...
