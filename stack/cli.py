@@ -32,15 +32,15 @@ from services.billing.adapters.documents import euros
 from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
 from shared.settings import KafkaSettings
-from stack.processes import (
+from stack.harness.detached import (
     LOCAL,
     REPO,
     MailboxProcess,
     ServiceProcess,
     StackProcess,
     all_services,
-    port_in_use,
 )
+from stack.harness.process import port_in_use
 from stack.scenario import DEPARTEMENTS, RUN_STATUS, cotisation_run, play, report
 
 app = typer.Typer(help="Matière Grise : la pile locale.", no_args_is_help=True)

@@ -778,7 +778,7 @@ def enrol_members(
         args = ["enrol", "--year", str(year)]
         for dep in departements:
             args += ["-d", dep]
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, "-m", "services.billing.entrypoints.cotisation_cli", *args],
             capture_output=True,
             text=True,

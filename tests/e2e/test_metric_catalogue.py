@@ -44,8 +44,8 @@ from shared.observability.metrics import (
     published_event_types,
 )
 from shared.settings import AuthSettings, KafkaSettings
+from stack.harness.stack import Stack, StackOptions, bearer_header
 from stack.scenario import STATUS_LABELS, Played, deliveries, invoiced, play
-from tests.support.stack import Stack, StackOptions, bearer_header
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(420)]
 

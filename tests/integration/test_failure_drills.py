@@ -23,8 +23,8 @@ import os
 
 import pytest
 
+from stack.harness.servers import SERVERS
 from tests.perf.drill import drill_run
-from tests.support.own_servers import SERVERS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 

@@ -50,28 +50,22 @@ from typing import Any
 import asyncpg
 
 from shared.settings import KafkaSettings
-from tests.perf.bench_baseline_relay import MODES, run_baseline
-from tests.perf.result_file import header, write
-from tests.support.own_servers import OwnServers
-from tests.support.stack import (
-    PG_ADMIN_DSN,
+from stack.harness.flows import (
     ActorDriver,
     Demandes,
     EventTap,
     Flow,
     Sighting,
-    Stack,
-    StackOptions,
-    counters_delta,
-    cpu_delta,
-    handler_breakdown,
-    latency_summary,
-    plain_dsn,
-    scrape_handler_seconds,
     submit,
     until_settled,
     warm_up,
 )
+from stack.harness.measures import handler_breakdown, latency_summary, scrape_handler_seconds
+from stack.harness.resources import counters_delta, cpu_delta
+from stack.harness.servers import OwnServers
+from stack.harness.stack import PG_ADMIN_DSN, Stack, StackOptions, plain_dsn
+from tests.perf.bench_baseline_relay import MODES, run_baseline
+from tests.perf.result_file import header, write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
 STAGES = ("submitted", "proposed", "accepted", "completed", "invoiced")

@@ -59,22 +59,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.topics import all_topic_names
-from tests.perf.result_file import header, write
-from tests.support.own_servers import SERVERS, OwnServers
-from tests.support.service_process import ROOT
-from tests.support.stack import (
+from stack.harness.flows import (
     ActorDriver,
     Demandes,
     EventTap,
     Flow,
-    Instance,
     Sighting,
-    Stack,
-    StackOptions,
-    plain_dsn,
     until_settled,
     warm_up,
 )
+from stack.harness.process import ROOT
+from stack.harness.servers import SERVERS, OwnServers
+from stack.harness.stack import Instance, Stack, StackOptions, plain_dsn
+from tests.perf.result_file import header, write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drill.json"
 STAGES = ("submitted", "proposed", "accepted", "completed", "invoiced")
