@@ -28,9 +28,9 @@ import typer
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 
-from services.billing.adapters.documents import euros
 from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
+from shared.french import euros
 from shared.settings import KafkaSettings
 from stack.harness.detached import (
     LOCAL,
@@ -41,7 +41,10 @@ from stack.harness.detached import (
     all_services,
 )
 from stack.harness.process import port_in_use
-from stack.scenario import DEPARTEMENTS, RUN_STATUS, cotisation_run, play, report
+from stack.scenario.plan import DEPARTEMENTS
+from stack.scenario.play import play
+from stack.scenario.preparation import cotisation_run
+from stack.scenario.summary import RUN_STATUS, report
 
 app = typer.Typer(help="Matière Grise : la pile locale.", no_args_is_help=True)
 console = Console()

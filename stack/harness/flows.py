@@ -1,6 +1,8 @@
 """The flows of a stack run: one per demande, what the tap saw of it on Kafka, the actors
 who answer its proposals, the demandes themselves and the loops that wait for them."""
 
+from __future__ import annotations
+
 import asyncio
 import json
 import random
@@ -9,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,9 +24,11 @@ from shared.contracts.topics import (
     NOTIFICATIONS_DELIVERY,
     REQUESTS_REQUEST,
 )
+from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from stack.harness.follower import Follower
 from stack.harness.stack import bearer_header
+from stack.scenario.plan import draft, requesters
 
 # Event types the tap follows, and the stage of a flow each one marks.
 SUBMITTED = "requests.request.submitted.v1"
@@ -224,18 +229,16 @@ class ActorDriver:
 
 
 class Demandes:
-    """Realistic demandes from real communes and EPCI (``stack/scenario.py``), each with the
-    token of whoever files it: the collectivité itself, or its département's team."""
+    """Realistic demandes from real communes and EPCI (drawn as the demo's,
+    :mod:`stack.scenario.plan`), each with the token of whoever files it: the collectivité
+    itself, or its département's team."""
 
     def __init__(self, departements: Iterable[str], seed: int = 2026) -> None:
-        from shared.refdata import get_territories
-        from stack.scenario import _draft, _requesters
-
-        self._draft = _draft
         self._rng = random.Random(seed)
         self._auth = AuthSettings()
+        self._today = datetime.now(UTC).date()
         territories = get_territories()
-        self._requesters = {d: _requesters(territories, self._rng, d, 200) for d in departements}
+        self._requesters = {d: requesters(territories, self._rng, d, 200) for d in departements}
         self._departements = tuple(departements)
         self._headers: dict[tuple[str, str | None], dict[str, str]] = {}
         self._n = 0
@@ -247,7 +250,7 @@ class Demandes:
             departement = self._departements[self._n % len(self._departements)]
             self._n += 1
         code, population, nom = self._rng.choice(self._requesters[departement])
-        body = self._draft(self._rng, code, population, nom)
+        body = draft(self._rng, code, population, nom, self._today)
         own = code if self._rng.random() < 0.5 and len(code) == 5 else None
         key = (departement, own)
         if key not in self._headers:

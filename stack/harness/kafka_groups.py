@@ -1,6 +1,8 @@
 """The consumer groups of a stack: which topics each service consumes under which group,
 which partition a key goes to, and the groups' members as the broker describes them."""
 
+from __future__ import annotations
+
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient

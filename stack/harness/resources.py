@@ -1,6 +1,8 @@
 """What the processes of a stack cost: CPU seconds and peak RSS (psutil), per service
 instance and per PostgreSQL database."""
 
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from collections import defaultdict
