@@ -4,7 +4,7 @@
         ...  # stack.url("requests"), stack.kill("matching", 0), stack.add_instance("billing")
 
 Each service runs as ``python -m services.<name>.entrypoints.main`` (a
-:class:`~tests.support.service_process.ServiceProcess`) on a database of its own
+:class:`~stack.harness.process.ServiceProcess`) on a database of its own
 created for this stack on the PostgreSQL server of the tests (``MG_TEST_PG_ADMIN_DSN``),
 on free HTTP ports, with consumer groups of its own (``<service>-stack-<run id>``,
 offset reset ``latest``: what others left on the shared topics is none of its

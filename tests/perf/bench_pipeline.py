@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.perf.bench_pipeline [--rate 20 --duration 30 --count 1000
         --instances 1|2 --notifications auto|on|off --baseline per-message,batch]
 
-The services run as real processes (``tests/support/stack.py``), each on a fresh
+The services run as real processes (``stack/harness/stack.py``), each on a fresh
 database of the tests' PostgreSQL server, with consumer groups of their own. A demande
 goes the whole way:
 

@@ -4,9 +4,9 @@ Kafka broker and of PostgreSQL, each restarted; then a checker.
     .venv/bin/python -m tests.perf.drill --demandes 10000 [--rate 8 --rounds 3 --seed 7]
 
 The drill starts a Kafka broker and a PostgreSQL server of its own
-(``tests/support/own_servers.py``: free ports, state in ``.local/drill/<id>``, the
+(``stack/harness/servers.py``: free ports, state in ``.local/drill/<id>``, the
 repository's ``infra/kafka/kafka.sh`` and ``infra/postgres/postgres.py``), creates the
-topics, and runs the stack of ``tests/support/stack.py`` on them (services as real
+topics, and runs the stack of ``stack/harness/stack.py`` on them (services as real
 processes, synthetic actors who accept and complete every proposal). Demandes are posted
 at a steady rate over several départements; meanwhile the drills kill, at random moments
 (seeded), one target after the other (requests, matching, billing, notifications, the
