@@ -38,6 +38,8 @@ COMPLETED = "matching.assignment.completed.v1"
 UNMATCHED = "matching.request.unmatched.v1"
 INVOICED = "billing.invoice.issued.v1"
 DELIVERED = "notifications.delivery.sent.v1"
+# The stages of a demande that goes the whole way, in order.
+STAGES = ("submitted", "proposed", "accepted", "completed", "invoiced")
 STAGE_OF = {
     SUBMITTED: "submitted",
     PROPOSED: "proposed",

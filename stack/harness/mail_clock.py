@@ -7,6 +7,9 @@ from typing import Any
 
 from stack.harness.process import free_port
 
+# The domain of the notifications service's Message-IDs (``<delivery id@domain>``).
+MESSAGE_ID_DOMAIN = "matiere-grise.local"
+
 
 class MailClock:
     """An SMTP server that accepts everything and keeps, per ``Message-ID``, the time it

@@ -69,6 +69,15 @@ CORE_SERVICES = ("requests", "matching", "billing")
 DEFAULT_DEPARTEMENTS = ("49", "35", "24", "44", "29", "56")
 
 
+def notifications_available() -> bool:
+    """Whether this checkout's notifications service consumes events (a stack may run it)."""
+    try:
+        from services.notifications.entrypoints import consumers
+    except ImportError:
+        return False
+    return bool(getattr(consumers, "CONSUMED_TOPICS", ()))
+
+
 def synthetic_catalogue(departement: str, actor_id: str) -> dict[str, Any]:
     """One actor who covers every need of the département, and is never full."""
     return {

@@ -63,18 +63,17 @@ from stack.harness.flows import (
 )
 from stack.harness.process import ROOT
 from stack.harness.servers import OwnServers
-from stack.harness.stack import Stack, StackOptions, plain_dsn
+from stack.harness.stack import Stack, StackOptions, notifications_available, plain_dsn
 from tests.perf.drill_check import check, dead_letter_records, verdict
 from tests.perf.drill_faults import (
     DrillTap,
     PatientActors,
     Supervisor,
     drill_targets,
-    log,
     plan_drills,
     run_drills,
 )
-from tests.perf.result_file import header, write
+from tests.perf.result_file import header, log, write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drill.json"
 # A delivery claimed by a killed notifications instance is sent again once its lease ends
@@ -90,14 +89,6 @@ def notification_lease_env(lease_seconds: float) -> dict[str, str]:
         "MG_NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": timeout,
         "MG_NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS": timeout,
     }
-
-
-def notifications_available() -> bool:
-    try:
-        from services.notifications.entrypoints import consumers
-    except ImportError:
-        return False
-    return bool(getattr(consumers, "CONSUMED_TOPICS", ()))
 
 
 # --- the run ---------------------------------------------------------------------------------

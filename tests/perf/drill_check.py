@@ -13,14 +13,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.topics import all_topic_names
 from stack.harness.flows import (
+    STAGES,
     Flow,
 )
+from stack.harness.mail_clock import MESSAGE_ID_DOMAIN
 from stack.harness.stack import Stack
 
 if TYPE_CHECKING:
     from tests.perf.drill import DrillRun
 
-STAGES = ("submitted", "proposed", "accepted", "completed", "invoiced")
 # The requester's message for each stage's event (services/notifications/domain/rules.py).
 REQUESTER_KIND = {
     "submitted": "demande_recue",
@@ -29,7 +30,6 @@ REQUESTER_KIND = {
     "completed": "mission_terminee",
     "invoiced": "facture_emise",
 }
-MESSAGE_ID_DOMAIN = "matiere-grise.local"
 
 
 async def check(run: DrillRun, notifications: bool) -> dict[str, Any]:

@@ -21,11 +21,7 @@ from stack.harness.flows import (
 )
 from stack.harness.servers import SERVERS, OwnServers
 from stack.harness.stack import Instance, Stack
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
+from tests.perf.result_file import log
 
 # --- patient clients ----------------------------------------------------------------------
 
