@@ -83,6 +83,36 @@ class Flow:
         return min(sightings, key=lambda s: s.at) if sightings else None
 
 
+@dataclass
+class InvoiceOwners:
+    """Which invoices seen on the topic are our billing service's: other billing services
+    on a shared broker invoice our completed missions too. Our relay publishes an invoice
+    after its commit, so one missing from our database is not ours."""
+
+    ours: set[str] = field(default_factory=set)
+    foreign: set[str] = field(default_factory=set)
+
+    # ``lookup`` runs it on our billing database, with the ids as ``$1``.
+    SQL = "SELECT id FROM invoices WHERE id = ANY($1::uuid[])"
+
+    async def classify(
+        self, flows: Iterable[Flow], lookup: Callable[[list[str]], Awaitable[set[str]]]
+    ) -> None:
+        """Sort the invoices of ``flows`` not sorted yet; ``lookup`` returns those of the
+        given ids that our billing database holds."""
+        unknown = {
+            s.ref
+            for f in flows
+            for s in f.seen.get("invoiced", ())
+            if s.ref not in self.ours and s.ref not in self.foreign
+        }
+        if not unknown:
+            return
+        ours = await lookup(sorted(unknown))
+        self.ours |= ours
+        self.foreign |= unknown - ours
+
+
 class EventTap(Follower):
     """Reads the product's topics from their end and files our records under their flow.
 

@@ -101,16 +101,22 @@ class ServiceProcess(LoggedProcess):
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    # What a start says in the log beside its number.
+    LOG_NOTE = ""
+
+    def arguments(self) -> list[str]:
+        """What the interpreter runs."""
+        return ["-m", self.module]
+
     async def start(self) -> None:
         assert not self.running, "already running"
         self.starts += 1
         with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts} =====\n".encode())
+            log.write(f"\n===== start #{self.starts}{self.LOG_NOTE} =====\n".encode())
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
                 python(),
-                "-m",
-                self.module,
+                *self.arguments(),
                 cwd=ROOT,
                 env={**os.environ, **self.env},
                 stdin=asyncio.subprocess.DEVNULL,
@@ -172,21 +178,7 @@ class ProfiledServiceProcess(ServiceProcess):
         super().__init__(*args, **kwargs)
         self.profile_path = profile_path
 
-    async def start(self) -> None:
-        assert not self.running, "already running"
-        self.starts += 1
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts} (cProfile) =====\n".encode())
-            log.flush()
-            self.process = await asyncio.create_subprocess_exec(
-                python(),
-                "-c",
-                PROFILE_WRAPPER,
-                str(self.profile_path),
-                self.module,
-                cwd=ROOT,
-                env={**os.environ, **self.env},
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
+    LOG_NOTE = " (cProfile)"
+
+    def arguments(self) -> list[str]:
+        return ["-c", PROFILE_WRAPPER, str(self.profile_path), self.module]

@@ -57,6 +57,7 @@ import httpx
 from stack.harness.flows import (
     Demandes,
     Flow,
+    InvoiceOwners,
     Sighting,
     until_settled,
     warm_up,
@@ -105,8 +106,7 @@ class DrillRun:
         self.warm: list[Flow] = []
         self.submit_retries = 0
         self.submit_retried_statuses: Counter[int] = Counter()
-        self.our_invoices: set[str] = set()
-        self.foreign_invoices: set[str] = set()
+        self.invoices = InvoiceOwners()
         self._conns: dict[str, asyncpg.Connection] = {}
 
     async def db(self, service: str) -> asyncpg.Connection:
@@ -167,28 +167,15 @@ class DrillRun:
 
     # --- progress -------------------------------------------------------------------------
     async def classify_invoices(self) -> None:
-        """Invoices on the topic that our billing database holds are ours; others come
-        from other billing services on a shared broker."""
-        unknown = {
-            s.ref
-            for f in self.tap.flows.values()
-            for s in f.seen.get("invoiced", ())
-            if s.ref not in self.our_invoices and s.ref not in self.foreign_invoices
-        }
-        if not unknown:
-            return
-        rows = await self.query(
-            "billing", "SELECT id FROM invoices WHERE id = ANY($1::uuid[])", sorted(unknown)
-        )
-        ours = {str(r["id"]) for r in rows}
-        self.our_invoices |= ours
-        # Published after the commit: an invoice not in our database is not ours.
-        self.foreign_invoices |= unknown - ours
+        await self.invoices.classify(self.tap.flows.values(), self._our_invoices)
+
+    async def _our_invoices(self, ids: list[str]) -> set[str]:
+        return {str(r["id"]) for r in await self.query("billing", InvoiceOwners.SQL, ids)}
 
     def sightings(self, flow: Flow, stage: str) -> list[Sighting]:
         found = flow.seen.get(stage, [])
         if stage == "invoiced":
-            return [s for s in found if s.ref in self.our_invoices]
+            return [s for s in found if s.ref in self.invoices.ours]
         return list(found)
 
     def first(self, flow: Flow, stage: str) -> Sighting | None:

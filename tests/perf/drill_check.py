@@ -84,7 +84,7 @@ async def check(run: DrillRun, notifications: bool) -> dict[str, Any]:
         "copies_same_ce_id_by_stage": {s: copies[s] for s in STAGES},
         "unmatched_seen": sum(1 for f in flows if f.seen.get("unmatched")),
         "invoices_of_other_billing_services": sum(
-            1 for f in flows for s in f.seen.get("invoiced", ()) if s.ref in run.foreign_invoices
+            1 for f in flows for s in f.seen.get("invoiced", ()) if s.ref in run.invoices.foreign
         ),
         "records_of_others_read": run.tap.foreign_records,
         "examples": {k: sorted(v)[:10] for k, v in bad.items()} | {"reordered": reordered[:10]},

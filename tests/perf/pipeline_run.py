@@ -19,6 +19,7 @@ from stack.harness.flows import (
     Demandes,
     EventTap,
     Flow,
+    InvoiceOwners,
     Sighting,
     submit,
     until_settled,
@@ -40,8 +41,7 @@ class Run:
         self.demandes = Demandes(stack.options.departements, seed)
         self.notified = stack.options.notifications
         self.flows: list[Flow] = []
-        self.our_invoices: set[str] = set()
-        self.foreign_invoices: set[str] = set()
+        self.invoices = InvoiceOwners()
         self._billing: asyncpg.Connection | None = None
         self._message_ids: dict[str, dict[str, str]] = {}
         self.invoice_email_recipient: dict[str, str] = {}
@@ -57,30 +57,16 @@ class Run:
 
     # --- a flow's end ------------------------------------------------------------------------
     async def classify_invoices(self) -> None:
-        """Which invoices seen on the topic are our billing service's: other billing
-        services on the shared broker invoice our completed missions too. Our relay
-        publishes an invoice after its commit, so one missing from our database is not
-        ours."""
-        unknown = {
-            s.ref
-            for f in self.tap.flows.values()
-            for s in f.seen.get("invoiced", ())
-            if s.ref not in self.our_invoices and s.ref not in self.foreign_invoices
-        }
-        if not unknown:
-            return
+        await self.invoices.classify(self.tap.flows.values(), self._our_invoices)
+
+    async def _our_invoices(self, ids: list[str]) -> set[str]:
         if self._billing is None:
             self._billing = await asyncpg.connect(plain_dsn(self.stack.database_urls["billing"]))
-        rows = await self._billing.fetch(
-            "SELECT id FROM invoices WHERE id = ANY($1::uuid[])", sorted(unknown)
-        )
-        ours = {str(r["id"]) for r in rows}
-        self.our_invoices |= ours
-        self.foreign_invoices |= unknown - ours
+        return {str(r["id"]) for r in await self._billing.fetch(InvoiceOwners.SQL, ids)}
 
     def invoice(self, flow: Flow) -> Sighting | None:
         """Our billing service's invoice of the flow's mission, as first seen."""
-        mine = [s for s in flow.seen.get("invoiced", ()) if s.ref in self.our_invoices]
+        mine = [s for s in flow.seen.get("invoiced", ()) if s.ref in self.invoices.ours]
         return min(mine, key=lambda s: s.at) if mine else None
 
     async def classify_invoice_emails(self) -> None:
