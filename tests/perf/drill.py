@@ -54,13 +54,13 @@ from typing import Any
 import asyncpg
 import httpx
 
+from stack.harness.flow_run import FlowRun
 from stack.harness.flows import (
     Demandes,
     Flow,
     InvoiceOwners,
     Sighting,
     until_settled,
-    warm_up,
 )
 from stack.harness.process import ROOT
 from stack.harness.servers import OwnServers
@@ -95,18 +95,19 @@ def notification_lease_env(lease_seconds: float) -> dict[str, str]:
 # --- the run ---------------------------------------------------------------------------------
 
 
-class DrillRun:
+class DrillRun(FlowRun):
     def __init__(self, stack: Stack, seed: int, patience: float = 180.0) -> None:
         self.stack = stack
         self.patience = patience
         self.actors = PatientActors(lambda: stack.client("matching"), patience=patience)
-        self.tap = DrillTap(stack.kafka, stack.actor_ids.values(), self.actors.on_proposed)
-        self.demandes = Demandes(stack.options.departements, seed)
+        self.tap: DrillTap = DrillTap(
+            stack.kafka, stack.actor_ids.values(), self.actors.on_proposed
+        )
+        super().__init__(self.tap, Demandes(stack.options.departements, seed))
         self.flows: list[Flow] = []
         self.warm: list[Flow] = []
         self.submit_retries = 0
         self.submit_retried_statuses: Counter[int] = Counter()
-        self.invoices = InvoiceOwners()
         self._conns: dict[str, asyncpg.Connection] = {}
 
     async def db(self, service: str) -> asyncpg.Connection:
@@ -136,7 +137,7 @@ class DrillRun:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    async def submit(self, flow: Flow, body: dict[str, Any], headers: dict[str, str]) -> None:
+    async def post(self, flow: Flow, body: dict[str, Any], headers: dict[str, str]) -> None:
         """POST until the API answers (same Idempotency-Key each time)."""
         flow.posted_at = time.time()
         started = time.perf_counter()
@@ -157,13 +158,6 @@ class DrillRun:
             flow.http_status = status
             flow.http_seconds = time.perf_counter() - started
             return
-
-    def new_flow(
-        self, departement: str | None = None
-    ) -> tuple[Flow, dict[str, Any], dict[str, str]]:
-        flow, body, headers = self.demandes.next(departement)
-        self.tap.expect(flow)
-        return flow, body, headers
 
     # --- progress -------------------------------------------------------------------------
     async def classify_invoices(self) -> None:
@@ -193,21 +187,7 @@ class DrillRun:
         return await until_settled(progress, len(flows), timeout=timeout, stall=stall, poll=0.5)
 
     async def warm_up(self) -> None:
-        """One flow per département until each got through (groups read from ``latest``)."""
-
-        async def start(departement: str) -> Flow:
-            flow, body, headers = self.new_flow(departement)
-            flow.scheduled_at = time.time()
-            await self.submit(flow, body, headers)
-            return flow
-
-        self.warm += await warm_up(
-            self.stack.options.departements,
-            start,
-            lambda flows: self.until_through(flows, timeout=20.0, stall=20.0),
-            self.through,
-            log,
-        )
+        self.warm += await self.warm_up_flows(self.stack.options.departements, 20.0, log)
 
     async def load(self, count: int, rate: float, on_start: Callable[[float], Any]) -> float:
         """Open loop: demande k posted at t0 + k / rate. Returns t0 (monotonic)."""
@@ -219,7 +199,7 @@ class DrillRun:
             flow, body, headers = self.new_flow()
             flow.scheduled_at = time.time()
             self.flows.append(flow)
-            tasks.append(asyncio.create_task(self.submit(flow, body, headers)))
+            tasks.append(asyncio.create_task(self.post(flow, body, headers)))
         await asyncio.gather(*tasks)
         await side
         return t0

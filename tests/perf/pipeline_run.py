@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from stack.harness.flow_run import FlowRun
 from stack.harness.flows import (
     STAGES,
     ActorDriver,
@@ -23,7 +24,6 @@ from stack.harness.flows import (
     Sighting,
     submit,
     until_settled,
-    warm_up,
 )
 from stack.harness.mail_clock import MESSAGE_ID_DOMAIN
 from stack.harness.measures import latency_summary
@@ -31,17 +31,18 @@ from stack.harness.stack import Stack, plain_dsn
 from tests.perf.result_file import log
 
 
-class Run:
+class Run(FlowRun):
     """One stack, its tap, its actors, and the flows of every phase."""
 
     def __init__(self, stack: Stack, seed: int) -> None:
         self.stack = stack
         self.driver = ActorDriver(lambda: stack.client("matching"))
-        self.tap = EventTap(stack.kafka, stack.actor_ids.values(), self.driver.on_proposed)
-        self.demandes = Demandes(stack.options.departements, seed)
+        super().__init__(
+            EventTap(stack.kafka, stack.actor_ids.values(), self.driver.on_proposed),
+            Demandes(stack.options.departements, seed),
+        )
         self.notified = stack.options.notifications
         self.flows: list[Flow] = []
-        self.invoices = InvoiceOwners()
         self._billing: asyncpg.Connection | None = None
         self._message_ids: dict[str, dict[str, str]] = {}
         self.invoice_email_recipient: dict[str, str] = {}
@@ -150,42 +151,23 @@ class Run:
             return None
         return self.notified_at(flow) if self.notified else invoice.at
 
-    def done(self, flow: Flow) -> bool:
+    def through(self, flow: Flow) -> bool:
         return self.end_of(flow) is not None
 
     def finished(self, flows: list[Flow]) -> int:
-        return sum(1 for f in flows if self.done(f))
+        return sum(1 for f in flows if self.through(f))
 
     def accepted_flows(self, flows: list[Flow]) -> list[Flow]:
         return [f for f in flows if f.http_status in (200, 201)]
 
     # --- phases ------------------------------------------------------------------------------
-    def new_flow(
-        self, departement: str | None = None
-    ) -> tuple[Flow, dict[str, Any], dict[str, str]]:
-        flow, body, headers = self.demandes.next(departement)
-        self.tap.expect(flow)
-        return flow, body, headers
-
     async def post(self, flow: Flow, body: dict[str, Any], headers: dict[str, str]) -> None:
         await submit(self.stack.client("requests"), flow, body, headers)
 
     async def warm_up(self) -> None:
-        async def start(departement: str) -> Flow:
-            flow, body, headers = self.new_flow(departement)
-            flow.scheduled_at = time.time()
-            await self.post(flow, body, headers)
-            return flow
+        await self.warm_up_flows(self.stack.options.departements, 15.0, log)
 
-        await warm_up(
-            self.stack.options.departements,
-            start,
-            lambda flows: self.until_done(flows, timeout=15.0, stall=15.0),
-            self.done,
-            log,
-        )
-
-    async def until_done(self, flows: list[Flow], *, timeout: float, stall: float) -> bool:
+    async def until_through(self, flows: list[Flow], *, timeout: float, stall: float) -> bool:
         """Until every flow is done; False after ``timeout``, or ``stall`` seconds without
         one more flow done."""
 
@@ -197,7 +179,7 @@ class Run:
         return await until_settled(progress, len(flows), timeout=timeout, stall=stall, poll=0.3)
 
     async def drain(self, flows: list[Flow], timeout: float) -> bool:
-        return await self.until_done(self.accepted_flows(flows), timeout=timeout, stall=30.0)
+        return await self.until_through(self.accepted_flows(flows), timeout=timeout, stall=30.0)
 
     async def sustained(
         self, rate: float, duration: float, on_time: tuple[float, Callable[[], Any]] | None
@@ -236,7 +218,7 @@ class Run:
     # --- figures -----------------------------------------------------------------------------
     def analyse(self, flows: list[Flow], cpu: dict[str, float]) -> dict[str, Any]:
         ok = self.accepted_flows(flows)
-        done = [f for f in ok if self.done(f)]
+        done = [f for f in ok if self.through(f)]
         start = min((f.scheduled_at for f in flows), default=time.time())
         done_at = sorted(t for f in done if (t := self.end_of(f)) is not None)
         last = done_at[-1] if done_at else start
@@ -290,7 +272,7 @@ class Run:
         furthest = Counter(
             next((s for s in reversed(STAGES) if f.seen.get(s)), "nothing")
             for f in ok
-            if not self.done(f)
+            if not self.through(f)
         )
         services_cpu = sum(v for k, v in cpu.items() if "#" in k)
         postgres_cpu = sum(v for k, v in cpu.items() if k.startswith("postgres["))
