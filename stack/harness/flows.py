@@ -180,10 +180,6 @@ class EventTap(Follower):
         if stage == "proposed" and self.on_proposed is not None:
             self.on_proposed(flow, body)
 
-    def complete_flows(self, flows: Iterable[Flow], stages: Iterable[str]) -> int:
-        stages = tuple(stages)
-        return sum(1 for f in flows if all(f.seen.get(s) for s in stages))
-
 
 class ActorDriver:
     """The actors: each proposal made to one of ours is accepted, then completed with
@@ -377,13 +373,3 @@ async def wait_until(
                 return False
         await asyncio.sleep(0.1)
     return True
-
-
-async def gather_bounded(jobs: Iterable[Awaitable[None]], concurrency: int) -> None:
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one(job: Awaitable[None]) -> None:
-        async with semaphore:
-            await job
-
-    await asyncio.gather(*(one(j) for j in jobs))

@@ -31,7 +31,6 @@ class ResourceSampler:
         self.interval = interval
         self._procs: dict[int, tuple[str, psutil.Process]] = {}
         self._cpu: dict[int, float] = {}
-        self._rss: dict[int, float] = {}
         self._databases: dict[str, str] = {}  # database name -> label
         self._peak: dict[str, float] = {}
         self._ticks = 0

@@ -289,12 +289,6 @@ class Stack:
         instance.ready = False
         await instance.process.kill()
 
-    async def stop_instance(self, service: str, index: int = 0) -> None:
-        """Graceful stop (SIGTERM) of one instance."""
-        instance = self.instance(service, index)
-        instance.ready = False
-        await instance.process.stop()
-
     async def restart(self, service: str, index: int = 0) -> None:
         """Start a killed or stopped instance again, on the same database, port and group."""
         instance = self.instance(service, index)
