@@ -5,7 +5,8 @@
 #   infra/demo.sh [mg up options]   set up, start, play, keep running (--demandes 300, --seed)
 #   infra/demo.sh stop              stop what it started: services, mailbox, Kafka, PostgreSQL
 # KAFKA_PORT / PG_PORT (infra/env.sh) and MG_<SERVICE>_HTTP_PORT, MG_NOTIFICATIONS_SMTP_PORT
-# move it to other ports.
+# move it to other ports; MG_DEMO_SETUP=0 skips infra/setup.sh on a machine already set up.
+# The same --seed gives the same summary figures, latencies aside (stack/scenario).
 set -euo pipefail
 # The demo has a state of its own, started afresh on every run, so that its figures
 # speak of its scenario alone; infra/stack.sh up keeps the development state in .local.
@@ -20,10 +21,13 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 # The demo lets some proposals expire: a response deadline of seconds, not working days.
-export MG_MATCHING_RESPONSE_SECONDS="${MG_MATCHING_RESPONSE_SECONDS:-20}"
-export MG_MATCHING_EXPIRY_SCAN_SECONDS="${MG_MATCHING_EXPIRY_SCAN_SECONDS:-2}"
+# The scenario waits for each one it leaves unanswered, so the deadline is short.
+export MG_MATCHING_RESPONSE_SECONDS="${MG_MATCHING_RESPONSE_SECONDS:-6}"
+export MG_MATCHING_EXPIRY_SCAN_SECONDS="${MG_MATCHING_EXPIRY_SCAN_SECONDS:-1}"
 
-infra/setup.sh
+if [ "${MG_DEMO_SETUP:-1}" != "0" ]; then
+    infra/setup.sh
+fi
 .venv/bin/mg down >/dev/null 2>&1 || true
 infra/stack.sh reset
 rm -rf "${MG_LOCAL_DIR}/mail"

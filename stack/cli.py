@@ -5,7 +5,8 @@ mg up                 start the services (and a local mailbox), play the scenari
 mg down               stop the services and the mailbox (infra/stack.sh down stops Kafka
                       and PostgreSQL)
 mg status             what runs, where
-mg scenario           play the scenario again against the running stack
+mg scenario           play the scenario again against the running stack, with a new seed
+                      (the same --seed plays the same demandes, once per stack)
 mg tail TOPIC         print the events of a topic as they arrive
 mg token --role ...   mint a bearer token for the APIs
 mg cotisations --year Y [-d 49 ...]
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import time
 from collections import Counter
@@ -32,16 +34,19 @@ from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
 from shared.french import euros
 from shared.settings import KafkaSettings
-from stack.processes import (
+from stack.harness.detached import (
     LOCAL,
     REPO,
     MailboxProcess,
     ServiceProcess,
     StackProcess,
     all_services,
-    port_in_use,
 )
-from stack.scenario import DEPARTEMENTS, RUN_STATUS, cotisation_run, play, report
+from stack.harness.process import port_in_use
+from stack.scenario.plan import DEPARTEMENTS
+from stack.scenario.play import AlreadyPlayed, play
+from stack.scenario.preparation import cotisation_run
+from stack.scenario.summary import RUN_STATUS, report
 
 app = typer.Typer(help="Matière Grise : la pile locale.", no_args_is_help=True)
 console = Console()
@@ -145,7 +150,9 @@ def _watch(processes: list[StackProcess], every: float = 1.0) -> bool:
 @app.command()
 def up(
     demandes: Annotated[int, typer.Option(min=0, help="Demandes of the scenario")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the scenario")] = 2026,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the scenario: the same seed, the same figures")
+    ] = 2026,
     wait: Annotated[bool, typer.Option(help="Keep the stack up until Ctrl-C")] = True,
 ) -> None:
     """Start the services, play the scenario, print the summary and the addresses; then
@@ -200,12 +207,22 @@ def status() -> None:
 @app.command()
 def scenario(
     demandes: Annotated[int, typer.Option(min=1, help="How many demandes")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the scenario")] = 2026,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the scenario: the same seed, the same demandes and answers, "
+            "which a stack plays once (default: a new seed)"
+        ),
+    ] = None,
 ) -> None:
     """Play the scenario against the running stack and print its summary."""
+    if seed is None:
+        seed = secrets.randbelow(1_000_000)
     urls = {s.name: s.url for s in all_services()}
     mailbox = MailboxProcess()
-    console.rule(f"Scénario : {demandes} demandes, départements {', '.join(DEPARTEMENTS)}")
+    console.rule(
+        f"Scénario : {demandes} demandes, départements {', '.join(DEPARTEMENTS)}, graine {seed}"
+    )
     mail_before = mailbox.count() if mailbox.wanted else 0
 
     async def run() -> None:
@@ -215,7 +232,11 @@ def scenario(
         await report(urls, played, console, mail_received=received)
         console.print(f"Durée du scénario : {played.seconds:.1f} s")
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except AlreadyPlayed as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
 
 
 @app.command()

@@ -2,9 +2,9 @@
 services that emit it, with samples, and the business metrics carry the label values of
 what was played.
 
-The four services run as their own processes (``tests/support/stack.py``) on fresh
+The four services run as their own processes (``stack/harness/stack.py``) on fresh
 databases, with the real broker and a real SMTP server; the scenario is the demo's own
-(``stack/scenario.py``, :func:`stack.scenario.play`), smaller: two départements, a few
+(``stack/scenario/``, :func:`stack.scenario.play.play`), smaller: two départements, a few
 dozen demandes from real communes, actors accepting, declining and letting proposals
 expire, missions completed and invoiced, the annual cotisation run, notifications sent.
 
@@ -44,8 +44,10 @@ from shared.observability.metrics import (
     published_event_types,
 )
 from shared.settings import AuthSettings, KafkaSettings
-from stack.scenario import STATUS_LABELS, Played, deliveries, invoiced, play
-from tests.support.stack import Stack, StackOptions, bearer_header
+from stack.harness.stack import Stack, StackOptions, bearer_header
+from stack.scenario.outcome import Played
+from stack.scenario.play import play
+from stack.scenario.summary import STATUS_LABELS, deliveries, invoiced
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(420)]
 

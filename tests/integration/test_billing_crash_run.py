@@ -35,7 +35,7 @@ import pytest
 from shared.auth.tokens import Role
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from tests.support.service_process import PYTHON, ROOT, ServiceProcess, free_port
+from stack.harness.process import PYTHON, ROOT, ServiceProcess, free_port
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]

@@ -2,8 +2,8 @@
 PostgreSQL in turn during a run of demandes.
 
 A few hundred demandes over 3 départements at a steady rate through the whole product
-(services as real processes, ``tests/support/stack.py``), on a broker and a PostgreSQL
-server of the drill's own (``tests/support/own_servers.py``: free ports, own state
+(services as real processes, ``stack/harness/stack.py``), on a broker and a PostgreSQL
+server of the drill's own (``stack/harness/servers.py``: free ports, own state
 folder, stopped and deleted at the end), so that nothing else is hurt. Meanwhile
 requests, matching, billing, notifications, the broker and PostgreSQL are killed one
 after the other at random moments (seeded; the seed is in the failure message) and
@@ -23,8 +23,8 @@ import os
 
 import pytest
 
+from stack.harness.servers import SERVERS
 from tests.perf.drill import drill_run
-from tests.support.own_servers import SERVERS
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 

@@ -34,8 +34,8 @@ from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
+from stack.harness.process import ServiceProcess, free_port
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
-from tests.support.service_process import ServiceProcess, free_port
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]

@@ -29,9 +29,9 @@ import pytest
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from stack.harness.process import ServiceProcess, free_port
 from tests.component.test_notifications_email import DEP, Demande, expected_id
 from tests.support.kafka_tap import publish_raw
-from tests.support.service_process import ServiceProcess, free_port
 from tests.support.smtp_server import Mail, SmtpSink, smtp_sink
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]

@@ -17,7 +17,7 @@ import pytest
 
 from shared.auth.tokens import Role, mint
 from shared.settings import AuthSettings, KafkaSettings
-from tests.support.service_process import ROOT, ServiceProcess, free_port
+from stack.harness.process import ROOT, ServiceProcess, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 

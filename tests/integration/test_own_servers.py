@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.support.own_servers import OWNER_FILE, sweep_orphans
+from stack.harness.servers import OWNER_FILE, sweep_orphans
 
 
 def owner_of(pid: int) -> dict[str, object]:

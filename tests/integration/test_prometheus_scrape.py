@@ -28,8 +28,8 @@ import yaml
 from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
+from stack.harness.process import ROOT, LoggedProcess, ServiceProcess, free_port
 from tests.component.test_requests_api import body
-from tests.support.service_process import ROOT, LoggedProcess, ServiceProcess, free_port
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]

@@ -29,9 +29,9 @@ from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
+from stack.harness.process import ServiceProcess, free_port
 from tests.component.test_requests_api import body
 from tests.support.kafka_tap import Record, TopicTap
-from tests.support.service_process import ServiceProcess, free_port
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]

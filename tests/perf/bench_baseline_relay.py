@@ -47,17 +47,13 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import DEFAULT_PARTITIONS
 from shared.settings import KafkaSettings
-from tests.support.kafka_tap import Follower
-from tests.support.service_process import ROOT, ServiceProcess
-from tests.support.stack import (
-    DEFAULT_DEPARTEMENTS,
-    ResourceSampler,
-    cpu_delta,
-    describe_consumer_groups,
-    find_kafka_pid,
-    latency_summary,
-    wait_until,
-)
+from stack.harness.flows import wait_until
+from stack.harness.follower import Follower
+from stack.harness.kafka_groups import describe_consumer_groups
+from stack.harness.measures import latency_summary
+from stack.harness.process import ROOT, ServiceProcess
+from stack.harness.resources import ResourceSampler, cpu_delta, find_kafka_pid
+from stack.harness.stack import DEFAULT_DEPARTEMENTS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baseline_relay.json"
 MODES = ("per-message", "batch")

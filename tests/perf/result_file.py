@@ -1,4 +1,5 @@
-"""The JSON result files of the benchmarks and drills: what ran, where, and on what."""
+"""The JSON result files of the benchmarks and drills (what ran, where, and on what), and
+their progress log."""
 
 from __future__ import annotations
 
@@ -32,3 +33,7 @@ def write(path: Path, document: dict[str, Any], *, indent: int = 2) -> None:
     path.write_text(
         json.dumps(document, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)

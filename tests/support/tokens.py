@@ -1,17 +1,11 @@
-"""Bearer headers for tests."""
+"""Bearer headers for tests: the harness's own (:func:`stack.harness.stack.bearer_header`)."""
 
 from __future__ import annotations
 
-from shared.auth.tokens import Role, mint
+from shared.auth.tokens import Role
 from shared.settings import AuthSettings
+from stack.harness.stack import bearer_header
 
 
 def bearer(role: Role, departement: str | None, scope: str | None = None) -> dict[str, str]:
-    token = mint(
-        AuthSettings(),
-        role=role,
-        subject=f"test-{role.value}",
-        departement=departement,
-        scope=scope,
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return bearer_header(AuthSettings(), role, departement, scope)

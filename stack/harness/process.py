@@ -2,7 +2,8 @@
 
 The process is the Python interpreter itself (no shell in between), so ``pid``
 is the process that a ``kill -9`` must hit. Its output goes to a log file, whose
-tail is shown when the service does not become ready.
+tail is shown when the service does not become ready. The same command line and the
+same readiness check serve the demo's detached processes (:mod:`stack.harness.detached`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,27 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
+READY_PATH = "/health/ready"
+
+
+def python() -> str:
+    """The repository's interpreter, or this one when there is no ``.venv``."""
+    return str(PYTHON) if PYTHON.exists() else sys.executable
+
+
+def service_module(service: str) -> str:
+    """The module whose ``__main__`` runs one instance of ``service``."""
+    return f"services.{service}.entrypoints.main"
+
+
+def service_command(service: str) -> list[str]:
+    return [python(), "-m", service_module(service)]
 
 
 def free_port() -> int:
@@ -28,6 +45,11 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class LoggedProcess:
@@ -79,17 +101,22 @@ class ServiceProcess(LoggedProcess):
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    # What a start says in the log beside its number.
+    LOG_NOTE = ""
+
+    def arguments(self) -> list[str]:
+        """What the interpreter runs."""
+        return ["-m", self.module]
+
     async def start(self) -> None:
         assert not self.running, "already running"
-        python = str(PYTHON) if PYTHON.exists() else sys.executable
         self.starts += 1
         with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts} =====\n".encode())
+            log.write(f"\n===== start #{self.starts}{self.LOG_NOTE} =====\n".encode())
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
-                python,
-                "-m",
-                self.module,
+                python(),
+                *self.arguments(),
                 cwd=ROOT,
                 env={**os.environ, **self.env},
                 stdin=asyncio.subprocess.DEVNULL,
@@ -97,7 +124,7 @@ class ServiceProcess(LoggedProcess):
                 stderr=asyncio.subprocess.STDOUT,
             )
 
-    async def wait_ready(self, path: str = "/health/ready", timeout: float = 45.0) -> None:
+    async def wait_ready(self, path: str = READY_PATH, timeout: float = 45.0) -> None:
         """Poll ``path`` until it answers 200; fail with the log's tail otherwise."""
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(base_url=self.base_url, timeout=3.0) as client:
@@ -122,3 +149,36 @@ class ServiceProcess(LoggedProcess):
         if self.process.returncode is None:
             os.kill(self.process.pid, signal.SIGKILL)
         await self.process.wait()
+
+
+PROFILE_WRAPPER = """
+import cProfile, os, runpy, signal, sys
+profile = cProfile.Profile()
+
+def dump(*_):
+    profile.disable()
+    profile.dump_stats(sys.argv[1])
+    os._exit(0)
+
+# uvicorn restores this handler after its graceful shutdown and raises SIGTERM again.
+signal.signal(signal.SIGTERM, dump)
+profile.enable()
+try:
+    runpy.run_module(sys.argv[2], run_name="__main__", alter_sys=True)
+finally:
+    dump()
+"""
+
+
+class ProfiledServiceProcess(ServiceProcess):
+    """The same process under ``cProfile``; the profile is written at a graceful stop
+    (SIGTERM), after uvicorn's own shutdown, to ``profile_path``."""
+
+    def __init__(self, *args: Any, profile_path: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile_path = profile_path
+
+    LOG_NOTE = " (cProfile)"
+
+    def arguments(self) -> list[str]:
+        return ["-c", PROFILE_WRAPPER, str(self.profile_path), self.module]

@@ -1,5 +1,7 @@
-"""Processes of the local stack: the four services and a local mailbox, each started in a
-session of its own, with a pid file and a log file under ``$MG_LOCAL_DIR/services``."""
+"""The demo's processes: the four services and a local mailbox, each started in a session
+of its own (detached: any later ``mg`` command finds it by its pid file), with a log file,
+under ``$MG_LOCAL_DIR/services``. The command line and the readiness check are the
+harness's own (:mod:`stack.harness.process`)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from pathlib import Path
 import httpx
 
 from shared.settings import DEFAULT_HTTP_PORTS
+from stack.harness.process import READY_PATH, ROOT, service_command
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 LOCAL = Path(os.environ.get("MG_LOCAL_DIR", REPO / ".local"))
 RUN_DIR = LOCAL / "services"
 
@@ -62,7 +65,7 @@ class StackProcess(ABC):
             return running
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            process = subprocess.Popen(  # noqa: S603
+            process = subprocess.Popen(
                 self.command(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -115,12 +118,12 @@ class ServiceProcess(StackProcess):
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.name}.entrypoints.main"]
+        return service_command(self.name)
 
     def is_ready(self) -> bool:
         # Not listening yet is the usual answer while the service starts.
         with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{self.url}/health/ready", timeout=2).status_code == 200
+            return httpx.get(f"{self.url}{READY_PATH}", timeout=2).status_code == 200
         return False
 
 
@@ -184,8 +187,3 @@ def _alive(pid: int) -> bool:
 
 def all_services() -> list[ServiceProcess]:
     return [ServiceProcess(name) for name in SERVICES]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0

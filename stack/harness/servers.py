@@ -26,16 +26,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Self
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from shared.settings import KafkaSettings
-from tests.support.service_process import PYTHON, ROOT, free_port
+from stack.harness.process import ROOT, free_port, python
 
 DRILL_HOME = ROOT / ".local" / "drill"
 KAFKA_SH = ROOT / "infra" / "kafka" / "kafka.sh"
@@ -44,10 +43,6 @@ SERVERS = ("kafka", "postgres")
 OWNER_FILE = "owner.json"
 LOG_FILES = ("kafka/kafka.log", "kafka/kafka.out", "postgres/postgres.log")
 READY_IN = re.compile(r"ready in (\d+(?:\.\d+)?)s")
-
-
-def python() -> str:
-    return str(PYTHON) if PYTHON.exists() else sys.executable
 
 
 def caller_kafka_libs() -> Path:
