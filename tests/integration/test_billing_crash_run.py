@@ -36,6 +36,7 @@ from shared.auth.tokens import Role
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from stack.harness.process import PYTHON, ROOT, ServiceProcess, free_port
+from tests.support.crash_run import Laps, crash_seed
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -116,13 +117,9 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
-    phases: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        phases[name] = round(time.monotonic() - started - sum(phases.values()), 1)
-
-    seed = int(os.environ.get("MG_CRASH_SEED", random.randrange(1 << 32)))
+    lap = Laps()
+    phases = lap.phases
+    seed = crash_seed()
     kill_after = random.Random(seed).randint(*KILL_AFTER)
     communes, epcis = expected_members()
 
@@ -290,7 +287,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
             "unpublished_at_end": unpublished,
             "drain_seconds": round(drain_seconds, 1),
         },
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": lap.seconds,
         "phase_seconds": phases,
     }
     print(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 import uuid
@@ -35,6 +34,7 @@ from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from stack.harness.process import ServiceProcess, free_port
+from tests.support.crash_run import Laps, crash_seed
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
 from tests.support.tokens import bearer
 
@@ -201,13 +201,9 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
-    phases: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        phases[name] = round(time.monotonic() - started - sum(phases.values()), 1)
-
-    seed = int(os.environ.get("MG_CRASH_SEED", random.randrange(1 << 32)))
+    lap = Laps()
+    phases = lap.phases
+    seed = crash_seed()
     rng = random.Random(seed)
     kill_after = rng.randint(*KILL_AFTER)
     planned = plan(rng)
@@ -381,7 +377,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         "db_outbox_proposals": len(outbox_rows),
         "unpublished_outbox_rows": unpublished,
         "foreign_traffic_in_db": foreign,
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": lap.seconds,
         "phase_seconds": phases,
     }
     print(

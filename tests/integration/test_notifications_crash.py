@@ -31,6 +31,7 @@ from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from stack.harness.process import ServiceProcess, free_port
 from tests.component.test_notifications_email import DEP, Demande, expected_id
+from tests.support.crash_run import crash_seed
 from tests.support.kafka_tap import publish_raw
 from tests.support.smtp_server import Mail, SmtpSink, smtp_sink
 
@@ -99,7 +100,7 @@ async def test_kill_9_while_sending_loses_no_email(
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    seed = int(os.environ.get("MG_CRASH_SEED", random.randrange(1 << 32)))
+    seed = crash_seed()
     rng = random.Random(seed)
     kill_after = rng.randint(*KILL_AFTER)
     run = uuid.uuid4().hex[:8]

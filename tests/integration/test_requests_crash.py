@@ -31,6 +31,7 @@ from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from stack.harness.process import ServiceProcess, free_port
 from tests.component.test_requests_api import body
+from tests.support.crash_run import Laps, crash_seed
 from tests.support.kafka_tap import Record, TopicTap
 from tests.support.tokens import bearer
 
@@ -151,13 +152,9 @@ async def test_kill_9_during_submissions_loses_no_demande(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
-    phases: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        phases[name] = round(time.monotonic() - started - sum(phases.values()), 1)
-
-    seed = int(os.environ.get("MG_CRASH_SEED", random.randrange(1 << 32)))
+    lap = Laps()
+    phases = lap.phases
+    seed = crash_seed()
     rng = random.Random(seed)
     kill_after = rng.randint(*KILL_AFTER)
     submissions = plan(rng)
@@ -293,7 +290,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
         "duplicates": len(duplicates),
         "duplicate_copies": sum(n - 1 for n in duplicates.values()),
         "unpublished_outbox_rows": unpublished,
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": lap.seconds,
         "phase_seconds": phases,
         "duplicated_ids": duplicated_ids,
     }
