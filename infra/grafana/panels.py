@@ -31,8 +31,34 @@ def targets(*pairs: tuple[str, str], instant: bool = False) -> list[Json]:
     ]
 
 
+# Stat and bar gauge panels show the last value of each series.
+LAST_VALUE: Json = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+
+
 def thresholds(*steps: tuple[float | None, str]) -> Json:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+def panel(
+    kind: str,
+    title: str,
+    description: str,
+    queries: list[Json],
+    defaults: Json,
+    options: Json,
+    size: tuple[int, int],
+) -> Json:
+    """A panel of any kind; ``_size`` (width, height) is for ``Dashboard`` to lay it out."""
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": queries,
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": options,
+        "_size": size,
+    }
 
 
 def timeseries(
@@ -60,24 +86,14 @@ def timeseries(
     if limits is not None:
         defaults["thresholds"] = limits
         custom["thresholdsStyle"] = {"mode": "line"}
-    return {
-        "type": "timeseries",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": queries,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {
-            "legend": {
-                "showLegend": True,
-                "displayMode": "table",
-                "placement": "bottom",
-                "calcs": ["mean", "max", "lastNotNull"],
-            },
-            "tooltip": {"mode": "multi", "sort": "desc"},
-        },
-        "_size": (width, height),
+    legend: Json = {
+        "showLegend": True,
+        "displayMode": "table",
+        "placement": "bottom",
+        "calcs": ["mean", "max", "lastNotNull"],
     }
+    options: Json = {"legend": legend, "tooltip": {"mode": "multi", "sort": "desc"}}
+    return panel("timeseries", title, description, queries, defaults, options, (width, height))
 
 
 def stat(
@@ -91,53 +107,33 @@ def stat(
     limits: Json | None = None,
     mappings: list[Json] | None = None,
 ) -> Json:
-    return {
-        "type": "stat",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": queries,
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "thresholds": limits or thresholds((None, "green")),
-                "mappings": mappings or [],
-            },
-            "overrides": [],
-        },
-        "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background" if limits else "value",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-            "justifyMode": "auto",
-            "orientation": "auto",
-        },
-        "_size": (width, height),
+    defaults: Json = {
+        "unit": unit,
+        "thresholds": limits or thresholds((None, "green")),
+        "mappings": mappings or [],
     }
+    options: Json = {
+        "reduceOptions": LAST_VALUE,
+        "colorMode": "background" if limits else "value",
+        "graphMode": "none",
+        "textMode": "value_and_name",
+        "justifyMode": "auto",
+        "orientation": "auto",
+    }
+    return panel("stat", title, description, queries, defaults, options, (width, height))
 
 
 def bargauge(
     title: str, description: str, queries: list[Json], *, unit: str = "short", width: int = 8
 ) -> Json:
-    return {
-        "type": "bargauge",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": queries,
-        "fieldConfig": {
-            "defaults": {"unit": unit, "min": 0, "thresholds": thresholds((None, "blue"))},
-            "overrides": [],
-        },
-        "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "orientation": "horizontal",
-            "displayMode": "gradient",
-            "showUnfilled": True,
-        },
-        "_size": (width, 8),
+    defaults: Json = {"unit": unit, "min": 0, "thresholds": thresholds((None, "blue"))}
+    options: Json = {
+        "reduceOptions": LAST_VALUE,
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "showUnfilled": True,
     }
+    return panel("bargauge", title, description, queries, defaults, options, (width, 8))
 
 
 UP_MAPPINGS = [

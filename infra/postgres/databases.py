@@ -6,7 +6,7 @@ import subprocess
 from collections.abc import Sequence
 
 from processes import running_server
-from settings import PG_SUPERUSER, PgError, Settings, say
+from settings import PgError, Settings, say
 
 
 def cmd_createdb(settings: Settings, names: Sequence[str]) -> int:
@@ -22,12 +22,7 @@ def cmd_createdb(settings: Settings, names: Sequence[str]) -> int:
         "-q",
         "-v",
         "ON_ERROR_STOP=1",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(settings.port),
-        "-U",
-        PG_SUPERUSER,
+        *settings.client_options(),
         "-d",
         "postgres",
     ]

@@ -22,16 +22,7 @@ def run_pg(
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL binary as the server's user, capturing its output."""
-    if run_as is None:
-        return subprocess.run(
-            list(args),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-            cwd=settings.home,
-            stdin=subprocess.DEVNULL,
-        )
+    # None is subprocess's default for user, group and extra_groups: the current identity.
     return subprocess.run(
         list(args),
         capture_output=True,
@@ -40,9 +31,9 @@ def run_pg(
         timeout=timeout,
         cwd=settings.home,
         stdin=subprocess.DEVNULL,
-        user=run_as.uid,
-        group=run_as.gid,
-        extra_groups=[],
+        user=None if run_as is None else run_as.uid,
+        group=None if run_as is None else run_as.gid,
+        extra_groups=None if run_as is None else [],
     )
 
 

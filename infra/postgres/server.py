@@ -20,7 +20,7 @@ from processes import (
     running_server,
     wait_gone,
 )
-from settings import PG_SUPERUSER, PgError, Settings, say, warn
+from settings import PgError, RunAs, Settings, say, warn
 
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
@@ -96,12 +96,7 @@ def cmd_start(settings: Settings) -> int:
             [
                 str(settings.binary("pg_isready")),
                 "-q",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(settings.port),
-                "-U",
-                PG_SUPERUSER,
+                *settings.client_options(),
                 "-t",
                 "10",
             ],
@@ -116,6 +111,28 @@ def cmd_start(settings: Settings) -> int:
         return 0
 
 
+def pg_ctl_stop(
+    settings: Settings, run_as: RunAs | None, mode: str
+) -> subprocess.CompletedProcess[str]:
+    """``pg_ctl stop -m MODE``, waiting up to STOP_TIMEOUT_S for the server to exit."""
+    return run_pg(
+        settings,
+        run_as,
+        [
+            str(settings.binary("pg_ctl")),
+            "stop",
+            "-D",
+            str(settings.data_dir),
+            "-m",
+            mode,
+            "-w",
+            "-t",
+            str(STOP_TIMEOUT_S),
+        ],
+        timeout=STOP_TIMEOUT_S + 15,
+    )
+
+
 def stop_server(settings: Settings) -> None:
     running = running_server(settings)
     if running is None:
@@ -125,40 +142,10 @@ def stop_server(settings: Settings) -> None:
     run_as = ensure_run_as()
     say(f"stopping (pid {pid}, fast shutdown) ...")
     started = time.monotonic()
-    result = run_pg(
-        settings,
-        run_as,
-        [
-            str(settings.binary("pg_ctl")),
-            "stop",
-            "-D",
-            str(settings.data_dir),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            str(STOP_TIMEOUT_S),
-        ],
-        timeout=STOP_TIMEOUT_S + 15,
-    )
+    result = pg_ctl_stop(settings, run_as, "fast")
     if result.returncode != 0 and running_server(settings) is not None:
         warn(f"fast shutdown did not finish in {STOP_TIMEOUT_S}s; using immediate shutdown")
-        run_pg(
-            settings,
-            run_as,
-            [
-                str(settings.binary("pg_ctl")),
-                "stop",
-                "-D",
-                str(settings.data_dir),
-                "-m",
-                "immediate",
-                "-w",
-                "-t",
-                str(STOP_TIMEOUT_S),
-            ],
-            timeout=STOP_TIMEOUT_S + 15,
-        )
+        pg_ctl_stop(settings, run_as, "immediate")
         if running_server(settings) is not None:
             raise PgError(f"could not stop the server (pid {pid}): {result.stderr.strip()}")
     say(f"stopped in {time.monotonic() - started:.1f}s")

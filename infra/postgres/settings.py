@@ -62,6 +62,10 @@ class Settings:
     def binary(self, name: str) -> Path:
         return self.bin_dir / name
 
+    def client_options(self) -> list[str]:
+        """Where client programs (psql, pg_isready) connect: loopback TCP, as the superuser."""
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", PG_SUPERUSER]
+
     def url(self, database: str) -> str:
         path = urllib.parse.quote(database, safe="")
         return f"postgresql+asyncpg://{PG_SUPERUSER}@127.0.0.1:{self.port}/{path}"
