@@ -215,7 +215,9 @@ def rule_tests() -> list[tuple[Path, dict[str, Any]]]:
     return [(path, case) for path in RULE_TEST_FILES for case in load_yaml(path)["tests"]]
 
 
-def load_generator() -> ModuleType:
+def load_generator(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    # As when it runs as a script: its folder is on sys.path, for its sibling modules.
+    monkeypatch.syspath_prepend(str(GENERATOR.parent))
     spec = importlib.util.spec_from_file_location("mg_generate_dashboards", GENERATOR)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -367,8 +369,8 @@ def test_business_dashboard_filters_by_departement() -> None:
     }
 
 
-def test_dashboards_are_what_the_generator_writes() -> None:
-    generator = load_generator()
+def test_dashboards_are_what_the_generator_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = load_generator(monkeypatch)
     wanted = {name: generator.render(model) for name, model in generator.dashboards().items()}
     assert sorted(wanted) == [p.name for p in DASHBOARD_FILES]
     stale = [p.name for p in DASHBOARD_FILES if p.read_text(encoding="utf-8") != wanted[p.name]]
