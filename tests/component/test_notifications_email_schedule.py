@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import update
@@ -36,22 +37,15 @@ async def test_reminders_and_follow_ups_once_with_two_instances(
     # Two instances on one database, each in a consumer group of its own: both hear every
     # event (their shared inbox keeps one effect), no rebalance can delay the test, and
     # both scan for due reminders and follow-ups.
-    async with (
-        running_service(
-            "notifications",
-            fresh_database,
-            kafka_topics,
-            database_url=database,
-            build_options={"settings": timers},
-        ) as first,
-        running_service(
-            "notifications",
-            fresh_database,
-            kafka_topics,
-            database_url=database,
-            build_options={"settings": timers},
-        ),
-    ):
+    instance = partial(
+        running_service,
+        "notifications",
+        fresh_database,
+        kafka_topics,
+        database_url=database,
+        build_options={"settings": timers},
+    )
+    async with instance() as first, instance():
         await first.client.put(
             f"/v1/actors/{d.actor_id}/contact", json={"email": actor_address}, headers=TEAM
         )
