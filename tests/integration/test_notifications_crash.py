@@ -30,7 +30,7 @@ from shared.contracts.topics import REQUESTS_REQUEST
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from stack.harness.process import ServiceProcess, free_port
-from tests.component.test_notifications_email import DEP, Demande, expected_id
+from tests.component.notification_demandes import DEP, Demande, expected_id
 from tests.support.crash_run import crash_seed
 from tests.support.kafka_tap import publish_raw
 from tests.support.smtp_server import Mail, SmtpSink, smtp_sink

@@ -22,7 +22,8 @@ record was scheduled exactly as the pipeline's are.
 
 Run alone it writes ``tests/perf/results/baseline_relay.json``; ``bench_pipeline``
 runs it in the same run as the pipeline and writes both into ``pipeline.json``.
-Started with ``BENCH_RELAY_SOURCE`` in its environment, this module is a relay.
+Each relay is a ``tests.perf.baseline_relay_process``; the hop topics, the tap that reads
+them and the analysis are in ``tests.perf.baseline_relay_hops``.
 """
 
 from __future__ import annotations
@@ -32,182 +33,34 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.contracts.topics import DEFAULT_PARTITIONS
 from shared.settings import KafkaSettings
 from stack.harness.flows import wait_until
-from stack.harness.follower import Follower
-from stack.harness.kafka_groups import describe_consumer_groups
 from stack.harness.measures import latency_summary
 from stack.harness.process import ROOT, ServiceProcess
 from stack.harness.resources import ResourceSampler, cpu_delta, find_kafka_pid
 from stack.harness.stack import DEFAULT_DEPARTEMENTS
+from tests.perf.baseline_relay_hops import (
+    HopTap,
+    Item,
+    all_arrived,
+    analyse,
+    create_topics,
+    hop_topic,
+    summary_line,
+    wait_groups_stable,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baseline_relay.json"
 MODES = ("per-message", "batch")
-
-
-def all_arrived(tap: HopTap, items: list[Item]) -> bool:
-    return tap.arrived(items) == len(items)
-
-
-def hop_topic(i: int) -> str:
-    return f"bench.hop{i}"
-
-
-# --- the relay process ------------------------------------------------------------------------
-
-
-async def relay(kafka: KafkaSettings, source: str, target: str, group: str, mode: str) -> None:
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=group,
-        client_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        client_id=group,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=0,
-    )
-    await producer.start()
-    await consumer.start()
-    try:
-        if mode == "per-message":
-            while True:
-                record = await consumer.getone()
-                await producer.send_and_wait(
-                    target, record.value, key=record.key, headers=list(record.headers or ())
-                )
-                tp = TopicPartition(record.topic, record.partition)
-                await consumer.commit({tp: record.offset + 1})
-        else:
-            while True:
-                batch = await consumer.getmany(timeout_ms=100, max_records=500)
-                if not batch:
-                    continue
-                pending = [
-                    await producer.send(target, r.value, key=r.key, headers=list(r.headers or ()))
-                    for records in batch.values()
-                    for r in records
-                ]
-                await asyncio.gather(*pending)
-                await consumer.commit()
-    finally:
-        await consumer.stop()
-        await producer.stop()
-
-
-def relay_main() -> None:
-    async def run() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay(
-                KafkaSettings(),
-                os.environ["BENCH_RELAY_SOURCE"],
-                os.environ["BENCH_RELAY_TARGET"],
-                os.environ["BENCH_RELAY_GROUP"],
-                os.environ.get("BENCH_RELAY_MODE", "per-message"),
-            )
-
-    asyncio.run(run())
-
-
-# --- the driver ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Item:
-    id: str
-    key: str
-    scheduled_at: float = 0.0
-    produced: bool = False
-    seen: dict[int, float] = field(default_factory=dict)  # hop -> Kafka timestamp (s)
-
-
-class HopTap(Follower):
-    def __init__(self, kafka: KafkaSettings, hops: int, run_id: str) -> None:
-        self._hop_of = {hop_topic(i): i for i in range(hops + 1)}
-        super().__init__(kafka, self._hop_of)
-        self.hops = hops
-        self.run_id = run_id
-        self.items: dict[str, Item] = {}
-
-    def file(self, record: ConsumerRecord[Any, Any], now: float) -> None:
-        body = json.loads(record.value)
-        item = self.items.get(body.get("id"))
-        if item is not None:
-            item.seen.setdefault(self._hop_of[record.topic], record.timestamp / 1000)
-
-    def arrived(self, items: list[Item]) -> int:
-        return sum(1 for i in items if self.hops in i.seen)
-
-
-async def create_topics(kafka: KafkaSettings, hops: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [hop_topic(i) for i in range(hops + 1) if hop_topic(i) not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(t, num_partitions=DEFAULT_PARTITIONS, replication_factor=1)
-                        for t in missing
-                    ]
-                )
-    finally:
-        await admin.close()
-
-
-def analyse(items: list[Item], hops: int, started: float, cpu: dict[str, float]) -> dict[str, Any]:
-    done = [i for i in items if hops in i.seen]
-    e2e = [1000 * (i.seen[hops] - i.scheduled_at) for i in done]
-    per_hop: dict[str, Any] = {
-        "produce (scheduled→hop0)": latency_summary(
-            [1000 * (i.seen[0] - i.scheduled_at) for i in done if 0 in i.seen]
-        )
-    }
-    for h in range(1, hops + 1):
-        per_hop[f"relay {h} (hop{h - 1}→hop{h})"] = latency_summary(
-            [1000 * (i.seen[h] - i.seen[h - 1]) for i in done if h - 1 in i.seen]
-        )
-    last = max((i.seen[hops] for i in done), default=started)
-    seconds = max(1e-9, last - started)
-    relays_cpu = sum(v for k, v in cpu.items() if k.startswith("relay"))
-    return {
-        "offered": len(items),
-        "completed": len(done),
-        "lost": len(items) - len(done),
-        "seconds": round(seconds, 2),
-        "throughput_per_s": round(len(done) / seconds, 1),
-        "e2e_ms": latency_summary(e2e),
-        "hops_ms": per_hop,
-        "cpu_seconds": cpu,
-        "cpu_ms_per_flow_relays": round(1000 * relays_cpu / max(1, len(done)), 2),
-    }
 
 
 async def run_baseline(
@@ -231,7 +84,7 @@ async def run_baseline(
     groups = [f"bench-relay-{run_id}-{h}" for h in range(1, hops + 1)]
     relays = [
         ServiceProcess(
-            "tests.perf.bench_baseline_relay",
+            "tests.perf.baseline_relay_process",
             env={
                 "BENCH_RELAY_SOURCE": hop_topic(h - 1),
                 "BENCH_RELAY_TARGET": hop_topic(h),
@@ -303,7 +156,7 @@ async def run_baseline(
         await wait_until(lambda: tap.arrived(items) == len(items), timeout=60.0)
         sustained = analyse(items, hops, start, cpu_delta(cpu0, sampler.cpu_seconds()))
         sustained |= {"rate": rate, "duration": duration, "peak_rss_mib": sampler.peak_rss_mib()}
-        log(f"baseline sustained: {_line(sustained)}")
+        log(f"baseline sustained: {summary_line(sustained)}")
         result["sustained"] = sustained
 
         # Saturation.
@@ -322,7 +175,7 @@ async def run_baseline(
             await wait_until(lambda: tap.arrived(items) == len(items), timeout=60.0)
             saturation = analyse(items, hops, start, cpu_delta(cpu0, sampler.cpu_seconds()))
             saturation |= {"concurrency": concurrency, "peak_rss_mib": sampler.peak_rss_mib()}
-            log(f"baseline saturation: {_line(saturation)}")
+            log(f"baseline saturation: {summary_line(saturation)}")
             result["saturation"] = saturation
     finally:
         await producer.stop()
@@ -333,24 +186,6 @@ async def run_baseline(
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler_task
     return result
-
-
-async def wait_groups_stable(
-    kafka: KafkaSettings, groups: list[str], timeout: float = 60.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        described = await describe_consumer_groups(kafka, groups)
-        if all(
-            d["state"] == "Stable"
-            and sum(len(p) for m in d["members"] for p in m["partitions"].values())
-            == DEFAULT_PARTITIONS
-            for d in described.values()
-        ) and len(described) == len(groups):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"relay groups not stable: {described}")
-        await asyncio.sleep(0.5)
 
 
 async def round_trips(kafka: KafkaSettings, n: int = 200) -> dict[str, Any]:
@@ -400,15 +235,6 @@ async def round_trips(kafka: KafkaSettings, n: int = 200) -> dict[str, Any]:
     return out
 
 
-def _line(phase: dict[str, Any]) -> str:
-    e2e = phase["e2e_ms"]
-    return (
-        f"{phase['completed']}/{phase['offered']} in {phase['seconds']} s, "
-        f"{phase['throughput_per_s']}/s, e2e p50 {e2e.get('p50')} ms p99 {e2e.get('p99')} ms "
-        f"p99.9 {e2e.get('p99.9')} ms"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hops", type=int, default=4)
@@ -445,7 +271,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if "BENCH_RELAY_SOURCE" in os.environ:
-        relay_main()
-    else:
-        main()
+    main()

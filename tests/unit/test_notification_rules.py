@@ -1,11 +1,7 @@
-"""Who hears what, and the pure rules around it: ids, preferences, retries, signatures,
-French wording."""
+"""Who hears what (the rules' table), reminders and follow-ups, and their wording in French."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,136 +9,33 @@ from decimal import Decimal
 import pytest
 
 from services.notifications.domain import rules
-from services.notifications.domain.delivery import (
-    DeliveryFailed,
-    GiveUp,
-    Retry,
-    RetryPolicy,
-    after_failure,
-    http_failure,
-    smtp_failure,
-)
 from services.notifications.domain.model import (
-    Channel,
-    DeliveryStatus,
-    Digest,
     Kind,
-    PreferenceError,
-    Preferences,
     Role,
-    notification_id,
-    preferences,
 )
-from services.notifications.domain.rules import DemandeCard, Known, Subscription, Unresolved
-from services.notifications.domain.webhook import body_of, cloud_event, signature
-from shared.contracts.billing import InvoiceIssued, LineRef
+from services.notifications.domain.rules import Subscription, Unresolved
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
     AssignmentDeclined,
     AssignmentExpired,
-    AssignmentProposed,
-    CriteriaRef,
-    NeedRef,
     RequestUnmatched,
 )
-from shared.contracts.requests import Contact, Requester, RequestSubmitted, RequestWithdrawn
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-REQUEST = uuid.UUID("5f0e2c9a-8c61-4a53-b0a3-0a7d6a3c1e52")
-ASSIGNMENT = uuid.UUID("8c1d0000-0000-4000-8000-000000000001")
-TEAM = "equipe-49@departement.example.fr"
-CARD = DemandeCard(
-    request_id=REQUEST,
-    departement="49",
-    requester_code="49007",
-    requester_name="Angers",
-    contact_name="Marie Dupont",
-    contact_email="marie.dupont@example.fr",
-    title="Réhabilitation de la salle des fêtes",
+from shared.contracts.requests import RequestWithdrawn
+from shared.contracts.vocabulary import RequesterKind
+from tests.unit.notification_events import (
+    ASSIGNMENT,
+    CARD,
+    NEED,
+    NOW,
+    REQUEST,
+    TEAM,
+    invoice,
+    known,
+    proposed,
+    submitted,
+    who,
 )
-NEED = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
-
-
-def submitted() -> RequestSubmitted:
-    return RequestSubmitted(
-        request_id=REQUEST,
-        departement="49",
-        requester=Requester(kind=RequesterKind.COMMUNE, code="49007", name="Angers", population=1),
-        contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
-        title="Réhabilitation de la salle des fêtes",
-        description="Diagnostic et programme de travaux.",
-        themes=[Theme.BATIMENTS_PUBLICS],
-        phase=Phase.FAISABILITE,
-        channel="api",
-        submitted_at=NOW,
-    )
-
-
-def proposed(**overrides: object) -> AssignmentProposed:
-    values: dict[str, object] = {
-        "assignment_id": ASSIGNMENT,
-        "request_id": REQUEST,
-        "departement": "49",
-        "actor_id": "caue49",
-        "actor_name": "CAUE de Maine-et-Loire",
-        "requester_code": "49007",
-        "actor_kind": "caue",
-        "needs": [NEED],
-        "lead": True,
-        "round": 1,
-        "criteria": CriteriaRef(
-            coverage=1, expertise=1, load=1, continuity=0, locality=1, score=0.9
-        ),
-        "reasons": "Couvre 1 besoin sur 1.",
-        "respond_by": datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
-        "proposed_at": NOW,
-    }
-    return AssignmentProposed.model_validate(values | overrides)
-
-
-def invoice(request_id: uuid.UUID | None = REQUEST) -> InvoiceIssued:
-    return InvoiceIssued(
-        document_id=uuid.uuid4(),
-        number="49-2027-000042",
-        departement="49",
-        year=2027,
-        collectivite_code="49007",
-        collectivite_kind=RequesterKind.COMMUNE,
-        collectivite_name="Angers",
-        lines=[
-            LineRef(
-                kind="mission",
-                label="Mission",
-                quantity=Decimal("3.5"),
-                unit="jour",
-                unit_price=Decimal("350"),
-                amount_excl_tax=Decimal("1225.00"),
-                vat_rate=Decimal("0"),
-                vat_amount=Decimal("0"),
-                amount_incl_tax=Decimal("1225.00"),
-            )
-        ],
-        total_excl_tax=Decimal("1225.00"),
-        total_vat=Decimal("0"),
-        total_incl_tax=Decimal("1225.00"),
-        issued_at=NOW,
-        invoice_kind="mission",
-        tariff_version=1,
-        request_id=request_id,
-        assignment_id=ASSIGNMENT,
-    )
-
-
-def known(**overrides: object) -> Known:
-    values: dict[str, object] = {"departement": "49", "team_address": TEAM, "demande": CARD}
-    return Known(**(values | overrides))  # type: ignore[arg-type]
-
-
-def who(planned: list[rules.Planned]) -> list[tuple[Kind, Role, str | None]]:
-    return [(p.kind, p.role, p.address) for p in planned]
-
 
 # --- who hears what ---------------------------------------------------------------------
 
@@ -357,130 +250,6 @@ def test_a_failed_failure_notice_is_not_announced_again() -> None:
     )
     assert (notice.kind, notice.address) == (Kind.LIVRAISON_EN_ECHEC, TEAM)
     assert notice.context["motif"] == "http_500"
-
-
-# --- never twice ------------------------------------------------------------------------
-
-
-def test_notification_id_is_stable_and_distinct_per_recipient_and_channel() -> None:
-    event = str(uuid.uuid4())
-    first = notification_id(event, "actor:caue49", Channel.EMAIL)
-    assert first == notification_id(event, "actor:caue49", Channel.EMAIL)
-    assert first.version == 5
-    assert (
-        len(
-            {
-                first,
-                notification_id(event, "actor:atd49", Channel.EMAIL),
-                notification_id(event, "actor:caue49", Channel.WEBHOOK),
-                notification_id(str(uuid.uuid4()), "actor:caue49", Channel.EMAIL),
-            }
-        )
-        == 4
-    )
-
-
-# --- preferences ------------------------------------------------------------------------
-
-
-def test_opting_out_and_digest_apply_to_non_essential_messages_only() -> None:
-    chosen = preferences([Kind.DEMANDE_RECUE], Digest.DAILY)
-    assert chosen.status_for(Kind.DEMANDE_RECUE) == (DeliveryStatus.SKIPPED, "opted_out")
-    assert chosen.status_for(Kind.ACTEUR_PROPOSE) == (DeliveryStatus.HELD, None)
-    assert chosen.status_for(Kind.FACTURE_EMISE) == (DeliveryStatus.PENDING, None)
-    assert chosen.status_for(Kind.NOUVELLE_PROPOSITION) == (DeliveryStatus.PENDING, None)
-    assert Preferences().status_for(Kind.DEMANDE_RECUE) == (DeliveryStatus.PENDING, None)
-
-
-def test_nobody_opts_out_of_an_essential_message() -> None:
-    with pytest.raises(PreferenceError, match="« Facture émise »"):
-        preferences([Kind.FACTURE_EMISE, Kind.DEMANDE_RECUE], Digest.NONE)
-
-
-# --- retries ----------------------------------------------------------------------------
-
-
-def test_backoff_is_exponential_capped_and_jittered_within_bounds() -> None:
-    policy = RetryPolicy(max_attempts=8, base_seconds=30, max_seconds=600, jitter=0.5)
-    assert [policy.delay(n, 0.0) for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]
-    assert [policy.delay(n, 0.999999) for n in (1, 2)] == pytest.approx([15, 30], rel=1e-5)
-    assert policy.lowest_delay(3) == 60
-
-
-def test_retry_until_the_last_attempt_then_dead_letter() -> None:
-    policy = RetryPolicy(max_attempts=3, base_seconds=1, jitter=0)
-    timeout = DeliveryFailed("timeout")
-    assert after_failure(policy, 1, timeout, NOW, 0.5) == Retry(NOW + timedelta(seconds=1))
-    assert after_failure(policy, 2, timeout, NOW, 0.5) == Retry(NOW + timedelta(seconds=2))
-    assert after_failure(policy, 3, timeout, NOW, 0.5) == GiveUp("timeout")
-
-
-def test_a_permanent_failure_is_dead_lettered_at_once() -> None:
-    refused = smtp_failure(550, "Mailbox unavailable")
-    assert refused.permanent
-    assert after_failure(RetryPolicy(), 1, refused, NOW, 0.5) == GiveUp("smtp_550")
-    assert not smtp_failure(451, "later").permanent
-
-
-@pytest.mark.parametrize(
-    ("status", "outcome"),
-    [
-        (200, None),
-        (204, None),
-        (500, "retry"),
-        (503, "retry"),
-        (429, "retry"),
-        (408, "retry"),
-        (301, "final"),
-        (400, "final"),
-        (401, "final"),
-        (410, "final"),
-    ],
-)
-def test_http_answers(status: int, outcome: str | None) -> None:
-    failure = http_failure(status)
-    if outcome is None:
-        assert failure is None
-    else:
-        assert failure is not None and failure.reason == f"http_{status}"
-        assert failure.permanent is (outcome == "final")
-
-
-# --- webhooks ---------------------------------------------------------------------------
-
-
-def test_structured_cloud_event_and_its_signature() -> None:
-    event = cloud_event(
-        event_id="0b6c3f7e-5d0a-4c39-9a51-2f1f8c1f9d11",
-        event_type="requests.request.submitted.v1",
-        source="requests",
-        time=NOW,
-        departement="49",
-        data={"request_id": str(REQUEST), "title": "Réhabilitation"},
-        correlation_id="corr-1",
-    )
-    assert list(event) == [
-        "specversion",
-        "id",
-        "type",
-        "source",
-        "time",
-        "datacontenttype",
-        "departement",
-        "correlationid",
-        "data",
-    ]
-    assert (event["specversion"], event["time"], event["datacontenttype"]) == (
-        "1.0",
-        "2026-11-25T10:00:00Z",
-        "application/json",
-    )
-    body = body_of(event)
-    assert json.loads(body)["data"]["title"] == "Réhabilitation"
-    header = signature("s3cret-s3cret-s3cret", body, 1764064800)
-    expected = hmac.new(b"s3cret-s3cret-s3cret", b"1764064800." + body, hashlib.sha256)
-    assert header == f"t=1764064800,v1={expected.hexdigest()}"
-    assert header != signature("s3cret-s3cret-s3cret", body + b" ", 1764064800)
 
 
 # --- French -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from tests.unit.fakes.notifications import DeliveryRow, FakeSender, FakeUnitOfWork, Tables
-from tests.unit.test_notification_rules import CARD, NOW, proposed, submitted
+from tests.unit.notification_events import CARD, NOW, proposed, submitted
 
 SETTINGS = NotificationSettings()
 TEAM_49 = Principal(PrincipalRole.DEPARTEMENT, "agent", "49")

@@ -5,7 +5,7 @@ One repository per aggregate: the projection of the demandes and their proposals
 (:class:`PreferenceRepository`), webhook subscriptions (:class:`SubscriptionRepository`),
 deliveries (:class:`DeliveryRepository`) and the messages held for a digest
 (:class:`DigestRepository`). The SQL ones are in ``adapters``, the tests' in-memory ones
-in ``tests/unit/fakes/notifications.py``.
+in ``tests/unit/fakes/notifications/``.
 """
 
 from __future__ import annotations

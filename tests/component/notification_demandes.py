@@ -1,0 +1,230 @@
+"""Demandes of the notifications email tests: their events as the other services publish
+them, and how to find what the service sent for them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.notifications.config import NotificationSettings
+from services.notifications.domain.model import Channel, notification_id
+from shared.auth.tokens import Role
+from shared.contracts.base import EventPayload
+from shared.contracts.billing import InvoiceIssued, LineRef
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentCompleted,
+    AssignmentProposed,
+    CriteriaRef,
+    NeedRef,
+)
+from shared.contracts.requests import Contact, Requester, RequestSubmitted
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.envelope import Envelope
+from shared.settings import KafkaSettings
+from tests.support.kafka_tap import Record, publish_raw
+from tests.support.services import RunningService
+from tests.support.smtp_server import Mail, SmtpSink
+from tests.support.tokens import bearer
+
+# The broker is shared: services of other runs (a demo, a benchmark) may react to this
+# test's events, and this service to theirs. Mayotte's offer is in no shipped catalogue, so
+# nobody proposes actors for these demandes; and the assertions follow Message-IDs, derived
+# from this test's own event ids, rather than counting what an address received.
+DEP = "976"
+TEAM = bearer(Role.DEPARTEMENT, DEP)
+ADMIN = bearer(Role.ADMIN, None)
+NEED = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
+TEAM_ADDRESS = f"equipe-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
+
+
+def settings_for(smtp: SmtpSink, **overrides: Any) -> NotificationSettings:
+    values: dict[str, Any] = {
+        "smtp_port": smtp.port,
+        # Other runs on the shared broker may bring a flood of their demandes: drain it fast.
+        "smtp_concurrency": 16,
+        "dispatch_poll_seconds": 0.1,
+        "backoff_base_seconds": 0.2,
+        "backoff_max_seconds": 1.0,
+        "max_attempts": 3,
+        "schedule_scan_seconds": 3600,
+        "digest_scan_seconds": 3600,
+        "digest_hour": 0,
+    }
+    return NotificationSettings(**(values | overrides))
+
+
+# --- events, as the other services publish them --------------------------------------------
+
+
+async def publish(
+    kafka: KafkaSettings, payload: EventPayload, envelope: Envelope | None = None
+) -> Envelope:
+    departement = str(getattr(payload, "departement", DEP))
+    envelope = envelope or Envelope(
+        type=payload.event_type, source=payload.producer, departement=departement
+    )
+    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+    await publish_raw(
+        kafka,
+        payload.topic,
+        [(departement.encode(), payload.model_dump_json().encode(), headers)],
+    )
+    return envelope
+
+
+class Demande:
+    """One demande of a test, with unique ids and addresses."""
+
+    def __init__(self, contact: str | None = None, title: str = "", departement: str = DEP):
+        tag = uuid.uuid4().hex[:8]
+        self.tag = tag
+        self.departement = departement
+        self.request_id = uuid.uuid4()
+        self.assignment_id = uuid.uuid4()
+        self.actor_id = f"caue-{tag}"
+        self.contact = contact or f"marie.{tag}@example.fr"
+        # A requester code of its own: other runs on the shared broker may invoice the
+        # real commune, and an invoice finds its contact through the collectivité's code.
+        self.code = f"t{tag}"
+        self.title = title or f"Rénovation de la salle des fêtes {tag}"
+        self.now = datetime.now(UTC)
+
+    def submitted(self) -> RequestSubmitted:
+        return RequestSubmitted(
+            request_id=self.request_id,
+            departement=self.departement,
+            requester=Requester(
+                kind=RequesterKind.COMMUNE, code=self.code, name="La Roche-sur-Yon", population=1
+            ),
+            contact=Contact(name="Marie Dupont", email=self.contact),
+            title=self.title,
+            description="Diagnostic énergétique et programme de travaux.",
+            themes=[Theme.BATIMENTS_PUBLICS],
+            phase=Phase.FAISABILITE,
+            channel="api",
+            submitted_at=self.now,
+        )
+
+    def proposed(self, **overrides: Any) -> AssignmentProposed:
+        values: dict[str, Any] = {
+            "assignment_id": self.assignment_id,
+            "request_id": self.request_id,
+            "departement": self.departement,
+            "actor_id": self.actor_id,
+            "actor_name": "CAUE de la Vendée",
+            "requester_code": self.code,
+            "actor_kind": "caue",
+            "needs": [NEED],
+            "lead": True,
+            "round": 1,
+            "criteria": CriteriaRef(
+                coverage=1, expertise=1, load=1, continuity=0, locality=1, score=0.9
+            ),
+            "reasons": "Couvre 1 besoin sur 1 (bâtiments publics).",
+            "respond_by": self.now + timedelta(days=7),
+            "proposed_at": self.now,
+        }
+        return AssignmentProposed(**(values | overrides))
+
+    def accepted(self) -> AssignmentAccepted:
+        return AssignmentAccepted(
+            assignment_id=self.assignment_id,
+            request_id=self.request_id,
+            departement=self.departement,
+            actor_id=self.actor_id,
+            actor_name="CAUE de la Vendée",
+            accepted_at=self.now,
+        )
+
+    def completed(self) -> AssignmentCompleted:
+        return AssignmentCompleted(
+            assignment_id=self.assignment_id,
+            request_id=self.request_id,
+            departement=self.departement,
+            actor_id=self.actor_id,
+            actor_name="CAUE de la Vendée",
+            actor_kind="caue",
+            requester_code=self.code,
+            requester_kind=RequesterKind.COMMUNE,
+            needs=[NEED],
+            days_spent=Decimal("3.5"),
+            started_at=self.now,
+            completed_at=self.now,
+        )
+
+    def invoice(self) -> InvoiceIssued:
+        amount = Decimal("1225.00")
+        return InvoiceIssued(
+            document_id=uuid.uuid4(),
+            number=f"{self.departement}-2027-{self.tag}",
+            departement=self.departement,
+            year=2027,
+            collectivite_code=self.code,
+            collectivite_kind=RequesterKind.COMMUNE,
+            collectivite_name="La Roche-sur-Yon",
+            lines=[
+                LineRef(
+                    kind="mission",
+                    label="Mission d'accompagnement",
+                    quantity=Decimal("3.5"),
+                    unit="jour",
+                    unit_price=Decimal("350"),
+                    amount_excl_tax=amount,
+                    vat_rate=Decimal("0"),
+                    vat_amount=Decimal("0"),
+                    amount_incl_tax=amount,
+                )
+            ],
+            total_excl_tax=amount,
+            total_vat=Decimal("0"),
+            total_incl_tax=amount,
+            issued_at=self.now,
+            invoice_kind="mission",
+            tariff_version=1,
+            request_id=self.request_id,
+            assignment_id=self.assignment_id,
+        )
+
+
+def expected_id(envelope: Envelope, recipient: str) -> str:
+    return f"<{notification_id(envelope.id, recipient, Channel.EMAIL)}@matiere-grise.local>"
+
+
+def once(smtp: SmtpSink, message_id: str) -> Mail:
+    [mail] = smtp.with_id(message_id)
+    return mail
+
+
+async def until_listed(
+    service: RunningService, check: Callable[[list[dict[str, Any]]], bool], **params: str
+) -> list[dict[str, Any]]:
+    """The service's deliveries of ``DEP`` once ``check`` holds for them."""
+    deadline = time.monotonic() + 20
+    while True:
+        response = await service.client.get(
+            "/v1/deliveries", params={"departement": DEP, "limit": "500"} | params, headers=TEAM
+        )
+        rows: list[dict[str, Any]] = response.json()
+        if check(rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"deliveries {params} never met the condition")
+        await asyncio.sleep(0.1)
+
+
+def kinds(mails: list[Mail]) -> list[str]:
+    return [str(m.message["X-MG-Kind"]) for m in mails]
+
+
+def outcomes(records: list[Record], ids: set[str]) -> list[dict[str, Any]]:
+    return [
+        {"type": r.headers["ce_type"]} | r.json()
+        for r in records
+        if r.json().get("notification_id") in ids
+    ]

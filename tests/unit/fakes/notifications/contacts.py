@@ -1,0 +1,72 @@
+"""The fake repositories of who is reached and how: actor and team contacts, preferences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.notifications.domain.model import (
+    Preferences,
+)
+from services.notifications.domain.views import (
+    ActorContact,
+)
+from tests.unit.fakes.notifications.tables import Tables
+
+
+class FakeContactRepository:
+    def __init__(self, t: Tables) -> None:
+        self._t = t
+
+    async def actor(self, actor_id: str) -> ActorContact | None:
+        return self._t.actors.get(actor_id)
+
+    async def save_actor(
+        self, actor_id: str, contact: ActorContact, by: str, now: datetime
+    ) -> None:
+        self._t.actors[actor_id] = contact
+
+    async def team(self, departement: str) -> str | None:
+        return self._t.teams.get(departement)
+
+    async def save_team(self, departement: str, email: str, by: str, now: datetime) -> None:
+        self._t.teams[departement] = email
+
+    async def known_to(
+        self,
+        address: str,
+        *,
+        departement: str | None,
+        requester_code: str | None = None,
+        actor_id: str | None = None,
+    ) -> bool:
+        if actor_id is not None:
+            found = self._t.actors.get(actor_id)
+            return found is not None and found.email == address
+        demandes = [
+            r.card
+            for r in self._t.demandes.values()
+            if r.card.departement == departement
+            and r.card.contact_email.lower() == address
+            and (requester_code is None or r.card.requester_code == requester_code)
+        ]
+        if requester_code is not None:
+            return bool(demandes)
+        return (
+            bool(demandes)
+            or any(
+                c.departement == departement and c.email == address for c in self._t.actors.values()
+            )
+            or self._t.teams.get(departement or "") == address
+        )
+
+
+class FakePreferenceRepository:
+    def __init__(self, t: Tables) -> None:
+        self._t = t
+
+    async def of(self, addresses: Iterable[str]) -> dict[str, Preferences]:
+        return {a: self._t.preferences[a] for a in addresses if a in self._t.preferences}
+
+    async def save(self, email: str, chosen: Preferences, by: str, now: datetime) -> None:
+        self._t.preferences[email] = chosen
