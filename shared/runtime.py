@@ -26,6 +26,7 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.http.asyncapi import asyncapi_router
 from shared.http.errors import EXCEPTION_HANDLERS
+from shared.http.inputs import RefuseControlCharacters
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import IdempotentConsumer, consumers_of, subscribe
 from shared.messaging.dead_letter import DeadLetters
@@ -200,6 +201,8 @@ def create_app(
         app.include_router(router)
     app.include_router(asyncapi_router(runtime.name))
     app.mount("/metrics", make_asgi_app())
+    # Added before ``observe``, so that ``observe`` wraps it and counts its 422s.
+    app.add_middleware(RefuseControlCharacters)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _no_control(value: str) -> str:
@@ -18,7 +18,7 @@ def _no_control(value: str) -> str:
 
 
 def _single_line(value: str) -> str:
-    if _CONTROL_IN_LINE.search(value):
+    if CONTROL_CHARACTERS.search(value):
         raise ValueError("Caractères de contrôle ou retours à la ligne interdits.")
     return value
 

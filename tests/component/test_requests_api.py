@@ -304,3 +304,22 @@ async def test_health_and_metrics_are_served(service: RunningService) -> None:
     assert "mg_outbox_backlog" in metrics
     openapi = (await service.client.get("/openapi.json")).json()
     assert "/v1/requests" in openapi["paths"]
+
+
+async def test_control_characters_in_the_query_or_the_path_are_refused_in_french(
+    service: RunningService,
+) -> None:
+    # The fuzz test's find: a NUL byte in a query parameter reached PostgreSQL (500).
+    nul = await service.client.get(
+        "/v1/requests?commune=PIx%C2%BE%00%C2%8C%0D&departement=49", headers=TEAM_49
+    )
+    assert nul.status_code == 422, nul.text
+    assert nul.json()["errors"] == [
+        {"field": "commune", "message": "Caractères de contrôle interdits."}
+    ]
+    in_path = await service.client.get("/v1/requests/ab%00cd", headers=TEAM_49)
+    assert in_path.status_code == 422, in_path.text
+    assert in_path.json()["errors"][0]["field"] == "chemin"
+    # Printable text, accents included, still reaches the route.
+    fine = await service.client.get("/v1/requests?commune=%C3%89t%C3%A9%C3%A9s", headers=TEAM_49)
+    assert fine.status_code == 200, fine.text
