@@ -12,7 +12,7 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +28,13 @@ from shared.http.asyncapi import asyncapi_router
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.inputs import RefuseControlCharacters
 from shared.messaging.broker import make_broker
-from shared.messaging.consumer import IdempotentConsumer, consumers_of, subscribe
+from shared.messaging.consumer import (
+    ConsumerUnitOfWork,
+    IdempotentConsumer,
+    Route,
+    consumers_of,
+    subscribe,
+)
 from shared.messaging.dead_letter import DeadLetters
 from shared.messaging.offsets import OffsetCommits
 from shared.messaging.relay import OutboxRelay
@@ -39,6 +45,7 @@ from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, servic
 log = get_logger(__name__)
 
 UoW = TypeVar("UoW")
+Consuming = TypeVar("Consuming", bound=ConsumerUnitOfWork)
 
 CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -90,6 +97,20 @@ class ServiceRuntime:
             return unit_of_work(self.session_factory, self.name, after_commit=self.relay.wake)
 
         return factory
+
+    def consumer(
+        self, uow_factory: Callable[[], Consuming], routes: Mapping[str, Route[Consuming]]
+    ) -> IdempotentConsumer[Consuming]:
+        """An idempotent consumer of this service: ``routes`` by event type, each event in
+        a unit of work from ``uow_factory``, with the service's retries and dead letters."""
+        return IdempotentConsumer[Consuming](
+            service=self.name,
+            uow_factory=uow_factory,
+            routes=routes,
+            dead_letters=self.dead_letters,
+            max_attempts=self.kafka.max_attempts,
+            redelivery_backoff_seconds=self.kafka.redelivery_backoff_seconds,
+        )
 
     def subscribe(self, topic: str, consumer: IdempotentConsumer[Any]) -> None:
         """Consume ``topic`` in the service's group, offsets committed by :attr:`offsets`."""

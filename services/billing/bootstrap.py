@@ -3,19 +3,15 @@ points get their units of work here, never from ``services.billing.adapters``.""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.billing.adapters.unit_of_work import BillingUnitOfWork
 from services.billing.service_layer.ports import UnitOfWork
-from shared.contracts.base import EventPayload
-from shared.messaging.consumer import IdempotentConsumer, Received, Route
+from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
-
-Handler = Callable[[UnitOfWork, Received[Any]], Awaitable[None]]
 
 # FastAPI dependency: a fresh unit of work per request; its commit wakes the relay.
 http_unit_of_work: Callable[[Request], UnitOfWork] = unit_of_work_dependency(BillingUnitOfWork)
@@ -34,17 +30,8 @@ def standalone_unit_of_work(
     return lambda: BillingUnitOfWork(session_factory, source=source)
 
 
-def subscribe(
-    runtime: ServiceRuntime, topic: str, handlers: Mapping[type[EventPayload], Handler]
-) -> None:
-    """Consume ``topic`` once per event: each handler runs in a unit of work that records
-    the event as processed, and whose commit wakes the relay."""
-    consumer = IdempotentConsumer[BillingUnitOfWork](
-        service=runtime.name,
-        uow_factory=runtime.unit_of_work(BillingUnitOfWork),
-        routes={model.event_type: Route(model, handler) for model, handler in handlers.items()},
-        dead_letters=runtime.dead_letters,
-        max_attempts=runtime.kafka.max_attempts,
-        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-    )
-    runtime.subscribe(topic, consumer)
+def consumer(
+    runtime: ServiceRuntime, routes: Mapping[str, Route[BillingUnitOfWork]]
+) -> IdempotentConsumer[BillingUnitOfWork]:
+    """An idempotent consumer running ``routes``, each event in its own unit of work."""
+    return runtime.consumer(runtime.unit_of_work(BillingUnitOfWork), routes)

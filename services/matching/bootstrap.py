@@ -22,25 +22,21 @@ from shared.runtime import ServiceRuntime, unit_of_work_dependency
 from shared.settings import service_settings
 
 # FastAPI dependency: a fresh unit of work per HTTP request.
-unit_of_work: Callable[[Request], MatchingUnitOfWork] = unit_of_work_dependency(MatchingUnitOfWork)
+http_unit_of_work: Callable[[Request], MatchingUnitOfWork] = unit_of_work_dependency(
+    MatchingUnitOfWork
+)
 
 
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], MatchingUnitOfWork]:
+    """Units of work of the running service; committing one wakes the relay."""
     return runtime.unit_of_work(MatchingUnitOfWork)
 
 
-def subscriber(
+def consumer(
     runtime: ServiceRuntime, routes: Mapping[str, Route[MatchingUnitOfWork]]
 ) -> IdempotentConsumer[MatchingUnitOfWork]:
     """An idempotent consumer running ``routes``, each event in its own unit of work."""
-    return IdempotentConsumer[MatchingUnitOfWork](
-        service=runtime.name,
-        uow_factory=unit_of_work_factory(runtime),
-        routes=routes,
-        dead_letters=runtime.dead_letters,
-        max_attempts=runtime.kafka.max_attempts,
-        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-    )
+    return runtime.consumer(unit_of_work_factory(runtime), routes)
 
 
 @asynccontextmanager

@@ -59,6 +59,6 @@ def notifications_of(request: Request) -> Notifications:
     return wired
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
+def http_unit_of_work(request: Request) -> UnitOfWork:
     """FastAPI dependency: a fresh unit of work for the request."""
     return notifications_of(request).unit_of_work()

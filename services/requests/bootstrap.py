@@ -15,18 +15,18 @@ from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
 
 # FastAPI dependency: a fresh unit of work per HTTP request.
-unit_of_work: Callable[[Request], RequestsUnitOfWork] = unit_of_work_dependency(RequestsUnitOfWork)
+http_unit_of_work: Callable[[Request], RequestsUnitOfWork] = unit_of_work_dependency(
+    RequestsUnitOfWork
+)
 
 
-def subscriber(
+def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], RequestsUnitOfWork]:
+    """Units of work of the running service; committing one wakes the relay."""
+    return runtime.unit_of_work(RequestsUnitOfWork)
+
+
+def consumer(
     runtime: ServiceRuntime, routes: Mapping[str, Route[RequestsUnitOfWork]]
 ) -> IdempotentConsumer[RequestsUnitOfWork]:
     """An idempotent consumer running ``routes``, each event in its own unit of work."""
-    return IdempotentConsumer[RequestsUnitOfWork](
-        service=runtime.name,
-        uow_factory=runtime.unit_of_work(RequestsUnitOfWork),
-        routes=routes,
-        dead_letters=runtime.dead_letters,
-        max_attempts=runtime.kafka.max_attempts,
-        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-    )
+    return runtime.consumer(unit_of_work_factory(runtime), routes)

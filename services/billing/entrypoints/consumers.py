@@ -10,7 +10,7 @@ from services.billing.service_layer.invoices import count_issued, invoice_missio
 from services.billing.service_layer.ports import UnitOfWork
 from shared.contracts.matching import AssignmentCompleted
 from shared.contracts.topics import MATCHING_ASSIGNMENT
-from shared.messaging.consumer import Received
+from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
@@ -26,4 +26,7 @@ async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
 
 
 def register(runtime: ServiceRuntime) -> None:
-    bootstrap.subscribe(runtime, MATCHING_ASSIGNMENT.name, {AssignmentCompleted: on_completed})
+    consumer = bootstrap.consumer(
+        runtime, {AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)}
+    )
+    runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

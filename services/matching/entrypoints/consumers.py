@@ -27,7 +27,7 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
     async def on_withdrawn(uow: UnitOfWork, event: Received[Any]) -> None:
         await routing.follow_withdrawal(uow, event.payload, event.envelope, datetime.now(UTC))
 
-    consumer = bootstrap.subscriber(
+    consumer = bootstrap.consumer(
         runtime,
         {
             RequestSubmitted.event_type: Route(RequestSubmitted, on_submitted),

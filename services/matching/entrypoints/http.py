@@ -28,7 +28,7 @@ assignments_router = APIRouter(prefix="/v1/assignments", tags=["mises en relatio
 unmatched_router = APIRouter(prefix="/v1/unmatched", tags=["demandes sans acteur"])
 
 
-UoW = Annotated[UnitOfWork, Depends(bootstrap.unit_of_work)]
+UoW = Annotated[UnitOfWork, Depends(bootstrap.http_unit_of_work)]
 
 
 def _policy(request: Request) -> Policy:

@@ -11,7 +11,7 @@ from services.notifications.bootstrap import ConsumingUnitOfWork, Notifications
 from services.notifications.service_layer.events import record_event
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.messaging.consumer import IdempotentConsumer, Received, Route
+from shared.messaging.consumer import Received, Route
 from shared.runtime import ServiceRuntime
 
 CONSUMED_TOPICS = (REQUESTS_REQUEST.name, MATCHING_ASSIGNMENT.name, BILLING_INVOICE.name)
@@ -26,15 +26,7 @@ def register(runtime: ServiceRuntime, notifications: Notifications) -> None:
     async def on_event(uow: ConsumingUnitOfWork, event: Received[Any]) -> None:
         await record_event(uow, event.envelope, event.payload, settings, datetime.now(UTC))
 
-    consumer = IdempotentConsumer[ConsumingUnitOfWork](
-        service=runtime.name,
-        uow_factory=notifications.consumer_unit_of_work,
-        routes={
-            m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS
-        },
-        dead_letters=runtime.dead_letters,
-        max_attempts=runtime.kafka.max_attempts,
-        redelivery_backoff_seconds=runtime.kafka.redelivery_backoff_seconds,
-    )
+    routes = {m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS}
+    consumer = runtime.consumer(notifications.consumer_unit_of_work, routes)
     for topic in CONSUMED_TOPICS:
         runtime.subscribe(topic, consumer)

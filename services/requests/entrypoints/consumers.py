@@ -72,10 +72,10 @@ async def on_unmatched(uow: UnitOfWork, event: Received[Any]) -> None:
 
 
 def register(runtime: ServiceRuntime) -> None:
-    commands = bootstrap.subscriber(
+    commands = bootstrap.consumer(
         runtime, {SubmitRequestCommand.event_type: Route(SubmitRequestCommand, on_submit_command)}
     )
-    progress = bootstrap.subscriber(
+    progress = bootstrap.consumer(
         runtime,
         {
             AssignmentProposed.event_type: Route(AssignmentProposed, _follow("proposed")),

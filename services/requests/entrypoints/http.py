@@ -124,7 +124,7 @@ class Withdrawal(BaseModel):
     reason: Text | None = Field(default=None, max_length=1000)
 
 
-UoW = Annotated[UnitOfWork, Depends(bootstrap.unit_of_work)]
+UoW = Annotated[UnitOfWork, Depends(bootstrap.http_unit_of_work)]
 
 
 @router.post(

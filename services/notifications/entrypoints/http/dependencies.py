@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from services.notifications.bootstrap import notifications_of, unit_of_work
+from services.notifications.bootstrap import http_unit_of_work, notifications_of
 from services.notifications.config import NotificationSettings
 from services.notifications.service_layer.ports import UnitOfWork
 from shared.messaging.envelope import DEPARTEMENT_CODE
@@ -15,7 +15,7 @@ from shared.messaging.envelope import DEPARTEMENT_CODE
 DEPARTEMENT = rf"^(?:{DEPARTEMENT_CODE.pattern})$"
 Departement = Annotated[str, Path(pattern=DEPARTEMENT)]
 
-UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+UoW = Annotated[UnitOfWork, Depends(http_unit_of_work)]
 
 
 def settings_of(request: Request) -> NotificationSettings:
