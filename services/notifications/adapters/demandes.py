@@ -4,6 +4,7 @@ follow-ups."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -109,27 +110,13 @@ class SqlDemandeRepository:
 
     # --- proposals ---------------------------------------------------------------------
     async def add_proposal(
-        self,
-        *,
-        assignment_id: UUID,
-        request_id: UUID,
-        departement: str,
-        actor_id: str,
-        actor_name: str,
-        respond_by: datetime,
-        remind_at: datetime | None,
-        now: datetime,
+        self, proposal: DueProposal, remind_at: datetime | None, now: datetime
     ) -> bool:
         inserted = await self._session.execute(
             pg_insert(proposals)
             .values(
-                assignment_id=assignment_id,
-                request_id=request_id,
-                departement=departement,
-                actor_id=actor_id,
-                actor_name=actor_name,
+                **asdict(proposal),
                 status="proposed",
-                respond_by=respond_by,
                 remind_at=remind_at,
                 updated_at=now,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,33 +32,9 @@ class SqlSubscriptionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(
-        self,
-        *,
-        subscription_id: UUID,
-        departement: str | None,
-        url: str,
-        event_types: list[str],
-        secret: str,
-        description: str | None,
-        by: str,
-        now: datetime,
-    ) -> StoredSubscription:
+    async def add(self, subscription: StoredSubscription, secret: str) -> None:
         await self._session.execute(
-            insert(webhook_subscriptions).values(
-                id=subscription_id,
-                departement=departement,
-                url=url,
-                event_types=event_types,
-                secret=secret,
-                description=description,
-                active=True,
-                created_at=now,
-                created_by=by,
-            )
-        )
-        return StoredSubscription(
-            subscription_id, departement, url, event_types, description, True, now, by
+            insert(webhook_subscriptions).values(**asdict(subscription), secret=secret)
         )
 
     async def get(self, subscription_id: UUID) -> StoredSubscription | None:

@@ -10,6 +10,7 @@ from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Preferences
 from services.notifications.domain.rules import DemandeCard, Known
+from services.notifications.domain.views import DueProposal
 from services.notifications.service_layer.ports import UnitOfWork
 from services.notifications.service_layer.recording import (
     Source,
@@ -94,18 +95,18 @@ async def _follow(
         case RequestWithdrawn():
             await demandes.set_status(payload.request_id, "withdrawn")
         case AssignmentProposed():
-            fresh = await demandes.add_proposal(
+            proposal = DueProposal(
                 assignment_id=payload.assignment_id,
                 request_id=payload.request_id,
                 departement=payload.departement,
                 actor_id=payload.actor_id,
                 actor_name=payload.actor_name,
                 respond_by=payload.respond_by,
-                remind_at=rules.reminder_at(
-                    payload.proposed_at, payload.respond_by, settings.reminder_lead
-                ),
-                now=now,
             )
+            remind_at = rules.reminder_at(
+                payload.proposed_at, payload.respond_by, settings.reminder_lead
+            )
+            fresh = await demandes.add_proposal(proposal, remind_at, now)
             await demandes.record_news(payload.request_id, now)
             return fresh, await demandes.get(payload.request_id)
         case AssignmentAccepted():

@@ -55,16 +55,7 @@ class DemandeRepository(Protocol):
     ) -> list[tuple[DemandeCard, datetime]]: ...
 
     async def add_proposal(
-        self,
-        *,
-        assignment_id: UUID,
-        request_id: UUID,
-        departement: str,
-        actor_id: str,
-        actor_name: str,
-        respond_by: datetime,
-        remind_at: datetime | None,
-        now: datetime,
+        self, proposal: DueProposal, remind_at: datetime | None, now: datetime
     ) -> bool:
         """False when the proposal was known already."""
 
@@ -110,18 +101,7 @@ class PreferenceRepository(Protocol):
 
 
 class SubscriptionRepository(Protocol):
-    async def add(
-        self,
-        *,
-        subscription_id: UUID,
-        departement: str | None,
-        url: str,
-        event_types: list[str],
-        secret: str,
-        description: str | None,
-        by: str,
-        now: datetime,
-    ) -> StoredSubscription: ...
+    async def add(self, subscription: StoredSubscription, secret: str) -> None: ...
 
     async def get(self, subscription_id: UUID) -> StoredSubscription | None: ...
 

@@ -29,16 +29,17 @@ async def subscribe_webhook(
     now: datetime,
 ) -> StoredSubscription:
     scope = ensure_team(principal, departement)
-    created = await uow.subscriptions.add(
-        subscription_id=uuid.uuid4(),
+    created = StoredSubscription(
+        id=uuid.uuid4(),
         departement=scope,
         url=url,
         event_types=sorted(set(event_types)),
-        secret=secret,
         description=description,
-        by=principal.subject,
-        now=now,
+        active=True,
+        created_at=now,
+        created_by=principal.subject,
     )
+    await uow.subscriptions.add(created, secret)
     await uow.commit()
     log.info("webhook subscription created", subscription_id=str(created.id))
     return created

@@ -56,21 +56,11 @@ class FakeDemandeRepository:
         return [(r.card, r.last_news_at) for r in due if r.last_news_at <= news_before][:limit]
 
     async def add_proposal(
-        self,
-        *,
-        assignment_id: UUID,
-        request_id: UUID,
-        departement: str,
-        actor_id: str,
-        actor_name: str,
-        respond_by: datetime,
-        remind_at: datetime | None,
-        now: datetime,
+        self, proposal: DueProposal, remind_at: datetime | None, now: datetime
     ) -> bool:
-        if assignment_id in self._t.proposals:
+        if proposal.assignment_id in self._t.proposals:
             return False
-        due = DueProposal(assignment_id, request_id, departement, actor_id, actor_name, respond_by)
-        self._t.proposals[assignment_id] = ProposalRow(due, "proposed", remind_at)
+        self._t.proposals[proposal.assignment_id] = ProposalRow(proposal, "proposed", remind_at)
         return True
 
     async def set_proposal_status(self, assignment_id: UUID, status: str, now: datetime) -> None:

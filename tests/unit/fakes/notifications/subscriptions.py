@@ -17,23 +17,8 @@ class FakeSubscriptionRepository:
     def __init__(self, t: Tables) -> None:
         self._t = t
 
-    async def add(
-        self,
-        *,
-        subscription_id: UUID,
-        departement: str | None,
-        url: str,
-        event_types: list[str],
-        secret: str,
-        description: str | None,
-        by: str,
-        now: datetime,
-    ) -> StoredSubscription:
-        stored = StoredSubscription(
-            subscription_id, departement, url, event_types, description, True, now, by
-        )
-        self._t.subscriptions[subscription_id] = (stored, secret)
-        return replace(stored)
+    async def add(self, subscription: StoredSubscription, secret: str) -> None:
+        self._t.subscriptions[subscription.id] = (replace(subscription), secret)
 
     async def get(self, subscription_id: UUID) -> StoredSubscription | None:
         found = self._t.subscriptions.get(subscription_id)
