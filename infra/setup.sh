@@ -14,6 +14,9 @@ command -v mvn >/dev/null || missing+=(maven)
 # Prometheus and promtool check the alert rules and scrape the services in the tests.
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
+# WeasyPrint prints the conventions to PDF with Pango (and its fonts).
+dpkg -s libpango-1.0-0 >/dev/null 2>&1 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if [ "${#missing[@]}" -gt 0 ]; then
     step "installing Debian packages: ${missing[*]}"
     apt-get update -qq

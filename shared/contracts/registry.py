@@ -9,6 +9,14 @@ from shared.contracts.billing import (
     CreditNoteIssued,
     InvoiceIssued,
 )
+from shared.contracts.conventions import (
+    ConventionAmended,
+    ConventionExpired,
+    ConventionPrepared,
+    ConventionRefused,
+    ConventionSent,
+    ConventionSigned,
+)
 from shared.contracts.matching import (
     ActorRegistered,
     ActorUpdated,
@@ -40,6 +48,12 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AdhesionEnded,
     InvoiceIssued,
     CreditNoteIssued,
+    ConventionPrepared,
+    ConventionSent,
+    ConventionSigned,
+    ConventionRefused,
+    ConventionExpired,
+    ConventionAmended,
     DeliverySent,
     DeliveryDeadLettered,
 )

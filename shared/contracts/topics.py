@@ -59,6 +59,13 @@ BILLING_INVOICE = Topic(
     consumers=("notifications",),
     description="Invoices and credit notes, numbered without gaps per département and year.",
 )
+BILLING_CONVENTION = Topic(
+    "billing.convention.v1",
+    writer="billing",
+    consumers=("matching", "notifications", "requests"),
+    description="Conventions (devis) of the missions: prepared, sent, signed, refused, expired, "
+    "amended.",
+)
 
 NOTIFICATIONS_DELIVERY = Topic(
     "notifications.delivery.v1",
@@ -74,6 +81,7 @@ TOPICS: tuple[Topic, ...] = (
     MATCHING_ASSIGNMENT,
     BILLING_ADHESION,
     BILLING_INVOICE,
+    BILLING_CONVENTION,
     NOTIFICATIONS_DELIVERY,
 )
 

@@ -1,4 +1,5 @@
-"""Subscribers of the billing service: completed missions are invoiced."""
+"""Subscribers of the billing service: a lead actor's acceptance prepares the demande's
+convention; a completed mission is invoiced on its signed convention's schedule."""
 
 from __future__ import annotations
 
@@ -6,19 +7,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.billing import bootstrap
-from services.billing.service_layer.invoices import count_issued, invoice_mission
+from services.billing.service_layer.conventions import prepare_convention
+from services.billing.service_layer.invoices import count_issued
+from services.billing.service_layer.mission_invoices import invoice_mission
 from services.billing.service_layer.ports import UnitOfWork
-from shared.contracts.matching import AssignmentCompleted
+from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
 
-async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
-    invoice = await invoice_mission(
+async def on_accepted(uow: UnitOfWork, event: Received[Any]) -> None:
+    await prepare_convention(
         uow, event.payload, event.envelope, get_territories(), datetime.now(UTC)
     )
+
+
+async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
+    invoice = await invoice_mission(uow, event.payload, event.envelope)
     if invoice is not None:
         # Counted before the consumer's commit: a failed commit is redelivered and
         # counted again, an overcount the metric's readers accept.
@@ -27,6 +34,10 @@ async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
 
 def register(runtime: ServiceRuntime) -> None:
     consumer = bootstrap.consumer(
-        runtime, {AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)}
+        runtime,
+        {
+            AssignmentAccepted.event_type: Route(AssignmentAccepted, on_accepted),
+            AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed),
+        },
     )
     runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

@@ -1,4 +1,5 @@
-"""Subscribers of the matching service: new and withdrawn demandes; the expiry sweep."""
+"""Subscribers of the matching service: new and withdrawn demandes, conventions that
+expired unsigned; the expiry sweep."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from services.matching import bootstrap
 from services.matching.config import MatchingRules
 from services.matching.service_layer import assignments, routing
 from services.matching.service_layer.ports import UnitOfWork
+from shared.contracts.conventions import ConventionExpired
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
-from shared.contracts.topics import REQUESTS_REQUEST
+from shared.contracts.topics import BILLING_CONVENTION, REQUESTS_REQUEST
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
@@ -35,6 +37,19 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
         },
     )
     runtime.subscribe(REQUESTS_REQUEST.name, consumer)
+
+    async def on_convention_expired(uow: UnitOfWork, event: Received[Any]) -> None:
+        await assignments.release_on_expired_convention(
+            uow, event.payload, event.envelope, datetime.now(UTC)
+        )
+
+    runtime.subscribe(
+        BILLING_CONVENTION.name,
+        bootstrap.consumer(
+            runtime,
+            {ConventionExpired.event_type: Route(ConventionExpired, on_convention_expired)},
+        ),
+    )
 
     unit_of_work = bootstrap.unit_of_work_factory(runtime)
 
