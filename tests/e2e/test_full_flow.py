@@ -1,4 +1,5 @@
-"""One demande from submission to invoice, through the four services and the real broker,
+"""One demande from submission to invoice (through its signed convention), through the four
+services and the real broker,
 with a real SMTP server: each recipient receives exactly the expected messages, no more."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from services.notifications.config import NotificationSettings
 from shared.auth.tokens import Role
 from shared.settings import KafkaSettings
+from tests.support.conventions import send_and_sign, wait_convention
 from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import SmtpSink, smtp_sink
 from tests.support.tokens import bearer
@@ -132,6 +135,10 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     await poll(
         requests.client, f"/v1/requests/{request_id}", lambda b: b["status"] == "in_progress"
     )
+    # No mission is invoiced before the collectivité signs its convention.
+    convention = await wait_convention(billing.client, "49", request_id)
+    assert convention["assignment_id"] == assignment_id and convention["actor_id"] == ACTOR_ID
+    signed = await send_and_sign(billing.client, convention, "BC-2027-0042", estimated_days="4")
     completed = await matching.client.post(
         f"/v1/assignments/{assignment_id}/complete",
         json={"days_spent": "4", "report": "Esquisse présentée en conseil municipal."},
@@ -141,9 +148,11 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     invoices = await poll(
         billing.client,
         "/v1/invoices?departement=49",
-        lambda items: any(i["assignment_id"] == assignment_id for i in items),
+        lambda items: len([i for i in items if i["assignment_id"] == assignment_id]) == 2,
     )
-    invoice = next(i for i in invoices if i["assignment_id"] == assignment_id)
+    # The advance at signature, the balance at completion: the convention's price.
+    mine = [i for i in invoices if i["assignment_id"] == assignment_id]
+    assert sum(Decimal(i["total_incl_tax"]) for i in mine) == Decimal(signed["total_incl_tax"])
 
     expected = {
         REQUESTER_ADDRESS: Counter(
@@ -152,6 +161,7 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
                 "acteur_propose",
                 "mission_acceptee",
                 "mission_terminee",
+                "facture_emise",
                 "facture_emise",
             ]
         ),
@@ -172,8 +182,9 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     assert got[ACTOR_ADDRESS] == expected[ACTOR_ADDRESS]
     assert got[TEAM_ADDRESS] == Counter(), "nothing went wrong: the team hears nothing"
     ids = [m.message_id for a in expected for m in smtp.to(a)]
-    assert len(ids) == len(set(ids)) == 6
-    invoice_mail = next(
+    assert len(ids) == len(set(ids)) == 7
+    invoice_mails = [
         m for m in smtp.to(REQUESTER_ADDRESS) if str(m.message["X-MG-Kind"]) == "facture_emise"
-    )
-    assert invoice["number"] in invoice_mail.text
+    ]
+    for invoice in mine:
+        assert any(invoice["number"] in m.text for m in invoice_mails)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from weasyprint import HTML
-
 
 def html_to_pdf(html: str) -> bytes:
+    # Imported on first use: the service starts, and serves everything but PDFs, on a
+    # machine where Pango is missing.
+    from weasyprint import HTML
+
     pdf: bytes = HTML(string=html).write_pdf()
     return pdf
