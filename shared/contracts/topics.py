@@ -62,7 +62,9 @@ BILLING_INVOICE = Topic(
 BILLING_CONVENTION = Topic(
     "billing.convention.v1",
     writer="billing",
-    consumers=("matching", "notifications", "requests"),
+    # The contract also names "requests": add it with the requests service's subscriber
+    # (a declared consumer that does not subscribe stalls the stack's group checks).
+    consumers=("matching", "notifications"),
     description="Conventions (devis) of the missions: prepared, sent, signed, refused, expired, "
     "amended.",
 )

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from stack.scenario.api import actor_headers, assignments, team_headers, token
+from stack.scenario.conventions import settle_conventions
 from stack.scenario.outcome import Mission, Outcome, Played
 from stack.scenario.plan import DEPARTEMENTS, Answer, Demande, answer, days_spent, plan
 from stack.scenario.preparation import (
@@ -78,6 +79,14 @@ async def play(
     console.print(f"Adresses des acteurs enregistrées pour les notifications : {contacts}")
     enrolled = enrol_members((this_year, this_year + 1), departements, env=billing_env)
     console.print(f"Adhésions : {enrolled}")
+
+    async def settle(missions: list[Mission]) -> set[str]:
+        leads = {m.assignment_id for m in missions if m.lead}
+        tally = await settle_conventions(
+            urls["billing"], missions, leads, seed, console, billing_env
+        )
+        return tally.released
+
     outcome = await run_scenario(
         urls["requests"],
         urls["matching"],
@@ -86,6 +95,7 @@ async def play(
         seed=seed,
         console=console,
         departements=departements,
+        settle=settle,
     )
     run = await cotisation_run(urls["billing"], this_year + 1, console, departements)
     console.print(
@@ -137,9 +147,11 @@ async def run_scenario(
     seed: int = 2026,
     console: Console,
     departements: Sequence[str] = DEPARTEMENTS,
+    settle: Callable[[list[Mission]], Awaitable[set[str]]] | None = None,
 ) -> Outcome:
-    """File the demandes of the seed's plan, answer as the actors, then complete the
-    missions; what was seen on Kafka along the way is in the outcome."""
+    """File the demandes of the seed's plan, answer as the actors, ``settle`` the missions'
+    conventions (it returns the missions no longer open), then complete the missions;
+    what was seen on Kafka along the way is in the outcome."""
     planned = plan(seed, demandes, departements, get_territories(), datetime.now(UTC).date())
     outcome = Outcome()
     consumer = await _tap(kafka)
@@ -164,7 +176,8 @@ async def run_scenario(
                         for dep in departements
                     )
                 )
-                await _complete_missions(shared)
+                released = await settle(outcome.missions) if settle else set()
+                await _complete_missions(shared, released)
     finally:
         listener.cancel()
         await producer.stop()
@@ -285,7 +298,9 @@ async def _post_answer(
     response.raise_for_status()
     shared.outcome.answers[ANSWER_LABELS[decision]] += 1
     if decision is Answer.ACCEPT:
-        shared.outcome.missions.append(Mission(demande, proposal["id"], proposal["actor_id"]))
+        shared.outcome.missions.append(
+            Mission(demande, proposal["id"], proposal["actor_id"], bool(proposal.get("lead")))
+        )
 
 
 async def _until_expired(shared: _Play, proposal: dict[str, Any]) -> None:
@@ -308,11 +323,12 @@ async def _until_expired(shared: _Play, proposal: dict[str, Any]) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _complete_missions(shared: _Play) -> None:
-    """Most missions end, with the days the plan gives; the others still run."""
+async def _complete_missions(shared: _Play, released: set[str]) -> None:
+    """Most missions end, with the days the plan gives; the others still run, and those
+    whose convention expired were cancelled."""
     for mission in shared.outcome.missions:
         days = days_spent(shared.seed, mission.demande, mission.actor_id)
-        if days is None:
+        if days is None or mission.assignment_id in released:
             continue
         response = await shared.matching.post(
             f"/v1/assignments/{mission.assignment_id}/complete",

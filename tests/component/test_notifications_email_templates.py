@@ -12,6 +12,7 @@ from services.notifications.adapters.mailer import Templates
 from services.notifications.domain import rules
 from services.notifications.domain.model import Kind
 from services.notifications.domain.model import Role as Recipient
+from shared.contracts.conventions import ConventionExpired, ConventionSent
 from shared.contracts.matching import (
     AssignmentExpired,
     RequestUnmatched,
@@ -80,6 +81,29 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
         source_event_id=str(uuid.uuid4()),
         subscription_id=uuid.uuid4(),
     ).context
+    convention = {
+        "convention_id": uuid.uuid4(),
+        "number": "CONV-85-2027-000001",
+        "version": 0,
+        "departement": DEP,
+        "demande_id": d.request_id,
+        "assignment_id": d.assignment_id,
+        "actor_id": "a",
+        "collectivite_kind": "commune",
+        "collectivite_code": "85191",
+        "collectivite_name": "La Roche-sur-Yon",
+        "total_excl_tax": "1234.50",
+        "total_vat": "0.00",
+        "total_incl_tax": "1234.50",
+        "valid_until": d.now,
+    }
+    sent = ConventionSent.model_validate(convention | {"sent_at": d.now})
+    contexts[Kind.CONVENTION_A_SIGNER] = rules.plan(sent, known)[0].context
+    lapsed = ConventionExpired.model_validate(convention | {"expired_at": d.now})
+    contexts[Kind.CONVENTION_EXPIREE] = rules.plan(lapsed, known)[0].context
+    contexts[Kind.RAPPEL_CONVENTION] = rules.convention_reminder(
+        card, "CONV-85-2027-000001", "1234.50", d.now
+    ).context
     contexts[Kind.RESUME_QUOTIDIEN] = {
         "date": "25 novembre 2026",
         "items": [
@@ -95,3 +119,6 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
         assert rendered.html.startswith('<!DOCTYPE html>\n<html lang="fr">')
         assert "<script>" not in rendered.html, kind
         assert not re.search(r"\bNone\b", rendered.text), kind
+        if kind in (Kind.CONVENTION_A_SIGNER, Kind.RAPPEL_CONVENTION, Kind.CONVENTION_EXPIREE):
+            assert "CONV-85-2027-000001" in rendered.subject + rendered.text
+            assert "1 234,50" in rendered.text.replace("\u202f", " ") or kind.name.endswith("EE")

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.contracts.base import EventPayload
+from shared.contracts.conventions import ConventionExpired
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
-from shared.contracts.topics import TOPICS, dead_letter_topic
+from shared.contracts.topics import BILLING_CONVENTION, TOPICS, dead_letter_topic
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import PROCESSED_EVENTS
@@ -52,6 +53,24 @@ def good_event(topic: str) -> EventPayload:
             phase=Phase.FAISABILITE,
             channel="api",
             submitted_at=datetime.now(UTC),
+        )
+    if topic == BILLING_CONVENTION.name:
+        return ConventionExpired(
+            convention_id=uuid.uuid4(),
+            number="CONV-49-2027-000001",
+            version=0,
+            departement="49",
+            demande_id=uuid.uuid4(),
+            assignment_id=uuid.uuid4(),
+            actor_id="fuzz-actor",
+            collectivite_kind=RequesterKind.COMMUNE,
+            collectivite_code="49007",
+            collectivite_name="Angers",
+            total_excl_tax=Decimal("1000.00"),
+            total_vat=Decimal("0.00"),
+            total_incl_tax=Decimal("1000.00"),
+            valid_until=datetime.now(UTC),
+            expired_at=datetime.now(UTC),
         )
     return AssignmentCompleted(
         assignment_id=uuid.uuid4(),

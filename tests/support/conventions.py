@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import httpx
 
-from shared.auth.tokens import Role
+from services.billing.service_layer import conventions
+from services.billing.service_layer.ports import UnitOfWork
+from shared.auth.tokens import Principal, Role
+from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted
+from shared.messaging.envelope import Envelope
+from shared.refdata import get_territories
 from tests.support.tokens import bearer
 
 
@@ -54,3 +61,48 @@ async def send_and_sign(
     assert signed.status_code == 200, signed.text
     result: dict[str, Any] = signed.json()
     return result
+
+
+async def sign_for_completions(
+    unit_of_work: Callable[[], UnitOfWork], events: Sequence[AssignmentCompleted]
+) -> None:
+    """Through billing's own use cases (no broker, no HTTP): for each completion to come,
+    its lead acceptance's convention, prepared, sent by the team, signed."""
+    for event in events:
+        accepted = AssignmentAccepted(
+            assignment_id=event.assignment_id,
+            request_id=event.request_id,
+            departement=event.departement,
+            actor_id=event.actor_id,
+            actor_name=event.actor_name,
+            accepted_at=event.started_at,
+            lead=True,
+            actor_kind=event.actor_kind,
+            requester_code=event.requester_code,
+            requester_kind=event.requester_kind,
+            needs=event.needs,
+        )
+        envelope = Envelope(type=accepted.event_type, source="matching", departement="00")
+        now = datetime.now(UTC)
+        async with unit_of_work() as uow:
+            prepared = await conventions.prepare_convention(
+                uow, accepted, envelope, get_territories(), now
+            )
+            await uow.commit()
+        assert prepared is not None
+        team = Principal(Role.DEPARTEMENT, "equipe", event.departement)
+        signatory = Principal(
+            Role.COLLECTIVITE, "elu", event.departement, scope=event.requester_code
+        )
+        async with unit_of_work() as uow:
+            await conventions.send_convention(uow, team, prepared.id, now)
+        async with unit_of_work() as uow:
+            await conventions.sign_convention(
+                uow,
+                signatory,
+                prepared.id,
+                now,
+                engagement_number="EJ-TEST",
+                service_code=None,
+                siret=None,
+            )

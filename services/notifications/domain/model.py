@@ -41,6 +41,9 @@ class Kind(StrEnum):
     PROPOSITION_EXPIREE = "proposition_expiree"
     LIVRAISON_EN_ECHEC = "livraison_en_echec"
     RESUME_QUOTIDIEN = "resume_quotidien"
+    CONVENTION_A_SIGNER = "convention_a_signer"
+    RAPPEL_CONVENTION = "rappel_convention"
+    CONVENTION_EXPIREE = "convention_expiree"
     WEBHOOK = "webhook"
 
     @property
@@ -62,6 +65,9 @@ ESSENTIAL = frozenset(
         Kind.DEMANDE_SANS_ACTEUR,
         Kind.LIVRAISON_EN_ECHEC,
         Kind.RESUME_QUOTIDIEN,
+        Kind.CONVENTION_A_SIGNER,
+        Kind.RAPPEL_CONVENTION,
+        Kind.CONVENTION_EXPIREE,
         Kind.WEBHOOK,
     }
 )
@@ -79,6 +85,9 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.PROPOSITION_EXPIREE: "Proposition restée sans réponse",
     Kind.LIVRAISON_EN_ECHEC: "Échec de livraison d'une notification",
     Kind.RESUME_QUOTIDIEN: "Résumé quotidien",
+    Kind.CONVENTION_A_SIGNER: "Convention à signer",
+    Kind.RAPPEL_CONVENTION: "Rappel avant l'expiration d'une convention",
+    Kind.CONVENTION_EXPIREE: "Convention expirée sans signature",
     Kind.WEBHOOK: "Webhook",
 }
 

@@ -22,6 +22,7 @@ from services.notifications.domain.model import Kind, Role
 from services.notifications.domain.wording import need_labels
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued
+from shared.contracts.conventions import ConventionEvent, ConventionExpired, ConventionSent
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
@@ -62,6 +63,12 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
     InvoiceIssued.event_type: (Rule(Role.REQUESTER, Kind.FACTURE_EMISE, IfUnknown.TEAM),),
     RequestUnmatched.event_type: (Rule(Role.TEAM, Kind.DEMANDE_SANS_ACTEUR),),
     AssignmentExpired.event_type: (Rule(Role.TEAM, Kind.PROPOSITION_EXPIREE),),
+    ConventionSent.event_type: (Rule(Role.REQUESTER, Kind.CONVENTION_A_SIGNER),),
+    # The reminder "at expiry": the collectivité and the actor, whose mission is released.
+    ConventionExpired.event_type: (
+        Rule(Role.REQUESTER, Kind.CONVENTION_EXPIREE),
+        Rule(Role.ACTOR, Kind.CONVENTION_EXPIREE),
+    ),
 }
 
 SCHEDULED: dict[Kind, tuple[Role, str]] = {
@@ -69,7 +76,10 @@ SCHEDULED: dict[Kind, tuple[Role, str]] = {
     Kind.OU_EN_ETES_VOUS: (Role.REQUESTER, "after a period without news of the demande"),
     Kind.LIVRAISON_EN_ECHEC: (Role.TEAM, "a delivery was dead-lettered"),
     Kind.RESUME_QUOTIDIEN: (Role.REQUESTER, "once a day, to whoever chose the digest"),
+    Kind.RAPPEL_CONVENTION: (Role.REQUESTER, "7 days before an unsigned convention expires"),
 }
+
+CONVENTION_REMINDER_LEAD = timedelta(days=7)
 
 # Every event type of the consumed topics may also go to webhook subscribers
 # (``subscribers``); those without a rule above send no email.
@@ -127,8 +137,16 @@ def plan(payload: EventPayload, known: Known) -> list[Planned]:
     return [_addressed(rule, payload, known, context) for rule in rules]
 
 
+def request_id_of(payload: EventPayload) -> UUID | None:
+    """The demande an event concerns (a convention names it ``demande_id``)."""
+    if isinstance(payload, ConventionEvent):
+        return payload.demande_id
+    found: UUID | None = getattr(payload, "request_id", None)
+    return found
+
+
 def _addressed(rule: Rule, payload: EventPayload, known: Known, context: dict[str, Any]) -> Planned:
-    request_id: UUID | None = getattr(payload, "request_id", None)
+    request_id = request_id_of(payload)
     match rule.role:
         case Role.REQUESTER if known.demande is not None:
             card = known.demande
@@ -236,6 +254,10 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "raisons": list(payload.reasons),
                 "resume": payload.summary_text,
             }
+        case ConventionSent() | ConventionExpired():
+            context |= convention_context(
+                payload.number, payload.total_incl_tax, payload.valid_until
+            ) | {"acteur_id": payload.actor_id}
         case InvoiceIssued():
             context |= {
                 "collectivite": payload.collectivite_name,
@@ -281,6 +303,39 @@ def reminder(
         | {"acteur_nom": actor_name, "repondre_avant": long_datetime(respond_by)},
         None if actor_address else Unresolved.NO_ACTOR_CONTACT,
         request_id,
+    )
+
+
+def convention_context(number: str, total_incl_tax: Any, valid_until: datetime) -> dict[str, Any]:
+    return {
+        "convention": number,
+        "montant_ttc": euros(total_incl_tax),
+        "valable_jusqu_au": long_date(valid_until.astimezone(PARIS).date()),
+    }
+
+
+def convention_reminder_at(sent_at: datetime, valid_until: datetime) -> datetime | None:
+    """Seven days before the convention expires; None when it was sent later than that."""
+    at = valid_until - CONVENTION_REMINDER_LEAD
+    return at if at > sent_at else None
+
+
+def convention_reminder(
+    card: DemandeCard, number: str, total: str, valid_until: datetime
+) -> Planned:
+    """The collectivité's reminder that its convention expires in seven days."""
+    context = (
+        {"departement": card.departement}
+        | demande_context(card)
+        | convention_context(number, total, valid_until)
+    )
+    return Planned(
+        Kind.RAPPEL_CONVENTION,
+        Role.REQUESTER,
+        f"requester:{card.request_id}",
+        card.contact_email,
+        context,
+        request_id=card.request_id,
     )
 
 

@@ -18,6 +18,7 @@ from services.notifications.domain.model import (
 from services.notifications.domain.rules import DemandeCard
 from services.notifications.domain.views import (
     ActorContact,
+    ConventionReminder,
     DeliveryView,
     DueProposal,
     StoredSubscription,
@@ -38,6 +39,14 @@ class ProposalRow:
     status: str
     remind_at: datetime | None
     reminded_at: datetime | None = None
+
+
+@dataclass
+class ConventionReminderRow:
+    reminder: ConventionReminder
+    remind_at: datetime | None
+    reminded_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -108,6 +117,7 @@ class Tables:
     preferences: dict[str, Preferences] = field(default_factory=dict)
     subscriptions: dict[UUID, tuple[StoredSubscription, str]] = field(default_factory=dict)
     deliveries: dict[UUID, DeliveryRow] = field(default_factory=dict)
+    convention_reminders: dict[UUID, ConventionReminderRow] = field(default_factory=dict)
 
     def load(self, other: Tables) -> None:
         """Become a copy of ``other``, in place (the repositories keep their tables)."""
