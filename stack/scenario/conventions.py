@@ -86,35 +86,8 @@ async def settle_conventions(
     billing_env: Mapping[str, str] | None = None,
 ) -> ConventionTally:
     """Send, sign, refuse, amend and let expire the conventions of the lead missions."""
-    auth, tally = AuthSettings(), ConventionTally()
-    amended = False
     async with httpx.AsyncClient(base_url=billing_url, timeout=30) as billing:
-        for n, mission in enumerate(m for m in missions if m.assignment_id in leads):
-            convention = await _convention(billing, auth, mission)
-            tally.counts["préparées"] += 1
-            dep, url = mission.demande.departement, f"/v1/conventions/{convention['id']}"
-            actor = actor_headers(auth, dep, mission.actor_id)
-            (await billing.post(f"{url}/send", headers=actor)).raise_for_status()
-            signer = _collectivite_headers(auth, dep, convention["collectivite_code"])
-            match fate(seed, mission.demande.request_id):
-                case "refusée":
-                    refusal = {"reason": "Crédits non inscrits au budget de l'année."}
-                    response = await billing.post(f"{url}/refuse", json=refusal, headers=signer)
-                    response.raise_for_status()
-                    tally.counts["refusées"] += 1
-                case "expirée":
-                    tally.released.add(mission.assignment_id)
-                case _:
-                    signature = {"engagement_number": f"EJ-{convention['year']}-{n + 1:06d}"}
-                    if convention["collectivite_kind"] == "epci":
-                        signature["service_code"] = "SERVICE-TECH"
-                    response = await billing.post(f"{url}/sign", json=signature, headers=signer)
-                    response.raise_for_status()
-                    tally.counts["signées"] += 1
-                    if not amended:
-                        await _amend(billing, url, actor, signer, signature)
-                        tally.counts["avenants"] += 1
-                        amended = True
+        tally = await settle_with(billing, missions, leads, seed)
     if tally.released:
         tally.counts["expirées"] = expire_conventions(billing_env)
     console.print(
@@ -122,6 +95,41 @@ async def settle_conventions(
         + ", ".join(f"{tally.counts[k]} {k}" for k in ("préparées", "signées", "refusées"))
         + f", {tally.counts['expirées']} expirées, {tally.counts['avenants']} avenant(s)"
     )
+    return tally
+
+
+async def settle_with(
+    billing: httpx.AsyncClient, missions: Sequence[Mission], leads: set[str], seed: int
+) -> ConventionTally:
+    """The HTTP part of :func:`settle_conventions`: all but the expiry command."""
+    auth, tally = AuthSettings(), ConventionTally()
+    amended = False
+    for n, mission in enumerate(m for m in missions if m.assignment_id in leads):
+        convention = await _convention(billing, auth, mission)
+        tally.counts["préparées"] += 1
+        dep, url = mission.demande.departement, f"/v1/conventions/{convention['id']}"
+        actor = actor_headers(auth, dep, mission.actor_id)
+        (await billing.post(f"{url}/send", headers=actor)).raise_for_status()
+        signer = _collectivite_headers(auth, dep, convention["collectivite_code"])
+        match fate(seed, mission.demande.request_id):
+            case "refusée":
+                refusal = {"reason": "Crédits non inscrits au budget de l'année."}
+                response = await billing.post(f"{url}/refuse", json=refusal, headers=signer)
+                response.raise_for_status()
+                tally.counts["refusées"] += 1
+            case "expirée":
+                tally.released.add(mission.assignment_id)
+            case _:
+                signature = {"engagement_number": f"EJ-{convention['year']}-{n + 1:06d}"}
+                if convention["collectivite_kind"] == "epci":
+                    signature["service_code"] = "SERVICE-TECH"
+                response = await billing.post(f"{url}/sign", json=signature, headers=signer)
+                response.raise_for_status()
+                tally.counts["signées"] += 1
+                if not amended:
+                    await _amend(billing, url, actor, signer, signature)
+                    tally.counts["avenants"] += 1
+                    amended = True
     return tally
 
 
@@ -151,7 +159,8 @@ def expire_conventions(env: Mapping[str, str] | None) -> int:
         check=True,
         env={**os.environ, **(env or {})},
     )
-    return int(done.stdout.split()[0])
+    # Its last line says how many ("4 convention(s) expirée(s) au …"), after its logs.
+    return int(done.stdout.strip().splitlines()[-1].split()[0])
 
 
 STATUS_LABELS = {
@@ -168,21 +177,24 @@ async def conventions_report(
 ) -> None:
     """Conventions by state and avenants, and the completed missions left unbilled for
     want of a signature: read from the billing API, as the teams see them."""
+    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as billing:
+        console.print(await conventions_line(billing, departements))
+
+
+async def conventions_line(billing: httpx.AsyncClient, departements: Sequence[str]) -> str:
+    """The summary's line of the conventions."""
     auth = AuthSettings()
     states: Counter[str] = Counter()
     avenants = unbilled = 0
-    async with httpx.AsyncClient(base_url=billing_url, timeout=30) as billing:
-        for dep in departements:
-            headers = team_headers(auth, dep)
-            for convention in await all_pages(billing, "/v1/conventions", headers):
-                if convention["version"]:
-                    avenants += 1
-                else:
-                    states[convention["status"]] += 1
-            unbilled += len(
-                await all_pages(billing, "/v1/conventions/unbilled-completions", headers)
-            )
-    console.print(
+    for dep in departements:
+        headers = team_headers(auth, dep)
+        for convention in await all_pages(billing, "/v1/conventions", headers):
+            if convention["version"]:
+                avenants += 1
+            else:
+                states[convention["status"]] += 1
+        unbilled += len(await all_pages(billing, "/v1/conventions/unbilled-completions", headers))
+    return (
         f"Conventions : {sum(states.values())} préparées ; "
         + ", ".join(f"{states[s]} {label}" for s, label in STATUS_LABELS.items() if states[s])
         + f" ; {avenants} avenant(s) ; missions terminées sans convention signée (non "
