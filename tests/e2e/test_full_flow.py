@@ -160,6 +160,7 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
                 "demande_recue",
                 "acteur_propose",
                 "mission_acceptee",
+                "convention_a_signer",
                 "mission_terminee",
                 "facture_emise",
                 "facture_emise",
@@ -182,7 +183,7 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     assert got[ACTOR_ADDRESS] == expected[ACTOR_ADDRESS]
     assert got[TEAM_ADDRESS] == Counter(), "nothing went wrong: the team hears nothing"
     ids = [m.message_id for a in expected for m in smtp.to(a)]
-    assert len(ids) == len(set(ids)) == 7
+    assert len(ids) == len(set(ids)) == 8
     invoice_mails = [
         m for m in smtp.to(REQUESTER_ADDRESS) if str(m.message["X-MG-Kind"]) == "facture_emise"
     ]
