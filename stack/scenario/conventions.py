@@ -106,6 +106,11 @@ async def settle_with(
     amended = False
     for n, mission in enumerate(m for m in missions if m.assignment_id in leads):
         convention = await _convention(billing, auth, mission)
+        if convention["assignment_id"] != mission.assignment_id:
+            # Prepared from another acceptance of the demande (another matching service
+            # on a shared broker): not this actor's to send.
+            tally.counts["d'une autre mission"] += 1
+            continue
         tally.counts["préparées"] += 1
         dep, url = mission.demande.departement, f"/v1/conventions/{convention['id']}"
         actor = actor_headers(auth, dep, mission.actor_id)
