@@ -28,7 +28,7 @@ from pypdf.generic import (
 )
 from weasyprint import HTML
 
-from services.billing.adapters.facturx_xml import cii_bytes
+from services.billing.adapters.facturx_xml import cii_bytes, cii_xml
 from services.billing.domain.einvoice import EInvoice, einvoice
 from services.billing.domain.facturx_html import render_facturx_html
 from services.billing.domain.identities import Buyer, References, Seller
@@ -178,3 +178,13 @@ def _stamp_attachment(writer: PdfWriter, stamp: str) -> None:
     for spec in list(names)[1::2]:
         embedded = spec.get_object()["/EF"]["/F"].get_object()
         embedded["/Params"][NameObject("/ModDate")] = TextStringObject(stamp)
+
+
+class FacturXFiles:
+    """The :class:`~services.billing.service_layer.ports.FacturXRenderer` of the service."""
+
+    def pdf(self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References) -> bytes:
+        return facturx_pdf(invoice, seller, buyer, references)
+
+    def xml(self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References) -> bytes:
+        return cii_xml(invoice, seller, buyer, references)
