@@ -52,7 +52,7 @@ def produced() -> list[Produced]:
 def test_every_xml_has_no_fatal_en16931_failure(
     en16931: Schematron, produced: list[Produced]
 ) -> None:
-    assert len(produced) == 15
+    assert len(produced) == 18
     for item in produced:
         assert en16931.fatal(item.xml) == [], item.case.name
 
@@ -88,9 +88,10 @@ def test_the_same_invoice_gives_the_same_bytes(produced: list[Produced]) -> None
 def test_mustang_says_valid_and_refuses_a_pdf_that_is_not_pdf_a(
     produced: list[Produced], tmp_path: Path
 ) -> None:
-    # One département's five kinds (O, EPCI, references, credit note, S 20 %) and a bare XML.
+    # One département's six kinds (O, EPCI, references, credit note, S 20 %, EPCI credit
+    # note) and a bare XML.
     files = []
-    for index, item in enumerate(produced[:5]):
+    for index, item in enumerate(produced[:6]):
         files.append(tmp_path / f"{index}.pdf")
         files[-1].write_bytes(item.pdf)
     bare = tmp_path / "bare.xml"

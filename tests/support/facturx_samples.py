@@ -111,7 +111,8 @@ def vat_seller(departement: str = "78") -> Seller:
 
 def cases(departement: str) -> list[Case]:
     """For one département: a commune's cotisation, an EPCI's cotisation, a mission with
-    convention + engagement + service code, its credit note, and a mission at 20 % VAT."""
+    convention + engagement + service code, its credit note, a mission at 20 % VAT, and
+    the credit note of the EPCI's cotisation."""
     seller = seller_for(departement)
     commune = cotisation(departement, RequesterKind.COMMUNE, "49007", 1234, 1)
     epci = cotisation(departement, RequesterKind.EPCI, EPCI_SIREN, 300_000, 2)
@@ -162,5 +163,14 @@ def cases(departement: str) -> list[Case]:
             vat_seller(departement),
             commune_buyer(),
             References(),
+        ),
+        # A ceiling adjustment (a negative unit price) cancelled: quantity -1 at a positive
+        # price on the invoice, +1 × negative price on the stored credit note.
+        Case(
+            f"{departement} avoir EPCI plafonné",
+            epci.credit_note(sequence=6, issued_at=ISSUED, reason="Adhésion résiliée"),
+            seller,
+            epci_buyer(),
+            References(cancelled_number=epci.number, cancelled_issued_on=ISSUED.date()),
         ),
     ]

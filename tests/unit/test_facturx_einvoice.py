@@ -17,6 +17,7 @@ from services.billing.domain.einvoice import (
 )
 from services.billing.domain.facturx_html import render_facturx_html
 from services.billing.domain.identities import References
+from services.billing.domain.invoice import round_cents
 from services.billing.domain.shipped_sellers import seller_for
 from shared.errors import DomainValidationError
 from tests.support.facturx_samples import cases, commune_buyer, mission, vat_seller
@@ -72,6 +73,9 @@ def test_totals_agree_with_the_stored_ones_to_the_cent() -> None:
         )
         assert sum(line.net_amount for line in doc.lines) == doc.line_total
         assert all(line.net_price >= 0 for line in doc.lines)
+        # Quantity × price gives the line's amount, adjustments included.
+        for line in doc.lines:
+            assert round_cents(line.quantity * line.net_price) == line.net_amount
 
 
 def test_a_taxed_invoice_charges_20_percent_per_line() -> None:
