@@ -24,7 +24,7 @@ from decimal import Decimal
 from services.billing.domain.identities import Buyer, References, Seller, check_buyer
 from services.billing.domain.invoice import Invoice, Line
 from shared.errors import DomainValidationError, FieldError
-from shared.french import PARIS, euros, short_date
+from shared.french import PARIS, euros, percent, short_date
 
 GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
 TYPE_INVOICE = "380"
@@ -196,7 +196,7 @@ def _check(invoice: Invoice, seller: Seller, buyer: Buyer, references: Reference
                 FieldError(
                     f"lines.{index}.vat_rate",
                     "Le vendeur est hors du champ de la TVA mais la ligne applique "
-                    f"un taux de {line.vat_rate * 100:.2f} %.",
+                    f"un taux de {percent(line.vat_rate)}.",
                 )
             )
         if seller.vat.category == "S" and line.vat_rate == 0 and not line.vat_mention:
