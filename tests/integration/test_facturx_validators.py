@@ -5,6 +5,7 @@ service code, credit note and invoice at 20 % VAT."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import facturx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from pypdf import PdfReader
 from weasyprint import HTML
@@ -21,8 +24,19 @@ from services.billing.adapters.facturx_pdf import facturx_pdf
 from services.billing.adapters.facturx_xml import cii_xml
 from services.billing.domain.einvoice import einvoice
 from services.billing.domain.facturx_html import render_facturx_html
+from services.billing.domain.identities import References
+from services.billing.domain.shipped_sellers import seller_for
+from shared.contracts.vocabulary import RequesterKind
 from shared.french import euros
-from tests.support.facturx_samples import Case, cases
+from tests.support.facturx_samples import (
+    EPCI_SIREN,
+    ISSUED,
+    Case,
+    cases,
+    commune_buyer,
+    cotisation,
+    epci_buyer,
+)
 from tests.support.validators import Schematron, mustang, schematron
 
 
@@ -114,3 +128,33 @@ def test_mustang_says_valid_and_refuses_a_pdf_that_is_not_pdf_a(
         (r.path.name, r.report[-2000:]) for r in reports if not r.valid
     ]
     assert reports[-1].returncode == 1
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    departement=st.sampled_from(["49", "24", "78", "01"]),
+    kind=st.sampled_from([RequesterKind.COMMUNE, RequesterKind.EPCI]),
+    population=st.integers(min_value=0, max_value=2_500_000),
+    cancelled=st.booleans(),
+)
+def test_any_priced_cotisation_or_its_credit_note_passes_the_rules(
+    en16931: Schematron,
+    departement: str,
+    kind: RequesterKind,
+    population: int,
+    cancelled: bool,
+) -> None:
+    # Département 01 has no tariff of its own (the national reference) and no seller file:
+    # Maine-et-Loire's seller stands in, relabelled.
+    code = EPCI_SIREN if kind is RequesterKind.EPCI else "49007"
+    invoice = cotisation(departement, kind, code, population, 7)
+    seller = dataclasses.replace(seller_for("49"), departement=departement)
+    buyer = epci_buyer() if kind is RequesterKind.EPCI else commune_buyer()
+    references = References()
+    if cancelled:
+        references = References(cancelled_number=invoice.number, cancelled_issued_on=ISSUED.date())
+        invoice = invoice.credit_note(sequence=8, issued_at=ISSUED, reason="Erreur de population")
+    xml = cii_xml(invoice, seller, buyer, references)
+    assert en16931.fatal(xml) == [], (departement, kind, population, cancelled)
