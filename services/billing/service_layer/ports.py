@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.identities import Buyer, References, Seller
 from services.billing.domain.invoice import Invoice, InvoiceFilter
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
@@ -111,3 +112,16 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def runs(self) -> CotisationRunRepository: ...
+
+
+class FacturXRenderer(Protocol):
+    """Writes an invoice as Factur-X (PDF/A-3 with the CII XML) or as the CII XML alone;
+    both refuse, with a :class:`shared.errors.DomainValidationError`, what cannot be sent."""
+
+    def pdf(
+        self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References
+    ) -> bytes: ...
+
+    def xml(
+        self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References
+    ) -> bytes: ...
