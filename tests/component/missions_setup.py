@@ -1,0 +1,109 @@
+"""A matching service with an accepted mission, for the missions API tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from services.matching.adapters.orm import (
+    deliverable_contents,
+    deliverables,
+    milestones,
+    mission_handovers,
+)
+from services.matching.adapters.unit_of_work import MatchingUnitOfWork
+from services.matching.config import MatchingRules
+from services.matching.service_layer import routing
+from shared.auth.tokens import Role
+from shared.contracts.requests import Contact, Requester, RequestSubmitted
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.envelope import Envelope
+from shared.messaging.tables import OUTBOX
+from shared.refdata import get_territories
+from tests.support.services import RunningService
+from tests.support.tokens import bearer
+
+TEAM = bearer(Role.DEPARTEMENT, "49")
+CAUE = bearer(Role.ACTOR, "49", "t49-caue")
+OTHER_ACTOR = bearer(Role.ACTOR, "49", "t49-agence")
+ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
+ELSEWHERE = bearer(Role.COLLECTIVITE, "49", "49099")
+
+CATALOGUE = {
+    "departement": "49",
+    "actors": [
+        {
+            "id": actor_id,
+            "name": name,
+            "kind": "caue",
+            "themes": {"architecture_paysage": level},
+            "phases": ["faisabilite"],
+            "territory": {"departements": ["49"]},
+            "capacity": 50,
+        }
+        for actor_id, name, level in (
+            ("t49-caue", "CAUE de test", 3),
+            ("t49-agence", "Agence de test", 1),
+        )
+    ],
+}
+
+COUNTED = {
+    "milestones": milestones,
+    "deliverables": deliverables,
+    "deliverable_contents": deliverable_contents,
+    "mission_handovers": mission_handovers,
+    "outbox": OUTBOX,
+}
+
+
+async def rows(service: RunningService) -> dict[str, int]:
+    """How many rows each table of a mission's course holds, and the outbox."""
+    async with service.runtime.session_factory() as session:
+        return {
+            name: int((await session.execute(select(func.count()).select_from(t))).scalar_one())
+            for name, t in COUNTED.items()
+        }
+
+
+async def accepted_mission(service: RunningService, agent: str = "Paul Durand") -> str:
+    """A demande of Angers routed to the CAUE, which accepted it (over HTTP)."""
+    loaded = await service.client.put("/v1/actors", json=CATALOGUE, headers=TEAM)
+    assert loaded.status_code == 200, loaded.text
+    commune = get_territories().commune("49007")
+    assert commune is not None
+    event = RequestSubmitted(
+        request_id=uuid.uuid4(),
+        departement="49",
+        requester=Requester(
+            kind=RequesterKind.COMMUNE,
+            code=commune.code_insee,
+            name=commune.nom,
+            population=commune.population,
+        ),
+        contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
+        title="Place du marché",
+        description="Étude paysagère de la place.",
+        themes=[Theme.ARCHITECTURE_PAYSAGE],
+        phase=Phase.FAISABILITE,
+        channel="api",
+        submitted_at=datetime.now(UTC),
+    )
+    envelope = Envelope(type=event.event_type, source="requests", departement="49")
+    uow = service.runtime.unit_of_work(MatchingUnitOfWork)()
+    async with uow:
+        proposal = await routing.route_demande(
+            uow, event, envelope, MatchingRules().policy(), get_territories(), datetime.now(UTC)
+        )
+        await uow.commit()
+    assert proposal is not None
+    listed = await service.client.get("/v1/assignments?status=proposed", headers=CAUE)
+    [mine] = [a for a in listed.json() if a["request_id"] == str(event.request_id)]
+    accepted = await service.client.post(
+        f"/v1/assignments/{mine['id']}/accept", json={"agent": agent}, headers=CAUE
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["agent"] == agent
+    return str(mine["id"])
