@@ -15,7 +15,8 @@ from sqlalchemy import select
 from services.matching.adapters.orm import assignments
 from services.matching.domain.deliverables import MAX_DELIVERABLE_BYTES, PDF, PNG
 from shared.auth.tokens import Role
-from shared.settings import KafkaSettings
+from shared.settings import AuthSettings, KafkaSettings
+from stack.scenario.missions import MissionCourse, deliver_milestones
 from tests.component.missions_setup import (
     ANGERS,
     CAUE,
@@ -223,3 +224,26 @@ async def test_the_team_hands_a_leaving_agents_missions_to_a_colleague(
     }
     [handover] = (await plan(service, first, ANGERS))["handovers"]
     assert (handover["from_agent"], handover["to_agent"]) == ("Paul Durand", "Léa Roux")
+
+
+async def test_the_demo_s_actor_delivers_every_milestone_of_a_mission(
+    service: RunningService,
+) -> None:
+    mission = await accepted_mission(service)
+    course = MissionCourse()
+    await deliver_milestones(
+        service.client,
+        AuthSettings(),
+        departement="49",
+        actor_id="t49-caue",
+        assignment_id=mission,
+        title="Place du marché (tranche 1)",
+        course=course,
+    )
+    seen = await plan(service, mission, ANGERS)
+    assert [m["status"] for m in seen["milestones"]] == ["done"] * 3
+    assert [len(m["deliverables"]) for m in seen["milestones"]] == [1] * 3
+    assert (course.milestones_done, course.deliverables) == (3, 3)
+    assert course.deliverable_bytes == sum(
+        d["size"] for m in seen["milestones"] for d in m["deliverables"]
+    )
