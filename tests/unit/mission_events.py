@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 from shared.contracts.missions import (
     DeliverableAdded,
@@ -11,10 +11,8 @@ from shared.contracts.missions import (
     MilestoneDone,
     MissionReassigned,
 )
+from tests.unit.notification_events import ASSIGNMENT, NOW, REQUEST
 
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-REQUEST = uuid.UUID("5f0e2c9a-8c61-4a53-b0a3-0a7d6a3c1e52")
-ASSIGNMENT = uuid.UUID("8c1d0000-0000-4000-8000-000000000001")
 MILESTONE = uuid.UUID("8c1d0000-0000-4000-8000-0000000000aa")
 COMMON = {
     "assignment_id": ASSIGNMENT,

@@ -96,11 +96,17 @@ async def _milestone(
     return found
 
 
-def _running(mission: Assignment) -> None:
+async def _steered_milestone(
+    uow: UnitOfWork, principal: Principal, assignment_id: UUID, milestone_id: UUID
+) -> tuple[Assignment, Milestone]:
+    """A milestone of a mission under way that ``principal`` may change, locked."""
+    mission = await _mission(uow, assignment_id)
+    ensure_may_steer(principal, mission)
     try:
         ensure_running(mission)
     except MissionRefused as exc:
         raise Conflict(str(exc)) from exc
+    return mission, await _milestone(uow, mission, milestone_id, lock=True)
 
 
 async def add_milestone(
@@ -127,10 +133,7 @@ async def edit_milestone(
     title: str | None,
     due_on: date | None,
 ) -> Milestone:
-    mission = await _mission(uow, assignment_id)
-    ensure_may_steer(principal, mission)
-    _running(mission)
-    milestone = await _milestone(uow, mission, milestone_id, lock=True)
+    _, milestone = await _steered_milestone(uow, principal, assignment_id, milestone_id)
     try:
         milestone.edit(title, due_on)
     except MissionRefused as exc:
@@ -182,10 +185,7 @@ async def add_deliverable(
     """Attach a file to an open milestone. ``read`` gives the upload's bytes and raises
     :class:`DeliverableTooLarge` as soon as they pass the cap: it is called only once
     the caller may write here, and nothing is written unless the file is accepted."""
-    mission = await _mission(uow, assignment_id)
-    ensure_may_steer(principal, mission)
-    _running(mission)
-    milestone = await _milestone(uow, mission, milestone_id, lock=True)
+    mission, milestone = await _steered_milestone(uow, principal, assignment_id, milestone_id)
     if milestone.status is MilestoneStatus.DONE:
         raise Conflict("Ce jalon est déjà remis : ajoutez le livrable à un jalon à venir.")
     try:
@@ -235,10 +235,7 @@ async def mark_done(
     public_url: str,
     now: datetime,
 ) -> Milestone:
-    mission = await _mission(uow, assignment_id)
-    ensure_may_steer(principal, mission)
-    _running(mission)
-    milestone = await _milestone(uow, mission, milestone_id, lock=True)
+    mission, milestone = await _steered_milestone(uow, principal, assignment_id, milestone_id)
     try:
         milestone.mark_done(principal.subject, note, now)
     except MissionRefused as exc:
