@@ -4,11 +4,16 @@ nothing, the timeline by role, and the hand-over of an agent's missions."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.matching.domain.deliverables import (
     DOCX,
@@ -238,3 +243,39 @@ async def test_the_team_hands_a_leaving_agents_missions_over_in_one_operation() 
         "Léa Roux",
         "Départ en retraite",
     )
+
+
+def _deflated_odt() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", ODT * 4)
+        archive.writestr("content.xml", b"<office/>" * 50)
+    return out.getvalue()
+
+
+ZIPS = [sample_files.docx(), sample_files.xlsx(), sample_files.odt(), _deflated_odt()]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(ZIPS),
+    # The headers and the first entry, where a flip breaks the archive's structure.
+    st.lists(st.tuples(st.integers(0, 160), st.integers(0, 255)), min_size=1, max_size=6),
+    st.integers(min_value=0),
+)
+def test_a_damaged_office_file_is_a_known_type_or_refused_never_an_error(
+    original: bytes, flips: list[tuple[int, int]], cut: int
+) -> None:
+    damaged = bytearray(original)
+    for position, value in flips:
+        damaged[position % len(damaged)] = value
+    data = bytes(damaged[: max(4, len(damaged) - cut % len(damaged))])
+    with contextlib.suppress(UnsupportedDeliverable):
+        assert sniff(data) in (PDF, DOCX, XLSX, ODT, PNG, JPEG)
+
+
+def test_a_corrupt_deflate_stream_is_refused() -> None:
+    damaged = bytearray(_deflated_odt())
+    damaged[40] = 0xFF  # inside the deflated "mimetype": zlib refuses it
+    with pytest.raises(UnsupportedDeliverable):
+        sniff(bytes(damaged))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -47,7 +48,18 @@ def _office_type(data: bytes) -> str | None:
                     return DOCX
                 if any(n.startswith("xl/") for n in names):
                     return XLSX
-    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, NotImplementedError):
+    # A damaged archive fails in many ways (a bad CRC, a truncated or corrupt deflate
+    # stream, a bad header): each means "not a document we accept", never a server error.
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        KeyError,
+    ):
         return None
     return None
 
