@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tracemalloc
 import zipfile
 from datetime import date, timedelta
 from decimal import Decimal
@@ -279,3 +280,22 @@ def test_a_corrupt_deflate_stream_is_refused() -> None:
     damaged[40] = 0xFF  # inside the deflated "mimetype": zlib refuses it
     with pytest.raises(UnsupportedDeliverable):
         sniff(bytes(damaged))
+
+
+def test_a_zip_bomb_in_place_of_the_mimetype_is_refused_without_inflating_it() -> None:
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("mimetype", "w", force_zip64=True) as entry,
+    ):
+        for _ in range(100):  # 100 MB of zeros deflate to about 100 KB
+            entry.write(bytes(1024 * 1024))
+    bomb = out.getvalue()
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsupportedDeliverable):
+            sniff(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024

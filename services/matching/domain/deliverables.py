@@ -41,7 +41,9 @@ def _office_type(data: bytes) -> str | None:
             names = set(archive.namelist())
             if "mimetype" in names:
                 # OpenDocument: the first entry, stored, names the type.
-                declared = archive.read("mimetype").decode("ascii", "replace").strip()
+                # Read a few bytes only: an entry may inflate to gigabytes (a zip bomb).
+                with archive.open("mimetype") as entry:
+                    declared = entry.read(100).decode("ascii", "replace").strip()
                 return ODT if declared == ODT else None
             if "[Content_Types].xml" in names:
                 if any(n.startswith("word/") for n in names):
