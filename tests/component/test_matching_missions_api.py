@@ -108,6 +108,11 @@ async def test_a_milestone_done_with_its_deliverable_shows_on_the_timeline(
         assert download.status_code == 200
         assert download.content == data
         assert download.headers["content-type"] == PDF
+    request_id = seen["request_id"]
+    for reader, expected in ((ANGERS, 1), (TEAM, 1), (CAUE, 1), (ELSEWHERE, 0), (OTHER_ACTOR, 0)):
+        listed = await service.client.get(f"/v1/missions?request_id={request_id}", headers=reader)
+        assert listed.status_code == 200
+        assert [m["assignment_id"] for m in listed.json()] == [mission] * expected
     for outsider in (ELSEWHERE, OTHER_ACTOR, bearer(Role.DEPARTEMENT, "44")):
         refused = await service.client.get(
             f"/v1/missions/{mission}/deliverables/{deliverable['id']}", headers=outsider

@@ -184,6 +184,19 @@ class HandoverResult(BaseModel):
 
 
 @missions_router.get(
+    "",
+    response_model=list[TimelineView],
+    summary="Les missions d'une demande et leur déroulé (collectivité, département, acteur)",
+)
+async def list_missions(
+    request: Request, request_id: UUID, principal: CurrentPrincipal, uow: UoW
+) -> list[TimelineView]:
+    async with uow:
+        found = await missions.timelines_of_request(uow, principal, request_id)
+    return [_timeline_view(t, _public_url(request)) for t in found]
+
+
+@missions_router.get(
     "/{assignment_id}/timeline",
     response_model=TimelineView,
     summary="Déroulé d'une mission : jalons, livrables, passations (collectivité, département)",

@@ -283,6 +283,23 @@ async def timeline(uow: UnitOfWork, principal: Principal, assignment_id: UUID) -
     )
 
 
+async def timelines_of_request(
+    uow: UnitOfWork, principal: Principal, request_id: UUID
+) -> list[Timeline]:
+    """The missions of one demande that ``principal`` may read (a project's whole course
+    for its collectivité and the team; an actor sees its own)."""
+    found: list[Timeline] = []
+    for assignment in await uow.assignments.of_request(request_id):
+        if assignment.status not in MISSION_STATUSES:
+            continue
+        try:
+            ensure_may_read(principal, assignment)
+        except Forbidden:
+            continue
+        found.append(await timeline(uow, principal, assignment.id))
+    return found
+
+
 async def deliverable_content(
     uow: UnitOfWork,
     store: ContentStore,
