@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.matching.adapters.orm import (
+    assignments,
     deliverable_contents,
     deliverables,
     milestones,
@@ -20,7 +22,6 @@ from shared.auth.tokens import Role
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
-from shared.messaging.tables import OUTBOX
 from shared.refdata import get_territories
 from tests.support.services import RunningService
 from tests.support.tokens import bearer
@@ -38,9 +39,11 @@ CATALOGUE = {
             "id": actor_id,
             "name": name,
             "kind": "caue",
-            "themes": {"architecture_paysage": level},
+            # A theme and a commune no other test asks for: the broker is shared, and
+            # other runs' demandes reach this service too.
+            "themes": {"numerique": level},
             "phases": ["faisabilite"],
-            "territory": {"departements": ["49"]},
+            "territory": {"communes": ["49007"]},
             "capacity": 50,
         }
         for actor_id, name, level in (
@@ -50,22 +53,39 @@ CATALOGUE = {
     ],
 }
 
-COUNTED = {
-    "milestones": milestones,
-    "deliverables": deliverables,
-    "deliverable_contents": deliverable_contents,
-    "mission_handovers": mission_handovers,
-    "outbox": OUTBOX,
-}
+MISSION_TABLES = (milestones, deliverables, deliverable_contents, mission_handovers)
+# Every event of a mission, on either topic, names its demande.
+OUTBOX_OF_DEMANDES = text(
+    "SELECT count(*) FROM outbox "
+    "WHERE convert_from(payload, 'UTF8')::jsonb ->> 'request_id' = ANY(:ids)"
+)
 
 
-async def rows(service: RunningService) -> dict[str, int]:
-    """How many rows each table of a mission's course holds, and the outbox."""
+async def rows(database_url: str, request_ids: list[str]) -> dict[str, int]:
+    """How many rows each table of a mission's course holds, and how many outbox rows
+    concern ``request_ids``: the broker is shared, and a matching service consuming it
+    also writes the routing of other runs' demandes, which is none of these tests' business."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            counts = {
+                table.name: int(
+                    (await connection.execute(select(func.count()).select_from(table))).scalar_one()
+                )
+                for table in MISSION_TABLES
+            }
+            outbox = await connection.execute(OUTBOX_OF_DEMANDES, {"ids": request_ids})
+            return counts | {"outbox": int(outbox.scalar_one())}
+    finally:
+        await engine.dispose()
+
+
+async def demande_of(service: RunningService, mission: str) -> str:
     async with service.runtime.session_factory() as session:
-        return {
-            name: int((await session.execute(select(func.count()).select_from(t))).scalar_one())
-            for name, t in COUNTED.items()
-        }
+        found = await session.scalar(
+            select(assignments.c.request_id).where(assignments.c.id == uuid.UUID(mission))
+        )
+    return str(found)
 
 
 async def accepted_mission(service: RunningService, agent: str = "Paul Durand") -> str:
@@ -86,7 +106,7 @@ async def accepted_mission(service: RunningService, agent: str = "Paul Durand") 
         contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
         title="Place du marché",
         description="Étude paysagère de la place.",
-        themes=[Theme.ARCHITECTURE_PAYSAGE],
+        themes=[Theme.NUMERIQUE],
         phase=Phase.FAISABILITE,
         channel="api",
         submitted_at=datetime.now(UTC),

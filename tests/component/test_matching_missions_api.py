@@ -24,6 +24,7 @@ from tests.component.missions_setup import (
     OTHER_ACTOR,
     TEAM,
     accepted_mission,
+    demande_of,
     rows,
 )
 from tests.support import sample_files
@@ -60,7 +61,8 @@ async def test_a_milestone_done_with_its_deliverable_shows_on_the_timeline(
     titles = [m["title"] for m in timeline["milestones"]]
     assert titles == ["Diagnostic remis", "Étude de faisabilité remise", "Restitution aux élus"]
     first = timeline["milestones"][0]["id"]
-    before = await rows(service)
+    ours = [await demande_of(service, mission)]
+    before = await rows(service.database_url, ours)
 
     data = sample_files.pdf("Diagnostic de la place")
     # The header lies; the bytes say PDF.
@@ -88,7 +90,7 @@ async def test_a_milestone_done_with_its_deliverable_shows_on_the_timeline(
     assert again.status_code == 409
     assert again.json()["detail"] == "Ce jalon est déjà remis."
 
-    after = await rows(service)
+    after = await rows(service.database_url, ours)
     assert after["deliverables"] == before["deliverables"] + 1
     assert after["deliverable_contents"] == before["deliverable_contents"] + 1
     assert after["outbox"] == before["outbox"] + 2  # deliverable added, milestone done
@@ -164,7 +166,8 @@ async def test_bad_uploads_are_refused_in_french_and_write_nothing(
     mission = await accepted_mission(service)
     first = (await plan(service, mission, CAUE))["milestones"][0]["id"]
     url = upload_url(mission, first)
-    before = await rows(service)
+    ours = [await demande_of(service, mission)]
+    before = await rows(service.database_url, ours)
 
     announced = await service.client.post(
         url, content=b"%PDF-" + b"0" * MAX_DELIVERABLE_BYTES, headers=CAUE
@@ -197,7 +200,7 @@ async def test_bad_uploads_are_refused_in_french_and_write_nothing(
         )
         assert not_done.status_code == 403
 
-    assert await rows(service) == before
+    assert await rows(service.database_url, ours) == before
     accepted_png = await service.client.post(
         upload_url(mission, first, "plan.png"), content=sample_files.png(), headers=CAUE
     )
@@ -210,14 +213,15 @@ async def test_the_team_hands_a_leaving_agents_missions_to_a_colleague(
     first = await accepted_mission(service, agent="Paul Durand")
     second = await accepted_mission(service, agent="Paul Durand")
     other = await accepted_mission(service, agent="Léa Roux")
-    before = await rows(service)
+    ours = [await demande_of(service, m) for m in (first, second, other)]
+    before = await rows(service.database_url, ours)
     body = {"from_agent": "Paul Durand", "to_agent": "Léa Roux", "reason": "Départ"}
     refused = await service.client.post("/v1/actors/t49-caue/handover", json=body, headers=CAUE)
     assert refused.status_code == 403
     done = await service.client.post("/v1/actors/t49-caue/handover", json=body, headers=TEAM)
     assert done.status_code == 200, done.text
     assert sorted(done.json()["reassigned"]) == sorted([first, second])
-    after = await rows(service)
+    after = await rows(service.database_url, ours)
     assert after["mission_handovers"] == before["mission_handovers"] + 2
     assert after["outbox"] == before["outbox"] + 2
     async with service.runtime.session_factory() as session:

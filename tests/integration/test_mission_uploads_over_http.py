@@ -2,8 +2,8 @@
 own process, uvicorn, a real socket): a body announced over 10 MB is refused with 413
 before it is sent, let alone read; an unannounced one is cut at 10 MB; a type not in
 the list is 415; someone else's mission is 403. Each in French, and nothing is written:
-the rows of milestones, deliverables, their contents and the outbox are counted before
-and after."""
+the rows of milestones, deliverables, their contents and the demande's outbox rows are
+counted before and after."""
 
 from __future__ import annotations
 
@@ -15,16 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.matching.adapters.orm import deliverable_contents, deliverables, milestones
 from shared.auth.tokens import Role
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.messaging.tables import OUTBOX
 from shared.settings import KafkaSettings
 from stack.harness.process import ServiceProcess, free_port
+from tests.component.missions_setup import rows
 from tests.component.notification_demandes import publish
 from tests.support import sample_files
 from tests.support.tokens import bearer
@@ -39,21 +36,8 @@ AS_ACTOR = bearer(Role.ACTOR, DEP, ACTOR)
 TOO_LARGE = "Fichier trop volumineux : 10 Mo au plus par livrable."
 
 
-async def counts(database_url: str) -> dict[str, int]:
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as connection:
-            return {
-                table.name: int(
-                    (await connection.execute(select(func.count()).select_from(table))).scalar_one()
-                )
-                for table in (milestones, deliverables, deliverable_contents, OUTBOX)
-            }
-    finally:
-        await engine.dispose()
-
-
-async def accepted_mission(client: httpx.AsyncClient, kafka: KafkaSettings) -> str:
+async def accepted_mission(client: httpx.AsyncClient, kafka: KafkaSettings) -> tuple[str, str]:
+    """The mission and its demande, routed from Kafka by the process and accepted."""
     catalogue = {
         "departement": DEP,
         "actors": [
@@ -61,9 +45,9 @@ async def accepted_mission(client: httpx.AsyncClient, kafka: KafkaSettings) -> s
                 "id": ACTOR,
                 "name": "Agence de test",
                 "kind": "atd",
-                "themes": {"voirie_reseaux": 3},
+                "themes": {"numerique": 3},
                 "phases": ["travaux"],
-                "territory": {"departements": [DEP]},
+                "territory": {"communes": ["97602"]},
                 "capacity": 5,
             }
         ],
@@ -78,7 +62,7 @@ async def accepted_mission(client: httpx.AsyncClient, kafka: KafkaSettings) -> s
         contact=Contact(name="Élue de Bandraboua", email=f"elue-{RUN}@example.fr"),
         title="Réfection de la voirie communale",
         description="Suivi des travaux de voirie.",
-        themes=[Theme.VOIRIE_RESEAUX],
+        themes=[Theme.NUMERIQUE],
         phase=Phase.TRAVAUX,
         channel="api",
         submitted_at=datetime.now(UTC),
@@ -91,7 +75,7 @@ async def accepted_mission(client: httpx.AsyncClient, kafka: KafkaSettings) -> s
         if mine:
             accepted = await client.post(f"/v1/assignments/{mine[0]}/accept", headers=AS_ACTOR)
             accepted.raise_for_status()
-            return str(mine[0])
+            return str(mine[0]), str(demande.request_id)
         await asyncio.sleep(0.2)
     raise TimeoutError("matching made no proposal")
 
@@ -142,12 +126,12 @@ async def test_bad_uploads_are_refused_over_a_real_socket_and_write_nothing(
 ) -> None:
     process, database_url = matching
     async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as client:
-        mission = await accepted_mission(client, kafka_topics)
+        mission, demande = await accepted_mission(client, kafka_topics)
         timeline = await client.get(f"/v1/missions/{mission}/timeline", headers=TEAM)
         first = timeline.json()["milestones"][0]
         assert first["title"] == "Ordre de service de démarrage"
         path = f"/v1/missions/{mission}/milestones/{first['id']}/deliverables?name=plan.pdf"
-        before = await counts(database_url)
+        before = await rows(database_url, [demande])
 
         answer = await announced_only(process.port, path, AS_ACTOR)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -177,10 +161,10 @@ async def test_bad_uploads_are_refused_over_a_real_socket_and_write_nothing(
             403,
             "Cette mission est confiée à un autre acteur.",
         )
-        assert await counts(database_url) == before
+        assert await rows(database_url, [demande]) == before
 
         accepted = await client.post(path, content=sample_files.pdf(), headers=AS_ACTOR)
         assert accepted.status_code == 201, accepted.text
-        after = await counts(database_url)
+        after = await rows(database_url, [demande])
         assert after["deliverables"] == before["deliverables"] + 1
         assert after["outbox"] == before["outbox"] + 1
