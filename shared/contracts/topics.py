@@ -50,7 +50,9 @@ MATCHING_ASSIGNMENT = Topic(
 MATCHING_MISSION = Topic(
     "matching.mission.v1",
     writer="matching",
-    consumers=("requests", "notifications", "billing"),
+    # requests (a demande follows its missions) and billing (the balance at the last
+    # milestone) join when they subscribe: the stack waits for every declared reader's group.
+    consumers=("notifications",),
     description="The course of accepted missions: milestones done, deliverables, hand-overs.",
 )
 

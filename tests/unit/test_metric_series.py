@@ -41,7 +41,7 @@ def test_every_metric_names_the_services_that_emit_it() -> None:
 
 
 def test_the_known_label_sets_come_from_the_contracts() -> None:
-    assert consumed_topics("billing") == ["matching.assignment.v1", "matching.mission.v1"]
+    assert consumed_topics("billing") == ["matching.assignment.v1"]
     assert "matching.assignment.completed.v1" in consumed_event_types("billing")
     assert "requests.command.submit-request.v1" in consumed_event_types("requests")
     assert set(published_event_types("requests")) == {
