@@ -27,8 +27,8 @@ from tests.support.services import RunningService
 from tests.support.tokens import bearer
 
 TEAM = bearer(Role.DEPARTEMENT, "49")
-CAUE = bearer(Role.ACTOR, "49", "t49-caue")
-OTHER_ACTOR = bearer(Role.ACTOR, "49", "t49-agence")
+CAUE = bearer(Role.ACTOR, "49", "t49-mission-caue")
+OTHER_ACTOR = bearer(Role.ACTOR, "49", "t49-mission-agence")
 ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
 ELSEWHERE = bearer(Role.COLLECTIVITE, "49", "49099")
 
@@ -47,8 +47,8 @@ CATALOGUE = {
             "capacity": 50,
         }
         for actor_id, name, level in (
-            ("t49-caue", "CAUE de test", 3),
-            ("t49-agence", "Agence de test", 1),
+            ("t49-mission-caue", "CAUE de test (missions)", 3),
+            ("t49-mission-agence", "Agence de test (missions)", 1),
         )
     ],
 }

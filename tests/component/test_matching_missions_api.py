@@ -216,9 +216,13 @@ async def test_the_team_hands_a_leaving_agents_missions_to_a_colleague(
     ours = [await demande_of(service, m) for m in (first, second, other)]
     before = await rows(service.database_url, ours)
     body = {"from_agent": "Paul Durand", "to_agent": "Léa Roux", "reason": "Départ"}
-    refused = await service.client.post("/v1/actors/t49-caue/handover", json=body, headers=CAUE)
+    refused = await service.client.post(
+        "/v1/actors/t49-mission-caue/handover", json=body, headers=CAUE
+    )
     assert refused.status_code == 403
-    done = await service.client.post("/v1/actors/t49-caue/handover", json=body, headers=TEAM)
+    done = await service.client.post(
+        "/v1/actors/t49-mission-caue/handover", json=body, headers=TEAM
+    )
     assert done.status_code == 200, done.text
     assert sorted(done.json()["reassigned"]) == sorted([first, second])
     after = await rows(service.database_url, ours)
@@ -244,7 +248,7 @@ async def test_the_demo_s_actor_delivers_every_milestone_of_a_mission(
         service.client,
         AuthSettings(),
         departement="49",
-        actor_id="t49-caue",
+        actor_id="t49-mission-caue",
         assignment_id=mission,
         title="Place du marché (tranche 1)",
         course=course,
