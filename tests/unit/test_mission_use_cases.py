@@ -201,6 +201,17 @@ async def test_the_collectivite_and_the_team_read_the_timeline_others_do_not() -
                 await missions.deliverable_content(uow, store, outsider, mission, added.id)
 
 
+async def test_a_demande_s_missions_are_listed_for_those_who_may_read_them() -> None:
+    uow = FakeUnitOfWork()
+    mission = await accepted_mission(uow)
+    request_id = uow.assignments.rows[mission].request_id
+    async with uow:
+        for reader_, expected in ((ANGERS, [mission]), (TEAM_49, [mission]), (CAUE, [mission])):
+            found = await missions.timelines_of_request(uow, reader_, request_id)
+            assert [t.mission.id for t in found] == expected
+        assert await missions.timelines_of_request(uow, as_actor("agence"), request_id) == []
+
+
 async def test_a_completed_mission_is_frozen() -> None:
     uow = FakeUnitOfWork()
     mission = await accepted_mission(uow)
