@@ -17,6 +17,7 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
+from tests.unit.mission_events import deliverable_added, milestone_done, reassigned
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -48,6 +49,10 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
         unmatched_at=d.now,
     )
     contexts[Kind.DEMANDE_SANS_ACTEUR] = rules.plan(unmatched, known)[0].context
+    for mission_event in (milestone_done(), deliverable_added(), reassigned()):
+        contexts[rules.plan(mission_event, known)[0].kind] = rules.plan(mission_event, known)[
+            0
+        ].context
     expired = AssignmentExpired(
         assignment_id=d.assignment_id,
         request_id=d.request_id,

@@ -41,6 +41,9 @@ class Kind(StrEnum):
     PROPOSITION_EXPIREE = "proposition_expiree"
     LIVRAISON_EN_ECHEC = "livraison_en_echec"
     RESUME_QUOTIDIEN = "resume_quotidien"
+    JALON_REMIS = "jalon_remis"
+    LIVRABLE_AJOUTE = "livrable_ajoute"
+    MISSION_REAFFECTEE = "mission_reaffectee"
     WEBHOOK = "webhook"
 
     @property
@@ -79,6 +82,9 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.PROPOSITION_EXPIREE: "Proposition restée sans réponse",
     Kind.LIVRAISON_EN_ECHEC: "Échec de livraison d'une notification",
     Kind.RESUME_QUOTIDIEN: "Résumé quotidien",
+    Kind.JALON_REMIS: "Jalon de mission remis",
+    Kind.LIVRABLE_AJOUTE: "Livrable ajouté à une mission",
+    Kind.MISSION_REAFFECTEE: "Mission confiée à un autre agent",
     Kind.WEBHOOK: "Webhook",
 }
 

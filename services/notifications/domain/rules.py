@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from services.notifications.domain.model import Kind, Role
-from services.notifications.domain.wording import need_labels
+from services.notifications.domain.wording import mission_context, need_labels
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued
 from shared.contracts.matching import (
@@ -29,6 +29,7 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
+from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
 from shared.french import PARIS, euros, long_date, long_datetime
@@ -62,6 +63,13 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
     InvoiceIssued.event_type: (Rule(Role.REQUESTER, Kind.FACTURE_EMISE, IfUnknown.TEAM),),
     RequestUnmatched.event_type: (Rule(Role.TEAM, Kind.DEMANDE_SANS_ACTEUR),),
     AssignmentExpired.event_type: (Rule(Role.TEAM, Kind.PROPOSITION_EXPIREE),),
+    MilestoneDone.event_type: (Rule(Role.REQUESTER, Kind.JALON_REMIS),),
+    DeliverableAdded.event_type: (Rule(Role.REQUESTER, Kind.LIVRABLE_AJOUTE),),
+    MissionReassigned.event_type: (
+        Rule(Role.REQUESTER, Kind.MISSION_REAFFECTEE),
+        Rule(Role.ACTOR, Kind.MISSION_REAFFECTEE),
+        Rule(Role.TEAM, Kind.MISSION_REAFFECTEE),
+    ),
 }
 
 SCHEDULED: dict[Kind, tuple[Role, str]] = {
@@ -236,6 +244,8 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "raisons": list(payload.reasons),
                 "resume": payload.summary_text,
             }
+        case MilestoneDone() | DeliverableAdded() | MissionReassigned():
+            context |= mission_context(payload)
         case InvoiceIssued():
             context |= {
                 "collectivite": payload.collectivite_name,
