@@ -33,9 +33,11 @@ from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
+from stack.harness.databases import plain_dsn
+from tests.perf.result_file import write
 from tests.support.crash_run import Laps, crash_seed
-from tests.support.kafka_tap import Record, TopicTap, publish_raw
+from tests.support.kafka_tap import Record, TopicTap, by_request, publish_raw
+from tests.support.own_process import UNPUBLISHED, service_process, wait_outbox_drained
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -126,22 +128,13 @@ class Proposals:
         self.scanned = 0
 
     def update(self, records: list[Record]) -> int:
-        for r in records[self.scanned :]:
-            try:
-                request_id = str(r.json().get("request_id"))
-            except (ValueError, AttributeError):
-                continue
-            if request_id in self.ours:
-                self.records[request_id].append(r)
+        for request_id, ours in by_request(records[self.scanned :], self.ours).items():
+            self.records[request_id].extend(ours)
         self.scanned = len(records)
         return len(self.records)
 
     def at_least(self, n: int) -> Callable[[list[Record]], bool]:
         return lambda records: self.update(records) >= n
-
-
-def plain_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def wait_processed(dsn: str, event_id: str, timeout: float) -> bool:
@@ -186,16 +179,6 @@ async def count(dsn: str, sql: str, *args: Any) -> int:
         await conn.close()
 
 
-async def wait_outbox_drained(dsn: str, timeout: float = 15.0) -> int:
-    """Unpublished outbox rows left once the relay had ``timeout`` seconds to mark them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = await count(dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        if left == 0 or time.monotonic() > deadline:
-            return left
-        await asyncio.sleep(0.2)
-
-
 async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
@@ -214,22 +197,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
 
     database_url = await fresh_database("matching_crash")
     dsn = plain_dsn(database_url)
-    port = free_port()
-    service = ServiceProcess(
-        "services.matching.entrypoints.main",
-        env={
-            "MG_MATCHING_DATABASE_URL": database_url,
-            "MG_MATCHING_HTTP_PORT": str(port),
-            "MG_MATCHING_CONSUMER_GROUP": f"matching-crash-{uuid.uuid4().hex[:8]}",
-            # Demandes left on the shared topic by earlier runs are none of this test's business.
-            "MG_MATCHING_CONSUMER_OFFSET_RESET": "latest",
-            "MG_MATCHING_OUTBOX_POLL_SECONDS": "0.2",
-            "MG_MATCHING_LOG_LEVEL": "WARNING",
-            "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-        },
-        port=port,
-        log_path=tmp_path / "matching.log",
-    )
+    service = service_process("matching", database_url, kafka_topics, tmp_path, purpose="crash")
     try:
         await service.start()
         await service.wait_ready()
@@ -265,9 +233,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
             processed_at_kill = await count(
                 dsn, "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)", our_ce_ids
             )
-            unpublished_at_kill = await count(
-                dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            )
+            unpublished_at_kill = await count(dsn, UNPUBLISHED)
             assert processed_at_kill < TOTAL, (
                 "the kill came too late: every demande was already routed"
             )
@@ -300,7 +266,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
             # Behind the redelivered records on the same partition: once this probe is
             # processed, so were they.
             last_probes = await probe(kafka_topics, dsn, attempts=3, wait=30.0)
-            unpublished = await wait_outbox_drained(dsn)
+            unpublished, _ = await wait_outbox_drained(dsn)
             # Whatever the relay (re)publishes in the meantime reaches the tap.
             await tap.collect(lambda _: True, settle=2.0)
             proposals.update(tap.records)
@@ -391,8 +357,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         f" others' demandes routed meanwhile {foreign['routed_demandes']}; seed {seed},"
         f" {summary['seconds']} s {phases}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     # Every demande proposed, exactly once, to one actor; never declared unmatched.
     assert on_topic.keys() == every_id

@@ -13,7 +13,6 @@ below.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -29,10 +28,12 @@ import pytest
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
+from stack.harness.process import ServiceProcess
 from tests.component.notification_demandes import DEP, Demande, expected_id
+from tests.perf.result_file import write
 from tests.support.crash_run import crash_seed
 from tests.support.kafka_tap import publish_raw
+from tests.support.own_process import service_process
 from tests.support.smtp_server import Mail, SmtpSink, smtp_sink
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -113,17 +114,15 @@ async def test_kill_9_while_sending_loses_no_email(
     assert len(expected) == TOTAL
 
     database_url = await fresh_database("notifications_crash")
-    port = free_port()
     summary: dict[str, Any] = {"seed": seed, "expected": TOTAL}
     with smtp_sink() as sink:
-        service = ServiceProcess(
-            "services.notifications.entrypoints.main",
+        service = service_process(
+            "notifications",
+            database_url,
+            kafka_topics,
+            tmp_path,
+            purpose="crash",
             env={
-                "MG_NOTIFICATIONS_DATABASE_URL": database_url,
-                "MG_NOTIFICATIONS_HTTP_PORT": str(port),
-                "MG_NOTIFICATIONS_CONSUMER_GROUP": f"notifications-crash-{run}",
-                # Events left on the shared topics by earlier runs are not this test's.
-                "MG_NOTIFICATIONS_CONSUMER_OFFSET_RESET": "latest",
                 "MG_NOTIFICATIONS_SMTP_PORT": str(sink.port),
                 "MG_NOTIFICATIONS_SMTP_CONCURRENCY": str(SMTP_CONCURRENCY),
                 "MG_NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "2",
@@ -136,11 +135,7 @@ async def test_kill_9_while_sending_loses_no_email(
                 "MG_NOTIFICATIONS_MAX_ATTEMPTS": "5",
                 "MG_NOTIFICATIONS_SCHEDULE_SCAN_SECONDS": "3600",
                 "MG_NOTIFICATIONS_DIGEST_SCAN_SECONDS": "3600",
-                "MG_NOTIFICATIONS_LOG_LEVEL": "WARNING",
-                "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
             },
-            port=port,
-            log_path=tmp_path / "notifications.log",
         )
         tally = Tally(sink, expected)
         try:
@@ -242,8 +237,7 @@ async def test_kill_9_while_sending_loses_no_email(
     )
     for mid, n in same_message_id.items():
         print(f"  duplicate {mid}: {n} copies")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     assert missing == [], f"{len(missing)} emails never received, e.g. {missing[:5]}\n{log_tail}"
     assert unexpected == [], unexpected[:10]

@@ -46,16 +46,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.settings import KafkaSettings
+from stack.harness.databases import PG_ADMIN_DSN
 from stack.harness.flows import Flow
 from stack.harness.measures import handler_breakdown, scrape_handler_seconds
 from stack.harness.resources import counters_delta, cpu_delta
 from stack.harness.servers import OwnServers
-from stack.harness.stack import (
-    PG_ADMIN_DSN,
-    Stack,
-    StackOptions,
-    notifications_available,
-)
+from stack.harness.stack import Stack, StackOptions, notifications_available
 from tests.perf.bench_baseline_relay import MODES, run_baseline
 from tests.perf.pipeline_run import (
     Run,
