@@ -12,11 +12,8 @@ from services.notifications.adapters.mailer import Templates
 from services.notifications.domain import rules
 from services.notifications.domain.model import Kind
 from services.notifications.domain.model import Role as Recipient
-from shared.contracts.matching import (
-    AssignmentExpired,
-    RequestUnmatched,
-)
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
+from tests.support import events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -38,24 +35,21 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
     for event in (d.submitted(), d.proposed(), d.accepted(), d.completed(), d.invoice()):
         for planned in rules.plan(event, known):
             contexts[planned.kind] = planned.context | rules.demande_context(card)
-    unmatched = RequestUnmatched(
+    unmatched = events.request_unmatched(
         request_id=d.request_id,
         departement=DEP,
         requester_code="85191",
         uncovered_needs=[],
         reasons=[],
         summary_text="Rien.",
-        unmatched_at=d.now,
     )
     contexts[Kind.DEMANDE_SANS_ACTEUR] = rules.plan(unmatched, known)[0].context
-    expired = AssignmentExpired(
+    expired = events.assignment_expired(
         assignment_id=d.assignment_id,
         request_id=d.request_id,
         departement=DEP,
         actor_id="a",
         actor_name="CAUE",
-        respond_by=d.now,
-        expired_at=d.now,
     )
     contexts[Kind.PROPOSITION_EXPIREE] = rules.plan(expired, known)[0].context
     contexts[Kind.RAPPEL_REPONSE] = rules.reminder(

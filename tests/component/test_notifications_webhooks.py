@@ -11,7 +11,6 @@ import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,12 +21,12 @@ from services.notifications.domain.delivery import RetryPolicy
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
-from shared.contracts.matching import AssignmentAccepted
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
 from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import SmtpSink, smtp_sink
@@ -92,19 +91,15 @@ async def service(
 
 
 def submitted(departement: str = DEP) -> RequestSubmitted:
-    return RequestSubmitted(
-        request_id=uuid.uuid4(),
+    return events.request_submitted(
         departement=departement,
         requester=Requester(
             kind=RequesterKind.COMMUNE, code="85191", name="La Roche-sur-Yon", population=1
         ),
         contact=Contact(name="Marie Dupont", email=f"marie.{uuid.uuid4().hex[:8]}@example.fr"),
         title="Aménagement du centre-bourg",
-        description="Étude de programmation et concertation.",
         themes=[Theme.URBANISME],
         phase=Phase.IDEE,
-        channel="api",
-        submitted_at=datetime.now(UTC),
     )
 
 
@@ -120,18 +115,8 @@ async def publish(
         )
         for p in payloads
     ]
-    await publish_raw(
-        kafka,
-        payloads[0].topic,
-        [
-            (
-                e.departement.encode(),
-                p.model_dump_json().encode(),
-                [(k, v.encode()) for k, v in e.to_headers().items()],
-            )
-            for p, e in zip(payloads, envelopes, strict=True)
-        ],
-    )
+    records = [events.as_record(p, e)[1] for p, e in zip(payloads, envelopes, strict=True)]
+    await publish_raw(kafka, payloads[0].topic, records)
     return envelopes
 
 
@@ -246,13 +231,8 @@ async def test_a_signed_cloud_event_arrives_once_and_the_receiver_refuses_replay
         await publish(
             kafka_topics,
             [
-                AssignmentAccepted(
-                    assignment_id=uuid.uuid4(),
-                    request_id=event.request_id,
-                    departement=DEP,
-                    actor_id="caue85",
-                    actor_name="CAUE",
-                    accepted_at=datetime.now(UTC),
+                events.assignment_accepted(
+                    request_id=event.request_id, departement=DEP, actor_id="caue85"
                 )
             ],
         )

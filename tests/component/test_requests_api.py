@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_let
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_requests_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -46,12 +45,7 @@ def body(**overrides: Any) -> dict[str, Any]:
     return values
 
 
-@pytest.fixture
-async def service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_requests_service(fresh_database, kafka_topics) as running:
-        yield running
+service = service_fixture("service", "requests")
 
 
 async def count_rows(service: RunningService) -> int:

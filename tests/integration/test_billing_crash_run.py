@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -35,7 +34,7 @@ from shared.settings import KafkaSettings
 from stack.harness.databases import plain_dsn
 from stack.harness.process import ROOT, python
 from tests.perf.result_file import write
-from tests.support.crash_run import Laps, crash_seed
+from tests.support.crash_run import crash_start
 from tests.support.own_process import service_process, wait_outbox_drained
 from tests.support.tokens import bearer
 
@@ -103,10 +102,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    kill_after = random.Random(seed).randint(*KILL_AFTER)
+    lap, seed, _, kill_after = crash_start(KILL_AFTER)
     communes, epcis = expected_members()
 
     database_url = await fresh_database("billing_crash")
@@ -258,7 +254,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
             "drain_seconds": round(drain_seconds, 1),
         },
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
     }
     print(
         f"\nbilling crash run: {members} members ({summary['communes']} communes, "
@@ -271,7 +267,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
         f"{totals['euros']} EUR; {len(sequences)} sequences, {len(gaps)} with gaps; "
         f"outbox {events['rows']} rows, {unpublished} unpublished after "
         f"{drain_seconds:.1f} s; {missions} foreign mission invoices; seed {seed}; "
-        f"{summary['seconds']} s {phases}"
+        f"{summary['seconds']} s {lap.phases}"
     )
     write(RESULTS, summary)
 

@@ -12,20 +12,18 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from services.matching.adapters.orm import assignments, routed_demandes
 from shared.auth.tokens import Role
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.vocabulary import Theme
 from shared.messaging.consumer import consumers_of
-from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import running_service
 from tests.support.tokens import bearer
@@ -53,27 +51,14 @@ SCARCE = {
 
 def submitted(rng: random.Random) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
     commune = rng.choice(get_territories().communes_of("49"))
-    event = RequestSubmitted(
-        request_id=uuid.uuid4(),
-        departement="49",
-        requester=Requester(
-            kind=RequesterKind.COMMUNE,
-            code=commune.code_insee,
-            name=commune.nom,
-            population=commune.population,
-        ),
-        contact=Contact(name="Élu de test", email="elu@example.fr"),
+    event = events.request_submitted(
+        requester=events.commune_requester(commune),
         title="Prospective financière",
-        description="Besoin d'une analyse financière rétrospective et prospective.",
         themes=[Theme.FINANCES_LOCALES],
-        phase=Phase.FAISABILITE,
-        channel="api",
-        submitted_at=datetime.now(UTC),
     )
-    envelope = Envelope(type=event.event_type, source="requests", departement="49")
+    _, (_, value, headers) = events.as_record(event)
     key = uuid.uuid4().hex.encode()  # any partition: both instances work on département 49
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return str(event.request_id), key, event.model_dump_json().encode(), headers
+    return str(event.request_id), key, value, headers
 
 
 async def test_two_instances_never_overbook_a_scarce_actor(

@@ -27,15 +27,15 @@ import pytest
 
 from shared.auth.tokens import Role
 from shared.contracts.matching import AssignmentProposed, RequestUnmatched
-from shared.contracts.requests import Contact, Requester, RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.messaging.envelope import Envelope
+from shared.contracts.vocabulary import Theme
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from stack.harness.databases import plain_dsn
 from tests.perf.result_file import write
-from tests.support.crash_run import Laps, crash_seed
+from tests.support import events
+from tests.support.crash_run import crash_start
 from tests.support.kafka_tap import Record, TopicTap, by_request, publish_raw
 from tests.support.own_process import UNPUBLISHED, service_process, wait_outbox_drained
 from tests.support.tokens import bearer
@@ -53,7 +53,7 @@ PROPOSED = AssignmentProposed.event_type
 UNMATCHED = RequestUnmatched.event_type
 RESULTS = Path(__file__).resolve().parents[1] / "perf" / "results" / "matching_crash.json"
 
-Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+Message = events.Raw
 
 
 def catalogue() -> dict[str, Any]:
@@ -75,11 +75,6 @@ def catalogue() -> dict[str, Any]:
     }
 
 
-def message(payload: Any, envelope: Envelope) -> Message:
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return KEY, payload.model_dump_json().encode(), headers
-
-
 def plan(rng: random.Random) -> list[Message]:
     """``TOTAL`` submitted events, as the requests service would have published them."""
     communes = get_territories().communes_of(DEPARTEMENT)
@@ -87,26 +82,15 @@ def plan(rng: random.Random) -> list[Message]:
     now = datetime.now(UTC)
     planned = []
     for n, commune in enumerate(rng.choices(communes, k=TOTAL)):
-        event = RequestSubmitted(
+        event = events.request_submitted(
             request_id=uuid.UUID(int=rng.getrandbits(128), version=4),
             departement=DEPARTEMENT,
-            requester=Requester(
-                kind=RequesterKind.COMMUNE,
-                code=commune.code_insee,
-                name=commune.nom,
-                population=commune.population,
-            ),
-            contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
+            requester=events.commune_requester(commune),
             title=f"Demande de crash-test n° {n}",
-            description="Étude paysagère de la place du marché, avant travaux.",
             themes=[Theme.ARCHITECTURE_PAYSAGE],
-            phase=Phase.FAISABILITE,
-            channel="api",
             submitted_at=now,
         )
-        planned.append(
-            message(event, Envelope(type=SUBMITTED, source="requests", departement=DEPARTEMENT))
-        )
+        planned.append(events.as_record(event)[1])
     return planned
 
 
@@ -162,10 +146,8 @@ async def probe(kafka: KafkaSettings, dsn: str, *, attempts: int, wait: float) -
             reason="Sonde du test de crash.",
             withdrawn_at=datetime.now(UTC),
         )
-        envelope = Envelope(
-            type=RequestWithdrawn.event_type, source="requests", departement=DEPARTEMENT
-        )
-        await publish_raw(kafka, REQUESTS_REQUEST.name, [message(event, envelope)])
+        envelope, record = events.as_record(event)
+        await publish_raw(kafka, REQUESTS_REQUEST.name, [record])
         if await wait_processed(dsn, envelope.id, wait):
             return n
     raise AssertionError(f"the matching service consumed none of {attempts} probes")
@@ -184,11 +166,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    rng = random.Random(seed)
-    kill_after = rng.randint(*KILL_AFTER)
+    lap, seed, rng, kill_after = crash_start(KILL_AFTER)
     planned = plan(rng)
     every_id = {request_id_of(m) for m in planned}
     our_ce_ids = [ce_id_of(m) for m in planned]
@@ -344,7 +322,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         "unpublished_outbox_rows": unpublished,
         "foreign_traffic_in_db": foreign,
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
     }
     print(
         f"\nmatching crash: killed after {len(proposed_before_kill)} proposals on topic"
@@ -355,7 +333,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         f" (+{summary['republished_copies']} copies); db assignments {len(assignment_rows)},"
         f" processed {processed_submitted}, unpublished {unpublished};"
         f" others' demandes routed meanwhile {foreign['routed_demandes']}; seed {seed},"
-        f" {summary['seconds']} s {phases}"
+        f" {summary['seconds']} s {lap.phases}"
     )
     write(RESULTS, summary)
 

@@ -33,7 +33,7 @@ from tests.component.test_requests_api import body
 from tests.integration.bad_input_mutations import js, mutations, unknown_commune, unknown_siren
 from tests.integration.bad_input_run import SEED, SUMMARY, today_utc, write_summary
 from tests.support.kafka_tap import TopicTap
-from tests.support.services import RunningService, running_requests_service
+from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -261,7 +261,7 @@ async def gap_client(
     fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """One service for all the known gaps: none of them asserts on what is stored."""
-    async with running_requests_service(fresh_database, kafka_topics) as running:
+    async with running_service("requests", fresh_database, kafka_topics) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://requests") as c:
             yield c

@@ -31,7 +31,7 @@ from shared.settings import KafkaSettings
 from stack.harness.databases import plain_dsn
 from tests.component.test_requests_api import body
 from tests.perf.result_file import write
-from tests.support.crash_run import Laps, crash_seed
+from tests.support.crash_run import crash_start
 from tests.support.kafka_tap import Record, TopicTap, by_request
 from tests.support.own_process import service_process, wait_outbox_drained
 from tests.support.tokens import bearer
@@ -122,11 +122,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    rng = random.Random(seed)
-    kill_after = rng.randint(*KILL_AFTER)
+    lap, seed, rng, kill_after = crash_start(KILL_AFTER)
     submissions = plan(rng)
     every_id = {s.key for s in submissions}
     tokens = {dep: bearer(Role.DEPARTEMENT, dep) for dep in DEPARTEMENTS}
@@ -246,7 +242,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
         "duplicate_copies": sum(n - 1 for n in duplicates.values()),
         "unpublished_outbox_rows": unpublished,
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
         "duplicated_ids": duplicated_ids,
     }
     print(
@@ -255,7 +251,8 @@ async def test_kill_9_during_submissions_loses_no_demande(
         f" ({committed_unanswered} already committed), in database {len(stored)},"
         f" on topic {summary['on_topic_distinct']} distinct / {summary['on_topic_records']}"
         f" records, duplicates {summary['duplicates']}"
-        f" (+{summary['duplicate_copies']} copies), seed {seed}, {summary['seconds']} s {phases}"
+        f" (+{summary['duplicate_copies']} copies), seed {seed},"
+        f" {summary['seconds']} s {lap.phases}"
     )
     for rid, dup in duplicated_ids.items():
         print(f"  duplicate {rid}: {dup['copies']} copies, ce_id {dup['ce_id']}")

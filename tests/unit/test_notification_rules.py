@@ -14,19 +14,11 @@ from services.notifications.domain.model import (
     Role,
 )
 from services.notifications.domain.rules import Subscription, Unresolved
-from shared.contracts.matching import (
-    AssignmentAccepted,
-    AssignmentCompleted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    RequestUnmatched,
-)
 from shared.contracts.requests import RequestWithdrawn
-from shared.contracts.vocabulary import RequesterKind
+from tests.support import events
 from tests.unit.notification_events import (
     ASSIGNMENT,
     CARD,
-    NEED,
     NOW,
     REQUEST,
     TEAM,
@@ -86,31 +78,11 @@ def test_a_proposal_that_overtakes_its_demande_waits_for_the_address() -> None:
     ("event", "kind"),
     [
         (
-            AssignmentAccepted(
-                assignment_id=ASSIGNMENT,
-                request_id=REQUEST,
-                departement="49",
-                actor_id="caue49",
-                actor_name="CAUE",
-                accepted_at=NOW,
-            ),
+            events.assignment_accepted(assignment_id=ASSIGNMENT, request_id=REQUEST),
             Kind.MISSION_ACCEPTEE,
         ),
         (
-            AssignmentCompleted(
-                assignment_id=ASSIGNMENT,
-                request_id=REQUEST,
-                departement="49",
-                actor_id="caue49",
-                actor_name="CAUE",
-                actor_kind="caue",
-                requester_code="49007",
-                requester_kind=RequesterKind.COMMUNE,
-                needs=[NEED],
-                days_spent=Decimal("3.5"),
-                started_at=NOW,
-                completed_at=NOW,
-            ),
+            events.assignment_completed(assignment_id=ASSIGNMENT, request_id=REQUEST),
             Kind.MISSION_TERMINEE,
         ),
     ],
@@ -125,24 +97,8 @@ def test_acceptance_and_completion_go_to_the_requester(event: object, kind: Kind
 
 
 def test_unmatched_and_expired_go_to_the_departement_team() -> None:
-    unmatched = RequestUnmatched(
-        request_id=REQUEST,
-        departement="49",
-        requester_code="49007",
-        uncovered_needs=[NEED],
-        reasons=["caue49 : capacité atteinte"],
-        summary_text="Aucun acteur disponible.",
-        unmatched_at=NOW,
-    )
-    expired = AssignmentExpired(
-        assignment_id=ASSIGNMENT,
-        request_id=REQUEST,
-        departement="49",
-        actor_id="caue49",
-        actor_name="CAUE",
-        respond_by=NOW,
-        expired_at=NOW,
-    )
+    unmatched = events.request_unmatched(request_id=REQUEST, unmatched_at=NOW)
+    expired = events.assignment_expired(assignment_id=ASSIGNMENT, request_id=REQUEST)
     assert who(rules.plan(unmatched, known())) == [(Kind.DEMANDE_SANS_ACTEUR, Role.TEAM, TEAM)]
     assert who(rules.plan(expired, known())) == [(Kind.PROPOSITION_EXPIREE, Role.TEAM, TEAM)]
     assert rules.plan(unmatched, known())[0].recipient == "team:49"
@@ -161,14 +117,7 @@ def test_events_without_a_rule_send_no_email() -> None:
     withdrawn = RequestWithdrawn(
         request_id=REQUEST, departement="49", requester_code="49007", withdrawn_at=NOW
     )
-    declined = AssignmentDeclined(
-        assignment_id=ASSIGNMENT,
-        request_id=REQUEST,
-        departement="49",
-        actor_id="caue49",
-        actor_name="CAUE",
-        declined_at=NOW,
-    )
+    declined = events.assignment_declined(assignment_id=ASSIGNMENT, request_id=REQUEST)
     assert rules.plan(withdrawn, known()) == []
     assert rules.plan(declined, known()) == []
 
