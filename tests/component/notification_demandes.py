@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support import events
 from tests.support.kafka_tap import Record, publish_raw
-from tests.support.services import RunningService
+from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import Mail, SmtpSink
 from tests.support.tokens import bearer
 
@@ -55,6 +56,24 @@ def settings_for(smtp: SmtpSink, **overrides: Any) -> NotificationSettings:
         "digest_hour": 0,
     }
     return NotificationSettings(**(values | overrides))
+
+
+@asynccontextmanager
+async def notifications_service(
+    fresh_database: Callable[[str], Awaitable[str]],
+    kafka: KafkaSettings,
+    settings: NotificationSettings,
+    team_address: str = TEAM_ADDRESS,
+) -> AsyncIterator[RunningService]:
+    """A notifications service with ``settings``, the address of the team of ``DEP`` known."""
+    async with running_service(
+        "notifications", fresh_database, kafka, build_options={"settings": settings}
+    ) as running:
+        saved = await running.client.put(
+            f"/v1/teams/{DEP}/contact", json={"email": team_address}, headers=TEAM
+        )
+        assert saved.status_code == 200, saved.text
+        yield running
 
 
 # --- events, as the other services publish them --------------------------------------------

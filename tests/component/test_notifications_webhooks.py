@@ -10,13 +10,12 @@ import hmac
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from services.notifications.config import NotificationSettings
 from services.notifications.domain.delivery import RetryPolicy
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
@@ -26,31 +25,28 @@ from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.component.notification_demandes import (
+    ADMIN,
+    DEP,
+    TEAM,
+    TEAM_ADDRESS,
+    notifications_service,
+    settings_for,
+)
 from tests.support import events
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
-from tests.support.smtp_server import SmtpSink, smtp_sink
+from tests.support.services import RunningService
+from tests.support.smtp_server import SmtpSink
 from tests.support.tokens import bearer
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-# The broker is shared with other runs: a département of no shipped catalogue and no
-# benchmark keeps their events away from these subscriptions; assertions follow this
-# test's own event ids all the same.
-DEP = "976"
-TEAM = bearer(Role.DEPARTEMENT, DEP)
-ADMIN = bearer(Role.ADMIN, None)
+# DEP: a département of no shipped catalogue and no benchmark keeps others' events away from
+# these subscriptions; assertions follow this test's own event ids all the same.
 SUBMITTED = "requests.request.submitted.v1"
-TEAM_ADDRESS = f"equipe-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
 TIMEOUT = 0.6
 POLICY = RetryPolicy(max_attempts=3, base_seconds=0.3, max_seconds=2.0, jitter=0.2)
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +62,8 @@ async def service(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
 ) -> AsyncIterator[RunningService]:
-    settings = NotificationSettings(
-        smtp_port=smtp.port,
-        smtp_concurrency=16,
+    settings = settings_for(
+        smtp,
         allow_plain_http_webhooks=True,
         webhook_timeout_seconds=TIMEOUT,
         webhook_concurrency=2,
@@ -76,17 +71,8 @@ async def service(
         backoff_base_seconds=POLICY.base_seconds,
         backoff_max_seconds=POLICY.max_seconds,
         backoff_jitter=POLICY.jitter,
-        dispatch_poll_seconds=0.1,
-        schedule_scan_seconds=3600,
-        digest_scan_seconds=3600,
     )
-    async with running_service(
-        "notifications", fresh_database, kafka_topics, build_options={"settings": settings}
-    ) as running:
-        saved = await running.client.put(
-            f"/v1/teams/{DEP}/contact", json={"email": TEAM_ADDRESS}, headers=TEAM
-        )
-        assert saved.status_code == 200, saved.text
+    async with notifications_service(fresh_database, kafka_topics, settings) as running:
         yield running
 
 

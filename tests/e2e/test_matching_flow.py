@@ -3,19 +3,16 @@ each with its own database, talking only through Kafka."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.auth.tokens import Role
 from shared.contracts.topics import MATCHING_ACTOR, MATCHING_ASSIGNMENT
 from shared.settings import KafkaSettings
+from tests.e2e.flow import complete, eventually, submit, until_status
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
@@ -60,33 +57,6 @@ async def stack(
         yield requests, matching
 
 
-def demande(**overrides: Any) -> dict[str, Any]:
-    start = datetime.now(UTC).date() + timedelta(days=30)
-    return {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
-        "title": "Requalification de la place du marché",
-        "description": "Étude paysagère et programme d'aménagement de la place.",
-        "themes": ["architecture_paysage"],
-        "phase": "faisabilite",
-        "wished_start": start.isoformat(),
-    } | overrides
-
-
-async def eventually(
-    client: httpx.AsyncClient, path: str, headers: dict[str, str], check: Callable[[Any], bool]
-) -> Any:
-    deadline = time.monotonic() + 30
-    while True:
-        response = await client.get(path, headers=headers)
-        body = response.json()
-        if response.status_code == 200 and check(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path}: condition not met; last answer {body}")
-        await asyncio.sleep(0.2)
-
-
 def of_request(request_id: str) -> Callable[[list[Any]], list[Any]]:
     def mine(records: list[Any]) -> list[Any]:
         return [r for r in records if r.json().get("request_id") == request_id]
@@ -99,18 +69,10 @@ async def test_submit_propose_decline_next_accept_complete(
 ) -> None:
     requests, matching = stack
     async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post("/v1/requests", json=demande(), headers=ANGERS)
-        ).json()
-        request_id = created["id"]
+        request_id = await submit(requests.client, ANGERS)
         mine = of_request(request_id)
 
-        first = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "proposed",
-        )
+        first = await until_status(requests.client, request_id, ANGERS, "proposed")
         [proposed] = first["assignments"]
         assert proposed["actor_id"] == "t49-caue" and proposed["lead"]
 
@@ -146,24 +108,9 @@ async def test_submit_propose_decline_next_accept_complete(
             f"/v1/assignments/{next_one['assignment_id']}/accept", headers=agence
         )
         assert accepted.status_code == 200, accepted.text
-        await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "in_progress",
-        )
-        completed = await matching.client.post(
-            f"/v1/assignments/{next_one['assignment_id']}/complete",
-            json={"days_spent": "3.5", "report": "Esquisse remise au conseil municipal."},
-            headers=agence,
-        )
-        assert completed.status_code == 200, completed.text
-        final = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "completed",
-        )
+        await until_status(requests.client, request_id, ANGERS, "in_progress")
+        await complete(matching.client, next_one["assignment_id"], "3.5", agence)
+        final = await until_status(requests.client, request_id, ANGERS, "completed")
         assert "Agence de test" in final["status_detail"]
 
         records = await tap.collect(lambda rs: len(mine(rs)) >= 5, settle=1.0)
@@ -188,20 +135,8 @@ async def test_a_demande_nobody_can_serve_ends_unmatched_and_the_team_sees_why(
 ) -> None:
     requests, matching = stack
     async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post(
-                "/v1/requests",
-                json=demande(themes=["numerique"], phase="travaux"),
-                headers=TEAM_49,
-            )
-        ).json()
-        request_id = created["id"]
-        final = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            TEAM_49,
-            lambda b: b["status"] == "unmatched",
-        )
+        request_id = await submit(requests.client, TEAM_49, themes=["numerique"], phase="travaux")
+        final = await until_status(requests.client, request_id, TEAM_49, "unmatched")
         records = await tap.collect(lambda rs: len(of_request(request_id)(rs)) >= 1, settle=0.5)
     [event] = of_request(request_id)(records)
     assert event.headers["ce_type"] == "matching.request.unmatched.v1"
@@ -224,16 +159,8 @@ async def test_withdrawal_cancels_the_proposal_and_frees_the_capacity(
 ) -> None:
     requests, matching = stack
     async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post("/v1/requests", json=demande(), headers=ANGERS)
-        ).json()
-        request_id = created["id"]
-        await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "proposed",
-        )
+        request_id = await submit(requests.client, ANGERS)
+        await until_status(requests.client, request_id, ANGERS, "proposed")
         await requests.client.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=ANGERS)
         records = await tap.collect(
             lambda rs: any(

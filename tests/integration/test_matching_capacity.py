@@ -12,6 +12,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import running_service
+from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -66,22 +67,18 @@ async def test_two_instances_never_overbook_a_scarce_actor(
 ) -> None:
     database_url = await fresh_database("matching")
     group = f"matching-capacity-{uuid.uuid4().hex[:8]}"
-    async with (
-        running_service(
+
+    def instance() -> AbstractAsyncContextManager[RunningService]:
+        """One more matching instance on the same database, in the same consumer group."""
+        return running_service(
             "matching",
             fresh_database,
             kafka_topics,
             database_url=database_url,
             consumer_group=group,
-        ) as first,
-        running_service(
-            "matching",
-            fresh_database,
-            kafka_topics,
-            database_url=database_url,
-            consumer_group=group,
-        ) as second,
-    ):
+        )
+
+    async with instance() as first, instance() as second:
         owned = await _wait_for_split(first.runtime, second.runtime)
         assert owned[0] and owned[1], f"both instances must own partitions: {owned}"
         loaded = await first.client.put("/v1/actors", json=SCARCE, headers=bearer(Role.ADMIN, None))

@@ -28,7 +28,7 @@ from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
 from stack.harness.process import ROOT, LoggedProcess, free_port
-from tests.component.test_requests_api import body
+from tests.support.demandes import demande_body
 from tests.support.own_process import service_process
 from tests.support.tokens import bearer
 
@@ -251,7 +251,7 @@ async def test_prometheus_scrapes_the_four_services(
             ) as api:
                 response = await api.post(
                     "/v1/requests",
-                    json=body(title="Demande de test des métriques Prometheus"),
+                    json=demande_body(title="Demande de test des métriques Prometheus"),
                     headers=bearer(Role.DEPARTEMENT, "49"),
                 )
                 assert response.status_code == 201, response.text

@@ -20,14 +20,20 @@ import pytest
 from sqlalchemy import select
 
 from services.requests.adapters.orm import demandes
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_letter_topic
+from shared.contracts.topics import REQUESTS_COMMAND
 from shared.messaging.envelope import Envelope
 from shared.refdata import Territories, get_territories
 from shared.settings import KafkaSettings
-from tests.component.test_requests_api import as_record, body, command
 from tests.integration.bad_input_mutations import DATABASE, SCHEMA, in_contact, js, mutations, put
 from tests.integration.bad_input_run import SEED, SUMMARY, request_id_of, today_utc, write_summary
-from tests.support.kafka_tap import Record, TopicTap, publish_raw
+from tests.support.demandes import (
+    command,
+    command_outcomes,
+    command_record,
+    demande_body,
+    publish_commands,
+)
+from tests.support.kafka_tap import Record
 from tests.support.services import RunningService
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -37,7 +43,6 @@ MIN_COMMAND_CASES = 100
 COMMAND_HUGE = 900_000
 
 SUBMIT_TYPE = "requests.command.submit-request.v1"
-DLQ = dead_letter_topic(REQUESTS_COMMAND.name, "requests")
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,7 +103,7 @@ def command_plan(rng: random.Random, t: Territories, today: date, run: str) -> C
 
     def valid_payload() -> tuple[dict[str, Any], str]:
         request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        return body(request_id=request_id), request_id
+        return demande_body(request_id=request_id), request_id
 
     # A valid envelope with an invalid payload.
     for m in mutations(rng, t, today, COMMAND_HUGE):
@@ -247,14 +252,10 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         key = (record.key or b"").decode("ascii", "replace")
         return key if key in markers else None
 
-    async with (
-        TopicTap(kafka_topics, DLQ) as dead,
-        TopicTap(kafka_topics, REQUESTS_REQUEST.name) as out,
-    ):
-        await publish_raw(
+    async with command_outcomes(kafka_topics) as (dead, out):
+        await publish_commands(
             kafka_topics,
-            REQUESTS_COMMAND.name,
-            [c.record() for c in plan.bad + plan.ignored] + [as_record(good, good_value)],
+            [c.record() for c in plan.bad + plan.ignored] + [command_record(good, good_value)],
         )
         published = time.monotonic()
         await out.collect(lambda rs: any(request_id_of(r) == good_id for r in rs))

@@ -29,9 +29,9 @@ from shared.contracts.topics import REQUESTS_REQUEST
 from shared.messaging.tables import OUTBOX
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings
-from tests.component.test_requests_api import body
 from tests.integration.bad_input_mutations import js, mutations, unknown_commune, unknown_siren
 from tests.integration.bad_input_run import SEED, SUMMARY, today_utc, write_summary
+from tests.support.demandes import demande_body
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
@@ -70,16 +70,16 @@ def http_cases(rng: random.Random, t: Territories, today: date) -> list[HttpCase
         if m.label.startswith("request_id"):
             continue  # not a field of the HTTP body
         token = TEAM_49 if m.departement == "49" else bearer(Role.DEPARTEMENT, m.departement)
-        content = m.payload(body())
+        content = m.payload(demande_body())
         headers = token | {"Content-Type": "application/json"}
         cases.append(HttpCase(m.category, m.label, content, headers, m.http))
     # Unknown codes also for an administrator, whose département comes from the code.
     for code in [unknown_commune(rng, t, "49"), unknown_siren(rng, t), "75999"]:
-        content = js(body(requester_code=code))
+        content = js(demande_body(requester_code=code))
         headers = ADMIN | {"Content-Type": "application/json"}
         cases.append(HttpCase("unknown_code", f"admin {code}", content, headers, frozenset({422})))
 
-    valid = js(body())
+    valid = js(demande_body())
     for content_type in [
         "text/plain",
         "application/xml",
@@ -120,12 +120,12 @@ def http_cases(rng: random.Random, t: Territories, today: date) -> list[HttpCase
         (
             "collectivité for a neighbour",
             bearer(Role.COLLECTIVITE, "49", "49007"),
-            js(body(requester_code="49015")),
+            js(demande_body(requester_code="49015")),
         ),
         (
             "collectivité for another département",
             bearer(Role.COLLECTIVITE, "49", "49007"),
-            js(body(requester_code=nantes)),
+            js(demande_body(requester_code=nantes)),
         ),
         ("neighbour for Angers", bearer(Role.COLLECTIVITE, "49", "49015"), valid),
         ("actor", bearer(Role.ACTOR, "49", "caue-49"), valid),
@@ -270,25 +270,28 @@ async def gap_client(
 @pytest.mark.parametrize(
     ("content", "headers"),
     [
-        known_gap(NUL_IN_DB, "nul-in-title", js(body(title="Titre avec \u0000 caché"))),
+        known_gap(NUL_IN_DB, "nul-in-title", js(demande_body(title="Titre avec \u0000 caché"))),
         known_gap(
             NUL_IN_DB,
             "nul-in-contact",
-            js(body(contact={"name": "Ma\u0000rie", "email": "marie@example.fr"})),
+            js(demande_body(contact={"name": "Ma\u0000rie", "email": "marie@example.fr"})),
         ),
         known_gap(
-            CORRELATION, "correlation-id-too-long", js(body()), **{"X-Correlation-ID": "c" * 65}
+            CORRELATION,
+            "correlation-id-too-long",
+            js(demande_body()),
+            **{"X-Correlation-ID": "c" * 65},
         ),
         known_gap(
             CORRELATION,
             "correlation-id-not-ascii",
-            js(body()),
+            js(demande_body()),
             **{"X-Correlation-ID": "corrélation".encode()},
         ),
         known_gap(
             FASTAPI_400,
             "body-not-utf8",
-            json.dumps(body(), ensure_ascii=False).encode("latin-1"),
+            json.dumps(demande_body(), ensure_ascii=False).encode("latin-1"),
         ),
         known_gap(FASTAPI_400, "json-nested-too-deep", b"[" * 100_000 + b"]" * 100_000),
     ],

@@ -29,9 +29,9 @@ from shared.contracts.topics import REQUESTS_REQUEST
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from stack.harness.databases import plain_dsn
-from tests.component.test_requests_api import body
 from tests.perf.result_file import write
 from tests.support.crash_run import crash_start
+from tests.support.demandes import demande_body
 from tests.support.kafka_tap import Record, TopicTap, by_request
 from tests.support.own_process import service_process, wait_outbox_drained
 from tests.support.tokens import bearer
@@ -54,7 +54,7 @@ class Submission:
     n: int
 
     def json(self) -> dict[str, Any]:
-        return body(
+        return demande_body(
             requester_code=self.commune,
             title=f"Demande de crash-test n° {self.n}",
             themes=[["energie"], ["urbanisme"], ["mobilite"]][self.n % 3],

@@ -61,6 +61,37 @@ def invoice(request_id: uuid.UUID | None = REQUEST) -> InvoiceIssued:
     )
 
 
+def reminder(**overrides: object) -> rules.Planned:
+    """The reminder to the CAUE of the demande ``CARD``, due ``NOW``, its address unknown."""
+    values: dict[str, object] = {
+        "departement": "49",
+        "request_id": REQUEST,
+        "actor_id": "caue49",
+        "actor_name": "CAUE",
+        "respond_by": NOW,
+        "actor_address": None,
+        "demande": CARD,
+    }
+    return rules.reminder(**(values | overrides))  # type: ignore[arg-type]
+
+
+def dead_letter_notice(**overrides: object) -> rules.Planned:
+    """What the team of the 49 is told when a webhook delivery was given up after 8 tries."""
+    values: dict[str, object] = {
+        "departement": "49",
+        "team_address": TEAM,
+        "failed_kind": Kind.WEBHOOK,
+        "failed_role": Role.SUBSCRIBER,
+        "channel": "webhook",
+        "reason": "http_500",
+        "attempts": 8,
+        "source_event_type": "matching.assignment.proposed.v1",
+        "source_event_id": "0b6c3f7e-5d0a-4c39-9a51-2f1f8c1f9d11",
+        "subscription_id": None,
+    }
+    return rules.dead_letter_notice(**(values | overrides))  # type: ignore[arg-type]
+
+
 def known(**overrides: object) -> Known:
     values: dict[str, object] = {"departement": "49", "team_address": TEAM, "demande": CARD}
     return Known(**(values | overrides))  # type: ignore[arg-type]

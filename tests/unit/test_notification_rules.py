@@ -22,9 +22,11 @@ from tests.unit.notification_events import (
     NOW,
     REQUEST,
     TEAM,
+    dead_letter_notice,
     invoice,
     known,
     proposed,
+    reminder,
     submitted,
     who,
 )
@@ -153,15 +155,7 @@ def test_reminder_comes_n_hours_before_the_deadline_unless_too_close() -> None:
 
 
 def test_reminder_without_actor_address_is_unresolved() -> None:
-    planned = rules.reminder(
-        departement="49",
-        request_id=REQUEST,
-        actor_id="caue49",
-        actor_name="CAUE",
-        respond_by=NOW,
-        actor_address=None,
-        demande=CARD,
-    )
+    planned = reminder()
     assert (planned.kind, planned.role, planned.unresolved) == (
         Kind.RAPPEL_REPONSE,
         Role.ACTOR,
@@ -185,18 +179,7 @@ def test_a_failed_failure_notice_is_not_announced_again() -> None:
     assert rules.tells_team_of_failure(Kind.WEBHOOK)
     assert rules.tells_team_of_failure(Kind.DEMANDE_RECUE)
     assert not rules.tells_team_of_failure(Kind.LIVRAISON_EN_ECHEC)
-    notice = rules.dead_letter_notice(
-        departement="49",
-        team_address=TEAM,
-        failed_kind=Kind.WEBHOOK,
-        failed_role=Role.SUBSCRIBER,
-        channel="webhook",
-        reason="http_500",
-        attempts=8,
-        source_event_type="matching.assignment.proposed.v1",
-        source_event_id="0b6c3f7e-5d0a-4c39-9a51-2f1f8c1f9d11",
-        subscription_id=None,
-    )
+    notice = dead_letter_notice()
     assert (notice.kind, notice.address) == (Kind.LIVRAISON_EN_ECHEC, TEAM)
     assert notice.context["motif"] == "http_500"
 
@@ -206,15 +189,7 @@ def test_a_failed_failure_notice_is_not_announced_again() -> None:
 
 def test_dates_and_amounts_in_french_in_paris_time() -> None:
     def reminded(respond_by: datetime) -> str:
-        planned = rules.reminder(
-            departement="49",
-            request_id=REQUEST,
-            actor_id="caue49",
-            actor_name="CAUE",
-            respond_by=respond_by,
-            actor_address="caue@example.fr",
-            demande=CARD,
-        )
+        planned = reminder(respond_by=respond_by, actor_address="caue@example.fr")
         return str(planned.context["repondre_avant"])
 
     # Paris time, summer and winter.
