@@ -17,16 +17,11 @@ from shared.contracts.export import schema_path
 from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
-from tests.support.demandes import (
-    command,
-    command_outcomes,
-    command_record,
-    demande_body,
-    publish_commands,
-)
+from tests.support import submissions
 from tests.support.events import kafka_headers
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, service_fixture
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -53,7 +48,9 @@ async def test_submitted_demande_is_stored_and_published_as_a_cloudevent(
 ) -> None:
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         response = await service.client.post(
-            "/v1/requests", json=demande_body(), headers=ANGERS | {"X-Correlation-ID": "corr-42"}
+            "/v1/requests",
+            json=demande_body(),
+            headers=ANGERS | {"X-Correlation-ID": "corr-42"},
         )
         assert response.status_code == 201, response.text
         created = response.json()
@@ -93,10 +90,14 @@ async def test_idempotency_key_gives_one_demande_and_one_event(
     key = str(uuid.uuid4())
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         first = await service.client.post(
-            "/v1/requests", json=demande_body(), headers=TEAM_49 | {"Idempotency-Key": key}
+            "/v1/requests",
+            json=demande_body(),
+            headers=TEAM_49 | {"Idempotency-Key": key},
         )
         second = await service.client.post(
-            "/v1/requests", json=demande_body(), headers=TEAM_49 | {"Idempotency-Key": key}
+            "/v1/requests",
+            json=demande_body(),
+            headers=TEAM_49 | {"Idempotency-Key": key},
         )
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"] == key
@@ -115,7 +116,9 @@ async def test_list_filters_and_paginates_within_scope(service: RunningService) 
         ("244900015", ["mobilite"]),
     ):
         response = await service.client.post(
-            "/v1/requests", json=demande_body(requester_code=code, themes=themes), headers=TEAM_49
+            "/v1/requests",
+            json=demande_body(requester_code=code, themes=themes),
+            headers=TEAM_49,
         )
         assert response.status_code == 201, response.text
 
@@ -201,10 +204,12 @@ async def test_scopes_are_refused_with_a_french_message(service: RunningService)
 async def test_a_command_event_creates_a_demande_in_the_same_flow(
     service: RunningService, kafka_topics: KafkaSettings
 ) -> None:
-    envelope, value = command("49")
+    envelope, value = submissions.command("49")
     request_id = json.loads(value)["request_id"]
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
-        await publish_commands(kafka_topics, [command_record(envelope, value)] * 2)
+        await submissions.publish_commands(
+            kafka_topics, [submissions.command_record(envelope, value)] * 2
+        )
         records = await tap.collect(
             lambda rs: any(r.json().get("request_id") == request_id for r in rs), settle=1.5
         )
@@ -220,23 +225,23 @@ async def test_a_command_event_creates_a_demande_in_the_same_flow(
 async def test_a_bad_command_is_dead_lettered_with_its_reason_and_nothing_is_written(
     service: RunningService, kafka_topics: KafkaSettings
 ) -> None:
-    foreign, foreign_value = command("49", requester_code="75056")
+    foreign, foreign_value = submissions.command("49", requester_code="75056")
     unknown_type = Envelope(type="requests.command.teleport.v1", source="x", departement="49")
     broken = Envelope(type="requests.command.submit-request.v1", source="x", departement="49")
-    latin1, latin1_value = command("49")
+    latin1, latin1_value = submissions.command("49")
     latin1_headers = kafka_headers(latin1)
     latin1_headers.append(("x-origine", "préfecture".encode("latin-1")))
-    good, good_value = command("49")
-    async with command_outcomes(kafka_topics) as (dead, out):
-        await publish_commands(
+    good, good_value = submissions.command("49")
+    async with submissions.command_outcomes(kafka_topics) as (dead, out):
+        await submissions.publish_commands(
             kafka_topics,
             [
-                command_record(foreign, foreign_value),
-                command_record(unknown_type, b"{}"),
-                command_record(broken, b"{not json"),
+                submissions.command_record(foreign, foreign_value),
+                submissions.command_record(unknown_type, b"{}"),
+                submissions.command_record(broken, b"{not json"),
                 # Not UTF-8: FastStream alone would redeliver it forever and block the partition.
                 (b"49", latin1_value, latin1_headers),
-                command_record(good, good_value),
+                submissions.command_record(good, good_value),
             ],
         )
         good_id = json.loads(good_value)["request_id"]

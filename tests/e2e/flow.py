@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.demandes import demande_body
+from tests.support.submissions import demande_body
 
 
 async def submit(requests: httpx.AsyncClient, headers: dict[str, str], **overrides: Any) -> str:

@@ -28,8 +28,8 @@ from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
 from stack.harness.process import ROOT, LoggedProcess, free_port
-from tests.support.demandes import demande_body
 from tests.support.own_process import service_process
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]

@@ -26,13 +26,7 @@ from shared.refdata import Territories, get_territories
 from shared.settings import KafkaSettings
 from tests.integration.bad_input_mutations import DATABASE, SCHEMA, in_contact, js, mutations, put
 from tests.integration.bad_input_run import SEED, SUMMARY, request_id_of, today_utc, write_summary
-from tests.support.demandes import (
-    command,
-    command_outcomes,
-    command_record,
-    demande_body,
-    publish_commands,
-)
+from tests.support import submissions
 from tests.support.kafka_tap import Record
 from tests.support.services import RunningService
 
@@ -103,7 +97,7 @@ def command_plan(rng: random.Random, t: Territories, today: date, run: str) -> C
 
     def valid_payload() -> tuple[dict[str, Any], str]:
         request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        return demande_body(request_id=request_id), request_id
+        return submissions.demande_body(request_id=request_id), request_id
 
     # A valid envelope with an invalid payload.
     for m in mutations(rng, t, today, COMMAND_HUGE):
@@ -242,7 +236,7 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
     markers = {case.marker: case for case in plan.bad}
     assert len(markers) == len(plan.bad)
     ignored = {case.marker for case in plan.ignored}
-    good, good_value = command("49")
+    good, good_value = submissions.command("49")
     good_id = json.loads(good_value)["request_id"]
 
     def marker(record: Record) -> str | None:
@@ -252,10 +246,11 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         key = (record.key or b"").decode("ascii", "replace")
         return key if key in markers else None
 
-    async with command_outcomes(kafka_topics) as (dead, out):
-        await publish_commands(
+    async with submissions.command_outcomes(kafka_topics) as (dead, out):
+        await submissions.publish_commands(
             kafka_topics,
-            [c.record() for c in plan.bad + plan.ignored] + [command_record(good, good_value)],
+            [c.record() for c in plan.bad + plan.ignored]
+            + [submissions.command_record(good, good_value)],
         )
         published = time.monotonic()
         await out.collect(lambda rs: any(request_id_of(r) == good_id for r in rs))

@@ -31,9 +31,9 @@ from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from tests.integration.bad_input_mutations import js, mutations, unknown_commune, unknown_siren
 from tests.integration.bad_input_run import SEED, SUMMARY, today_utc, write_summary
-from tests.support.demandes import demande_body
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_service
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

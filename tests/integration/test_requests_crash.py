@@ -31,9 +31,9 @@ from shared.settings import KafkaSettings
 from stack.harness.databases import plain_dsn
 from tests.perf.result_file import write
 from tests.support.crash_run import crash_start
-from tests.support.demandes import demande_body
 from tests.support.kafka_tap import Record, TopicTap, by_request
 from tests.support.own_process import service_process, wait_outbox_drained
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]

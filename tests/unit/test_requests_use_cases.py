@@ -13,7 +13,7 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.refdata import get_territories
-from tests.support.demandes import demande_body
+from tests.support.submissions import demande_body
 from tests.unit.fakes.requests import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
