@@ -57,6 +57,13 @@ async def stack(
         yield requests, matching
 
 
+@pytest.fixture
+async def assignments(kafka_topics: KafkaSettings) -> AsyncIterator[TopicTap]:
+    """What matching publishes on the assignment topic once the test has begun."""
+    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
+        yield tap
+
+
 def of_request(request_id: str) -> Callable[[list[Any]], list[Any]]:
     def mine(records: list[Any]) -> list[Any]:
         return [r for r in records if r.json().get("request_id") == request_id]
@@ -65,55 +72,54 @@ def of_request(request_id: str) -> Callable[[list[Any]], list[Any]]:
 
 
 async def test_submit_propose_decline_next_accept_complete(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        request_id = await submit(requests.client, ANGERS)
-        mine = of_request(request_id)
+    request_id = await submit(requests.client, ANGERS)
+    mine = of_request(request_id)
 
-        first = await until_status(requests.client, request_id, ANGERS, "proposed")
-        [proposed] = first["assignments"]
-        assert proposed["actor_id"] == "t49-caue" and proposed["lead"]
+    first = await until_status(requests.client, request_id, ANGERS, "proposed")
+    [proposed] = first["assignments"]
+    assert proposed["actor_id"] == "t49-caue" and proposed["lead"]
 
-        caue = bearer(Role.ACTOR, "49", "t49-caue")
-        detail = (
-            await matching.client.get(f"/v1/assignments/{proposed['assignment_id']}", headers=caue)
-        ).json()
-        assert detail["criteria"]["couverture"] == 1.0
-        assert "Couvre" in detail["reasons"]
-        # Another actor cannot answer for the CAUE.
-        stranger = bearer(Role.ACTOR, "49", "t49-agence")
-        refused = await matching.client.post(
-            f"/v1/assignments/{proposed['assignment_id']}/accept", headers=stranger
-        )
-        assert refused.status_code == 403
+    caue = bearer(Role.ACTOR, "49", "t49-caue")
+    detail = (
+        await matching.client.get(f"/v1/assignments/{proposed['assignment_id']}", headers=caue)
+    ).json()
+    assert detail["criteria"]["couverture"] == 1.0
+    assert "Couvre" in detail["reasons"]
+    # Another actor cannot answer for the CAUE.
+    stranger = bearer(Role.ACTOR, "49", "t49-agence")
+    refused = await matching.client.post(
+        f"/v1/assignments/{proposed['assignment_id']}/accept", headers=stranger
+    )
+    assert refused.status_code == 403
 
-        declined = await matching.client.post(
-            f"/v1/assignments/{proposed['assignment_id']}/decline",
-            json={"reason": "Plan de charge complet"},
-            headers=caue,
-        )
-        assert declined.status_code == 200, declined.text
+    declined = await matching.client.post(
+        f"/v1/assignments/{proposed['assignment_id']}/decline",
+        json={"reason": "Plan de charge complet"},
+        headers=caue,
+    )
+    assert declined.status_code == 200, declined.text
 
-        second = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: any(a["actor_id"] == "t49-agence" for a in b["assignments"]),
-        )
-        [next_one] = [a for a in second["assignments"] if a["actor_id"] == "t49-agence"]
-        agence = bearer(Role.ACTOR, "49", "t49-agence")
-        accepted = await matching.client.post(
-            f"/v1/assignments/{next_one['assignment_id']}/accept", headers=agence
-        )
-        assert accepted.status_code == 200, accepted.text
-        await until_status(requests.client, request_id, ANGERS, "in_progress")
-        await complete(matching.client, next_one["assignment_id"], "3.5", agence)
-        final = await until_status(requests.client, request_id, ANGERS, "completed")
-        assert "Agence de test" in final["status_detail"]
+    second = await eventually(
+        requests.client,
+        f"/v1/requests/{request_id}",
+        ANGERS,
+        lambda b: any(a["actor_id"] == "t49-agence" for a in b["assignments"]),
+    )
+    [next_one] = [a for a in second["assignments"] if a["actor_id"] == "t49-agence"]
+    agence = bearer(Role.ACTOR, "49", "t49-agence")
+    accepted = await matching.client.post(
+        f"/v1/assignments/{next_one['assignment_id']}/accept", headers=agence
+    )
+    assert accepted.status_code == 200, accepted.text
+    await until_status(requests.client, request_id, ANGERS, "in_progress")
+    await complete(matching.client, next_one["assignment_id"], "3.5", agence)
+    final = await until_status(requests.client, request_id, ANGERS, "completed")
+    assert "Agence de test" in final["status_detail"]
 
-        records = await tap.collect(lambda rs: len(mine(rs)) >= 5, settle=1.0)
+    records = await assignments.collect(lambda rs: len(mine(rs)) >= 5, settle=1.0)
     sequence = [(r.headers["ce_type"].split(".")[2], r.json()["actor_id"]) for r in mine(records)]
     assert sequence == [
         ("proposed", "t49-caue"),
@@ -131,13 +137,12 @@ async def test_submit_propose_decline_next_accept_complete(
 
 
 async def test_a_demande_nobody_can_serve_ends_unmatched_and_the_team_sees_why(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        request_id = await submit(requests.client, TEAM_49, themes=["numerique"], phase="travaux")
-        final = await until_status(requests.client, request_id, TEAM_49, "unmatched")
-        records = await tap.collect(lambda rs: len(of_request(request_id)(rs)) >= 1, settle=0.5)
+    request_id = await submit(requests.client, TEAM_49, themes=["numerique"], phase="travaux")
+    final = await until_status(requests.client, request_id, TEAM_49, "unmatched")
+    records = await assignments.collect(lambda rs: len(of_request(request_id)(rs)) >= 1, settle=0.5)
     [event] = of_request(request_id)(records)
     assert event.headers["ce_type"] == "matching.request.unmatched.v1"
     body = event.json()
@@ -155,27 +160,26 @@ async def test_a_demande_nobody_can_serve_ends_unmatched_and_the_team_sees_why(
 
 
 async def test_withdrawal_cancels_the_proposal_and_frees_the_capacity(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        request_id = await submit(requests.client, ANGERS)
-        await until_status(requests.client, request_id, ANGERS, "proposed")
-        await requests.client.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=ANGERS)
-        records = await tap.collect(
-            lambda rs: any(
-                r.headers["ce_type"] == "matching.assignment.cancelled.v1"
-                for r in of_request(request_id)(rs)
-            )
+    request_id = await submit(requests.client, ANGERS)
+    await until_status(requests.client, request_id, ANGERS, "proposed")
+    await requests.client.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=ANGERS)
+    records = await assignments.collect(
+        lambda rs: any(
+            r.headers["ce_type"] == "matching.assignment.cancelled.v1"
+            for r in of_request(request_id)(rs)
         )
+    )
     cancelled = [
         r for r in of_request(request_id)(records) if r.headers["ce_type"].endswith("cancelled.v1")
     ]
     assert cancelled[0].json()["was_accepted"] is False
-    assignments = (
+    still_proposed = (
         await matching.client.get("/v1/assignments?status=proposed", headers=TEAM_49)
     ).json()
-    assert not [a for a in assignments if a["request_id"] == request_id]
+    assert not [a for a in still_proposed if a["request_id"] == request_id]
 
 
 async def test_actor_changes_are_published_on_the_actor_topic(

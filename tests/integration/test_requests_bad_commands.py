@@ -25,7 +25,7 @@ from shared.messaging.envelope import Envelope
 from shared.refdata import Territories, get_territories
 from shared.settings import KafkaSettings
 from tests.integration.bad_input_mutations import DATABASE, SCHEMA, in_contact, js, mutations, put
-from tests.integration.bad_input_run import SEED, SUMMARY, request_id_of, today_utc, write_summary
+from tests.integration.bad_input_run import SEED, report, request_id_of, today_utc
 from tests.support import submissions
 from tests.support.kafka_tap import Record
 from tests.support.services import RunningService
@@ -317,7 +317,7 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         stored = [str(i) for i in (await session.execute(select(demandes.c.id))).scalars()]
 
     per_category = Counter(c.category for c in plan.bad)
-    SUMMARY["commands"] = {
+    figures = {
         "bad_commands": len(plan.bad),
         "cases_per_category": dict(sorted(per_category.items())),
         "ignored_unknown_types": len(plan.ignored),
@@ -332,12 +332,14 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         "all_dead_letters_after_seconds": round(all_letters_after, 2),
         "rows": len(stored),
         "problems": problems,
-        "seconds": round(time.monotonic() - started, 1),
     }
-    write_summary()
-    print(f"\ncommands: {len(plan.bad)} bad + {len(plan.ignored)} of unknown type + 1 valid")
-    for category, n in sorted(per_category.items()):
-        print(f"  {category:22} {n:4}  {dict(reasons_per_category[category].most_common())}")
+    report(
+        "commands",
+        figures,
+        started,
+        f"commands: {len(plan.bad)} bad + {len(plan.ignored)} of unknown type + 1 valid",
+        {c: (n, dict(reasons_per_category[c].most_common())) for c, n in per_category.items()},
+    )
     print(f"  DLQ reasons {dict(reasons.most_common())}")
     print(
         f"  valid command on topic after {good_after:.2f} s, all dead letters after "

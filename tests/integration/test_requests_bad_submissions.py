@@ -30,7 +30,7 @@ from shared.messaging.tables import OUTBOX
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from tests.integration.bad_input_mutations import js, mutations, unknown_commune, unknown_siren
-from tests.integration.bad_input_run import SEED, SUMMARY, today_utc, write_summary
+from tests.integration.bad_input_run import SEED, report, today_utc
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_service
 from tests.support.submissions import demande_body
@@ -211,7 +211,7 @@ async def test_malformed_http_submissions_are_refused_and_explained(
     rows = await count(requests_service, demandes)
     outbox = await count(requests_service, OUTBOX)
 
-    SUMMARY["http"] = {
+    figures = {
         "cases": len(cases),
         "cases_per_category": {c: sum(s.values()) for c, s in sorted(by_category.items())},
         "statuses": {str(s): n for s, n in sorted(statuses.items())},
@@ -226,12 +226,14 @@ async def test_malformed_http_submissions_are_refused_and_explained(
         "rows_written": rows,
         "outbox_rows": outbox,
         "published": len(ours),
-        "seconds": round(time.monotonic() - started, 1),
     }
-    write_summary()
-    print(f"\nHTTP: {len(cases)} malformed submissions, statuses {dict(sorted(statuses.items()))}")
-    for category, counts in sorted(by_category.items()):
-        print(f"  {category:22} {sum(counts.values()):4}  {dict(sorted(counts.items()))}")
+    report(
+        "http",
+        figures,
+        started,
+        f"HTTP: {len(cases)} malformed submissions, statuses {dict(sorted(statuses.items()))}",
+        {c: (sum(n.values()), dict(sorted(n.items()))) for c, n in by_category.items()},
+    )
     print(f"  rows {rows}, outbox {outbox}, published {len(ours)}, vague {dict(vague)}")
     print(f"  explained in English only (400 from FastAPI): {sum(not_french.values())}")
 
