@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,13 +15,12 @@ from sqlalchemy import select
 
 from services.billing.adapters.orm import invoices
 from shared.auth.tokens import Role
-from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -31,12 +29,7 @@ TEAM_78 = bearer(Role.DEPARTEMENT, "78")
 YEAR = 2027
 
 
-@pytest.fixture
-async def billing(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("billing", fresh_database, kafka_topics) as running:
-        yield running
+billing = service_fixture("billing", "billing")
 
 
 async def wait_run(billing: RunningService, run_id: str) -> dict[str, Any]:
@@ -100,27 +93,21 @@ async def test_cotisation_run_numbers_without_gaps_and_does_nothing_twice(
 
 
 async def completion(assignment_id: uuid.UUID, requester: str, days: str) -> tuple[Envelope, bytes]:
-    event = AssignmentCompleted(
+    event = events.assignment_completed(
         assignment_id=assignment_id,
-        request_id=uuid.uuid4(),
         departement="78",
         actor_id="caue78",
         actor_name="CAUE des Yvelines",
-        actor_kind="caue",
         requester_code=requester,
-        requester_kind=RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.ARCHITECTURE_PAYSAGE, phase=Phase.FAISABILITE)],
         days_spent=Decimal(days),
         started_at=datetime(YEAR, 3, 1, tzinfo=UTC),
         completed_at=datetime(YEAR, 6, 1, tzinfo=UTC),
     )
-    return Envelope(type=event.event_type, source="matching", departement="78"), (
-        event.model_dump_json().encode()
-    )
+    return events.envelope_of(event), event.model_dump_json().encode()
 
 
-def record(envelope: Envelope, value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    return b"78", value, [(k, v.encode()) for k, v in envelope.to_headers().items()]
+def record(envelope: Envelope, value: bytes) -> events.Raw:
+    return b"78", value, events.kafka_headers(envelope)
 
 
 async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_note(

@@ -12,7 +12,6 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,13 +20,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.contracts.base import EventPayload
-from shared.contracts.matching import AssignmentCompleted, NeedRef
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import TOPICS, dead_letter_topic
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import PROCESSED_EVENTS
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import running_service
 
@@ -39,34 +36,8 @@ Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 def good_event(topic: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
-        return RequestSubmitted(
-            request_id=uuid.uuid4(),
-            departement="49",
-            requester=Requester(
-                kind=RequesterKind.COMMUNE, code="49007", name="Angers", population=157175
-            ),
-            contact=Contact(name="Élue de test", email="elue.test@example.fr"),
-            title="Étude de programmation",
-            description="Programme d'un équipement sportif intercommunal.",
-            themes=[Theme.BATIMENTS_PUBLICS],
-            phase=Phase.FAISABILITE,
-            channel="api",
-            submitted_at=datetime.now(UTC),
-        )
-    return AssignmentCompleted(
-        assignment_id=uuid.uuid4(),
-        request_id=uuid.uuid4(),
-        departement="49",
-        actor_id="fuzz-actor",
-        actor_name="Acteur de test",
-        actor_kind="caue",
-        requester_code="49007",
-        requester_kind=RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.URBANISME, phase=Phase.IDEE)],
-        days_spent=Decimal("1.5"),
-        started_at=datetime.now(UTC),
-        completed_at=datetime.now(UTC),
-    )
+        return events.request_submitted()
+    return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 
 @dataclass

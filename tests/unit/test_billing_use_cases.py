@@ -20,11 +20,11 @@ from shared.contracts.billing import (
     CreditNoteIssued,
     InvoiceIssued,
 )
-from shared.contracts.matching import AssignmentCompleted, NeedRef
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.matching import AssignmentCompleted
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from tests.support import events
 from tests.unit.fakes.billing import FakeUnitOfWork
 
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
@@ -35,19 +35,9 @@ ANGERS = Principal(Role.COLLECTIVITE, "mairie", "49", scope="49007")
 ACTOR_49 = Principal(Role.ACTOR, "caue", "49", scope="caue49")
 
 
-def completion(
-    requester: str = "49007", days: str = "2.5", actor: str = "caue"
-) -> AssignmentCompleted:
-    return AssignmentCompleted(
-        assignment_id=uuid4(),
-        request_id=uuid4(),
-        departement="49",
-        actor_id="caue49",
-        actor_name="CAUE de Maine-et-Loire",
-        actor_kind="caue",
+def completion(requester: str = "49007", days: str = "2.5") -> AssignmentCompleted:
+    return events.assignment_completed(
         requester_code=requester,
-        requester_kind=RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.URBANISME, phase=Phase.FAISABILITE)],
         days_spent=Decimal(days),
         started_at=datetime(2027, 3, 1, tzinfo=UTC),
         completed_at=datetime(2027, 9, 15, tzinfo=UTC),
