@@ -9,14 +9,18 @@ cd "${MG_REPO_DIR}"
 step() { printf '\n==> %s\n' "$*"; }
 
 missing=()
-command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+# A JDK, not only a JRE: the Factur-X validator (../shared/validators/facturx) compiles its runner.
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # Prometheus and promtool check the alert rules and scrape the services in the tests.
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
-# WeasyPrint prints the conventions to PDF with Pango (and its fonts).
-dpkg -s libpango-1.0-0 >/dev/null 2>&1 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
-dpkg -s fonts-dejavu-core >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
+# WeasyPrint prints the conventions and renders the invoices' PDF/A (Factur-X) with Pango and
+# its fonts; HarfBuzz's subsetter makes the embedded fonts, and so the files, the same bytes on
+# every run.
+for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
+    dpkg -s "${package}" >/dev/null 2>&1 || missing+=("${package}")
+done
 if [ "${#missing[@]}" -gt 0 ]; then
     step "installing Debian packages: ${missing[*]}"
     apt-get update -qq
@@ -34,4 +38,12 @@ step "installing Python packages (pinned by constraints.txt)"
 
 step "fetching Apache Kafka"
 infra/kafka/kafka.sh fetch
+# The independent Factur-X validator the tests run (Mustang, from Maven Central), when the
+# validators are laid beside the repository as in CI; its script fetches it on first use.
+validators="${MG_REPO_DIR}/../shared/validators/facturx"
+if [ -f "${validators}/validate.sh" ]; then
+    step "fetching the Factur-X validator (Mustang)"
+    version=$(sed -n 's/^ver=//p' "${validators}/validate.sh")
+    mvn -q dependency:get -Dartifact="org.mustangproject:validator:${version}:jar:shaded" >/dev/null
+fi
 step "setup done"

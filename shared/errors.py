@@ -41,3 +41,19 @@ class Conflict(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class PayloadTooLarge(Exception):
+    """A body over the size the route accepts; refused before it is read whole."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnsupportedMediaType(Exception):
+    """A body whose type (read from its bytes) the route does not accept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -60,6 +60,18 @@ def euros(amount: Decimal | int | str) -> str:
     return f"{number(cents, 2)}{UNIT_SEPARATOR}€"
 
 
+def file_size(size: int) -> str:
+    """A file's size to one decimal, half-up: "850 octets", "12,3 ko", "1,2 Mo" (binary
+    multiples, as file managers show them)."""
+    if size < 1024:
+        return f"{number(size)}{UNIT_SEPARATOR}octets"
+    scale, unit = (1024, "ko") if size < 1024 * 1024 else (1024 * 1024, "Mo")
+    amount = (Decimal(size) / scale).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    # "2 Mo" rather than "2,0 Mo"
+    shown = amount.to_integral() if amount == amount.to_integral() else amount
+    return f"{number(shown)}{UNIT_SEPARATOR}{unit}"
+
+
 def rate_euros(amount: Decimal) -> str:
     """A unit price as the tariff states it, every decimal kept: "0,335 €", "4 200,00 €"."""
     return f"{number(amount, 2)}{UNIT_SEPARATOR}€"

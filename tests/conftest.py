@@ -7,19 +7,14 @@ topics are shared, so tests pick out their own records by unique ids.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 import pytest
 
 from shared.messaging.admin import ensure_topics
 from shared.settings import KafkaSettings
-
-PG_ADMIN_DSN = os.environ.get(
-    "MG_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5433/postgres"
-)
+from stack.harness.databases import create_database, drop_databases
 
 
 @pytest.fixture(scope="session")
@@ -40,19 +35,9 @@ async def fresh_database() -> AsyncIterator[Callable[[str], Awaitable[str]]]:
 
     async def make(prefix: str) -> str:
         name = f"t_{prefix}_{uuid.uuid4().hex[:10]}"
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
+        url = await create_database(name)
         created.append(name)
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        return f"{base}/{name}"
+        return url
 
     yield make
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        for name in created:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await drop_databases(created)

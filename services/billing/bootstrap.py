@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.billing.adapters.pdf import html_to_pdf
 from services.billing.adapters.unit_of_work import BillingUnitOfWork
-from services.billing.service_layer.ports import PdfPrinter, UnitOfWork
+from services.billing.service_layer.ports import FacturXRenderer, PdfPrinter, UnitOfWork
 from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
 
@@ -39,3 +39,12 @@ def consumer(
 ) -> IdempotentConsumer[BillingUnitOfWork]:
     """An idempotent consumer running ``routes``, each event in its own unit of work."""
     return runtime.consumer(runtime.unit_of_work(BillingUnitOfWork), routes)
+
+
+def facturx_renderer() -> FacturXRenderer:
+    """Factur-X files (WeasyPrint, factur-x, lxml)."""
+    # Imported here: WeasyPrint loads Pango when imported, which the processes that never
+    # render (the consumers, the cotisation run) need not pay for.
+    from services.billing.adapters.facturx_pdf import FacturXFiles
+
+    return FacturXFiles()

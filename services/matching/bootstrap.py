@@ -14,7 +14,10 @@ from pathlib import Path
 
 from fastapi import Request
 
+from services.matching.adapters.storage import PostgresContentStore, S3ContentStore
 from services.matching.adapters.unit_of_work import MatchingUnitOfWork
+from services.matching.config import MissionSettings
+from services.matching.service_layer.ports import ContentStore
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.messaging.consumer import IdempotentConsumer, Route
@@ -30,6 +33,25 @@ http_unit_of_work: Callable[[Request], MatchingUnitOfWork] = unit_of_work_depend
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], MatchingUnitOfWork]:
     """Units of work of the running service; committing one wakes the relay."""
     return runtime.unit_of_work(MatchingUnitOfWork)
+
+
+def content_store(runtime: ServiceRuntime, settings: MissionSettings) -> ContentStore:
+    """Where deliverables' bytes go: the service's database, or the configured S3 bucket."""
+    if settings.storage == "s3":
+        return S3ContentStore(
+            endpoint_url=settings.s3_endpoint,
+            bucket=settings.s3_bucket,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            region=settings.s3_region,
+        )
+    return PostgresContentStore(runtime.session_factory)
+
+
+def http_content_store(request: Request) -> ContentStore:
+    """FastAPI dependency: the store ``main.build`` chose."""
+    store: ContentStore = request.app.state.content_store
+    return store
 
 
 def consumer(

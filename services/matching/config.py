@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.matching.domain.model import Weights
@@ -34,3 +36,19 @@ class MatchingRules(BaseSettings):
             response_working_days=self.response_working_days,
             response_seconds=self.response_seconds,
         )
+
+
+class MissionSettings(BaseSettings):
+    """Where deliverables are kept and how events point at them (``MG_MATCHING_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MG_MATCHING_", extra="ignore")
+
+    # postgres (default) or s3
+    storage: Literal["postgres", "s3"] = "postgres"
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    s3_bucket: str = "matiere-grise-livrables"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
+    # The base of the download URLs that events carry.
+    public_url: str = "http://127.0.0.1:8002"

@@ -28,6 +28,7 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
+from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
 from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn, SubmitRequestCommand
 
@@ -44,6 +45,9 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AssignmentCompleted,
     AssignmentCancelled,
     RequestUnmatched,
+    MilestoneDone,
+    DeliverableAdded,
+    MissionReassigned,
     AdhesionRegistered,
     AdhesionEnded,
     InvoiceIssued,

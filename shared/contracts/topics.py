@@ -47,6 +47,15 @@ MATCHING_ASSIGNMENT = Topic(
     description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
 )
 
+MATCHING_MISSION = Topic(
+    "matching.mission.v1",
+    writer="matching",
+    # requests (a demande follows its missions) and billing (the balance at the last
+    # milestone) join when they subscribe: the stack waits for every declared reader's group.
+    consumers=("notifications",),
+    description="The course of accepted missions: milestones done, deliverables, hand-overs.",
+)
+
 BILLING_ADHESION = Topic(
     "billing.adhesion.v1",
     writer="billing",
@@ -81,6 +90,7 @@ TOPICS: tuple[Topic, ...] = (
     REQUESTS_COMMAND,
     MATCHING_ACTOR,
     MATCHING_ASSIGNMENT,
+    MATCHING_MISSION,
     BILLING_ADHESION,
     BILLING_INVOICE,
     BILLING_CONVENTION,

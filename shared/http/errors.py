@@ -17,7 +17,15 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.errors import database_unavailable
-from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
+from shared.errors import (
+    Conflict,
+    DomainValidationError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 _MESSAGES: Mapping[str, str] = {
     "missing": "Ce champ est obligatoire.",
@@ -121,6 +129,17 @@ async def on_conflict(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(exc.message), status_code=409)
 
 
+async def on_payload_too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PayloadTooLarge)
+    # The client may still be sending: the connection is closed rather than drained.
+    return JSONResponse(error_body(exc.message), status_code=413, headers={"Connection": "close"})
+
+
+async def on_unsupported_media_type(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnsupportedMediaType)
+    return JSONResponse(error_body(exc.message), status_code=415)
+
+
 async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and "pars" in str(exc.detail).lower():
@@ -153,4 +172,6 @@ EXCEPTION_HANDLERS = {
     NotFound: on_not_found,
     Forbidden: on_forbidden,
     Conflict: on_conflict,
+    PayloadTooLarge: on_payload_too_large,
+    UnsupportedMediaType: on_unsupported_media_type,
 }

@@ -15,8 +15,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
@@ -31,6 +30,7 @@ from shared.messaging.dead_letter import DeadLetters, FailedRecord
 from shared.messaging.envelope import Envelope, InvalidEnvelope, decode_headers
 from shared.messaging.inbox import DEAD_LETTERED, Inbox
 from shared.messaging.offsets import OffsetCommits
+from shared.messaging.ports import Transaction
 from shared.observability.logging import get_logger, log_context
 from shared.observability.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 
@@ -52,23 +52,15 @@ class InfrastructureUnavailable(Exception):
     """The database or the broker is unreachable: the message waits, it is not at fault."""
 
 
-class ConsumerUnitOfWork(Protocol):
+class ConsumerUnitOfWork(Transaction, Protocol):
+    """A transaction that records which events it handled (``inbox``), and knows its
+    database's errors."""
+
     inbox: Inbox
 
     def unavailable(self, exc: BaseException) -> bool:
         """True when ``exc`` says the unit of work's database cannot be reached for now."""
         ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
 
 
 U = TypeVar("U", bound=ConsumerUnitOfWork)

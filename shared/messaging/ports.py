@@ -3,7 +3,8 @@
 Use cases write events through :class:`Outbox` and never see how they are stored; the
 SQL outbox (:class:`shared.messaging.outbox.OutboxWriter`) and the tests' in-memory one
 both satisfy it. :class:`UnitOfWork` is what every service's unit of work port extends
-(:class:`shared.db.unit_of_work.SqlUnitOfWork` and the tests' fakes satisfy it).
+(:class:`shared.db.unit_of_work.SqlUnitOfWork` and the tests' fakes satisfy it); it and the
+idempotent consumer's unit of work are both a :class:`Transaction`.
 """
 
 from __future__ import annotations
@@ -30,16 +31,9 @@ class Outbox(Protocol):
     ) -> list[Envelope]: ...
 
 
-class UnitOfWork(Protocol):
+class Transaction(Protocol):
     """One transaction: ``async with`` opens it, leaving it rolls back what was not
-    committed; the outbox's events go with the state change, all or nothing.
-
-    Each service's own ``UnitOfWork`` port adds its repositories (as read-only
-    properties, so that an implementation may hold narrower types).
-    """
-
-    @property
-    def outbox(self) -> Outbox: ...
+    committed. What a use case's unit of work and a consumer's have in common."""
 
     async def __aenter__(self) -> Self: ...
 
@@ -51,5 +45,16 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+class UnitOfWork(Transaction, Protocol):
+    """A transaction whose outbox's events go with the state change, all or nothing.
+
+    Each service's own ``UnitOfWork`` port adds its repositories (as read-only
+    properties, so that an implementation may hold narrower types).
+    """
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def rollback(self) -> None: ...

@@ -18,6 +18,10 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import TOPICS
 
+# What a person or a remote server may keep us waiting for (a routing, an SMTP or webhook
+# send): from 10 ms to 30 s, one scale so that their dashboards compare.
+WAIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
 EVENTS_CONSUMED = Counter(
     "mg_events_consumed_total",
     "Events received by a consumer, by outcome "
@@ -79,7 +83,7 @@ MATCHING_LATENCY = Histogram(
     "mg_matching_latency_seconds",
     "From a demande's submission to its first proposal (or unmatched verdict).",
     ["departement"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=WAIT_BUCKETS,
 )
 INVOICES = Counter(
     "mg_invoices_total",
@@ -101,7 +105,7 @@ NOTIFICATION_SEND_SECONDS = Histogram(
     "mg_notification_send_seconds",
     "Time of one send attempt (SMTP or webhook POST), by channel.",
     ["channel"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=WAIT_BUCKETS,
 )
 OFFSET_COMMITS = Counter(
     "mg_offset_commits_total",

@@ -51,6 +51,7 @@ from shared.contracts.topics import (
 from shared.contracts.vocabulary import Phase, Theme
 from shared.messaging.admin import ensure_topics
 from shared.settings import AuthSettings, KafkaSettings
+from stack.harness.databases import PG_ADMIN_DSN, create_database, drop_databases
 from stack.harness.kafka_groups import describe_consumer_groups, group_ids, partition_of
 from stack.harness.mail_clock import MailClock
 from stack.harness.process import (
@@ -62,9 +63,6 @@ from stack.harness.process import (
 )
 from stack.harness.resources import ResourceSampler, find_kafka_pid
 
-PG_ADMIN_DSN = os.environ.get(
-    "MG_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5433/postgres"
-)
 CORE_SERVICES = ("requests", "matching", "billing")
 DEFAULT_DEPARTEMENTS = ("49", "35", "24", "44", "29", "56")
 
@@ -94,10 +92,6 @@ def synthetic_catalogue(departement: str, actor_id: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def plain_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 @dataclass
@@ -168,7 +162,9 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         await ensure_topics(self.kafka)
         for service in self.services:
-            self.database_urls[service] = await self._create_database(service)
+            self.database_urls[service] = await create_database(
+                f"stack_{service}_{self.run_id}", self.options.admin_dsn
+            )
         if self.options.notifications:
             self.mail = MailClock()
             self.mail.start()
@@ -209,24 +205,9 @@ class Stack:
         if self.mail is not None:
             self.mail.stop()
         if not self.options.keep_databases and self.database_urls:
-            conn = await asyncpg.connect(self.options.admin_dsn)
-            try:
-                for url in self.database_urls.values():
-                    name = url.rsplit("/", 1)[1]
-                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
+            names = [url.rsplit("/", 1)[1] for url in self.database_urls.values()]
+            await drop_databases(names, self.options.admin_dsn)
             self.database_urls.clear()
-
-    async def _create_database(self, service: str) -> str:
-        name = f"stack_{service}_{self.run_id}"
-        conn = await asyncpg.connect(self.options.admin_dsn)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        base = self.options.admin_dsn.rsplit("/", 1)[0]
-        return f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
 
     def _env(self, service: str, instance_id: str, port: int) -> dict[str, str]:
         prefix = f"MG_{service.upper()}_"

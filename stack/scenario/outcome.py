@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from stack.scenario.missions import MissionCourse
 from stack.scenario.plan import Demande
 
 
@@ -35,6 +36,7 @@ class Outcome:
     submitted_event: dict[str, str] = field(default_factory=dict)
     email_latencies_ms: list[float] = field(default_factory=list)
     missions: list[Mission] = field(default_factory=list)
+    course: MissionCourse = field(default_factory=MissionCourse)
 
     def routed(self, request_id: str) -> bool:
         """Whether matching routed the demande: a proposal, or nobody."""

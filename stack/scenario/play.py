@@ -30,6 +30,7 @@ from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from stack.scenario.api import actor_headers, assignments, team_headers, token
 from stack.scenario.conventions import settle_conventions
+from stack.scenario.missions import deliver_milestones
 from stack.scenario.outcome import Mission, Outcome, Played
 from stack.scenario.plan import DEPARTEMENTS, Answer, Demande, answer, days_spent, plan
 from stack.scenario.preparation import (
@@ -330,6 +331,15 @@ async def _complete_missions(shared: _Play, released: set[str]) -> None:
         days = days_spent(shared.seed, mission.demande, mission.actor_id)
         if days is None or mission.assignment_id in released:
             continue
+        await deliver_milestones(
+            shared.matching,
+            shared.auth,
+            departement=mission.demande.departement,
+            actor_id=mission.actor_id,
+            assignment_id=mission.assignment_id,
+            title=str(mission.demande.body["title"]),
+            course=shared.outcome.course,
+        )
         response = await shared.matching.post(
             f"/v1/assignments/{mission.assignment_id}/complete",
             json={"days_spent": str(days), "report": "Mission conduite à son terme."},

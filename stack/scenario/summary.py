@@ -23,6 +23,7 @@ from shared.settings import AuthSettings
 from stack.harness.measures import percentile
 from stack.scenario.api import admin_headers, all_pages, team_headers
 from stack.scenario.conventions import conventions_report
+from stack.scenario.missions import report_course
 from stack.scenario.outcome import Played
 from stack.scenario.plan import DEPARTEMENTS
 
@@ -73,6 +74,7 @@ async def report(
         "Réponses des acteurs : "
         + ", ".join(f"{what} {n}" for what, n in sorted(outcome.answers.items()))
     )
+    report_course(outcome.course, console)
     await _unmatched_report(urls["matching"], departements, console)
     await conventions_report(urls["billing"], departements, console)
     await _invoiced_report(urls["billing"], departements, console)

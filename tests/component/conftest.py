@@ -1,6 +1,6 @@
-"""Fixtures of the notifications email tests (``test_notifications_email_*.py``): one real SMTP
-sink and one notifications service per test module. Test modules that need another
-service or sink (the webhooks' or the requests API's) define their own, which wins."""
+"""Fixtures of the notifications tests (``test_notifications_*.py``): one real SMTP sink and
+one notifications service per test module. Test modules that need another service (the
+webhooks' or the requests API's) define their own, which wins."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 
 from shared.settings import KafkaSettings
-from tests.component.notification_demandes import (
-    DEP,
-    TEAM,
-    TEAM_ADDRESS,
-    settings_for,
-)
-from tests.support.services import RunningService, running_service
+from tests.component.notification_demandes import notifications_service, settings_for
+from tests.support.services import RunningService
 from tests.support.smtp_server import SmtpSink, smtp_sink
 
 
@@ -31,14 +26,5 @@ async def service(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
 ) -> AsyncIterator[RunningService]:
-    async with running_service(
-        "notifications",
-        fresh_database,
-        kafka_topics,
-        build_options={"settings": settings_for(smtp)},
-    ) as running:
-        saved = await running.client.put(
-            f"/v1/teams/{DEP}/contact", json={"email": TEAM_ADDRESS}, headers=TEAM
-        )
-        assert saved.status_code == 200, saved.text
+    async with notifications_service(fresh_database, kafka_topics, settings_for(smtp)) as running:
         yield running

@@ -6,29 +6,28 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import InvoiceIssued, LineRef
+from shared.contracts.billing import InvoiceIssued
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
     AssignmentProposed,
-    CriteriaRef,
-    NeedRef,
 )
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.vocabulary import RequesterKind
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import Record, publish_raw
-from tests.support.services import RunningService
+from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import Mail, SmtpSink
 from tests.support.tokens import bearer
 
@@ -39,7 +38,7 @@ from tests.support.tokens import bearer
 DEP = "976"
 TEAM = bearer(Role.DEPARTEMENT, DEP)
 ADMIN = bearer(Role.ADMIN, None)
-NEED = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
+NEED = events.NEED
 TEAM_ADDRESS = f"equipe-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
 
 
@@ -59,22 +58,32 @@ def settings_for(smtp: SmtpSink, **overrides: Any) -> NotificationSettings:
     return NotificationSettings(**(values | overrides))
 
 
+@asynccontextmanager
+async def notifications_service(
+    fresh_database: Callable[[str], Awaitable[str]],
+    kafka: KafkaSettings,
+    settings: NotificationSettings,
+    team_address: str = TEAM_ADDRESS,
+) -> AsyncIterator[RunningService]:
+    """A notifications service with ``settings``, the address of the team of ``DEP`` known."""
+    async with running_service(
+        "notifications", fresh_database, kafka, build_options={"settings": settings}
+    ) as running:
+        saved = await running.client.put(
+            f"/v1/teams/{DEP}/contact", json={"email": team_address}, headers=TEAM
+        )
+        assert saved.status_code == 200, saved.text
+        yield running
+
+
 # --- events, as the other services publish them --------------------------------------------
 
 
 async def publish(
     kafka: KafkaSettings, payload: EventPayload, envelope: Envelope | None = None
 ) -> Envelope:
-    departement = str(getattr(payload, "departement", DEP))
-    envelope = envelope or Envelope(
-        type=payload.event_type, source=payload.producer, departement=departement
-    )
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    await publish_raw(
-        kafka,
-        payload.topic,
-        [(departement.encode(), payload.model_dump_json().encode(), headers)],
-    )
+    envelope, record = events.as_record(payload, envelope)
+    await publish_raw(kafka, payload.topic, [record])
     return envelope
 
 
@@ -95,8 +104,17 @@ class Demande:
         self.title = title or f"Rénovation de la salle des fêtes {tag}"
         self.now = datetime.now(UTC)
 
+    def _ids(self) -> dict[str, object]:
+        return {
+            "assignment_id": self.assignment_id,
+            "request_id": self.request_id,
+            "departement": self.departement,
+            "actor_id": self.actor_id,
+            "actor_name": "CAUE de la Vendée",
+        }
+
     def submitted(self) -> RequestSubmitted:
-        return RequestSubmitted(
+        return events.request_submitted(
             request_id=self.request_id,
             departement=self.departement,
             requester=Requester(
@@ -104,89 +122,33 @@ class Demande:
             ),
             contact=Contact(name="Marie Dupont", email=self.contact),
             title=self.title,
-            description="Diagnostic énergétique et programme de travaux.",
-            themes=[Theme.BATIMENTS_PUBLICS],
-            phase=Phase.FAISABILITE,
-            channel="api",
             submitted_at=self.now,
         )
 
     def proposed(self, **overrides: Any) -> AssignmentProposed:
-        values: dict[str, Any] = {
-            "assignment_id": self.assignment_id,
-            "request_id": self.request_id,
-            "departement": self.departement,
-            "actor_id": self.actor_id,
-            "actor_name": "CAUE de la Vendée",
+        values = self._ids() | {
             "requester_code": self.code,
-            "actor_kind": "caue",
-            "needs": [NEED],
-            "lead": True,
-            "round": 1,
-            "criteria": CriteriaRef(
-                coverage=1, expertise=1, load=1, continuity=0, locality=1, score=0.9
-            ),
             "reasons": "Couvre 1 besoin sur 1 (bâtiments publics).",
             "respond_by": self.now + timedelta(days=7),
             "proposed_at": self.now,
         }
-        return AssignmentProposed(**(values | overrides))
+        return events.assignment_proposed(**(values | overrides))
 
     def accepted(self) -> AssignmentAccepted:
-        return AssignmentAccepted(
-            assignment_id=self.assignment_id,
-            request_id=self.request_id,
-            departement=self.departement,
-            actor_id=self.actor_id,
-            actor_name="CAUE de la Vendée",
-            accepted_at=self.now,
-        )
+        return events.assignment_accepted(**self._ids(), accepted_at=self.now)
 
     def completed(self) -> AssignmentCompleted:
-        return AssignmentCompleted(
-            assignment_id=self.assignment_id,
-            request_id=self.request_id,
-            departement=self.departement,
-            actor_id=self.actor_id,
-            actor_name="CAUE de la Vendée",
-            actor_kind="caue",
-            requester_code=self.code,
-            requester_kind=RequesterKind.COMMUNE,
-            needs=[NEED],
-            days_spent=Decimal("3.5"),
-            started_at=self.now,
-            completed_at=self.now,
+        return events.assignment_completed(
+            **self._ids(), requester_code=self.code, started_at=self.now, completed_at=self.now
         )
 
     def invoice(self) -> InvoiceIssued:
-        amount = Decimal("1225.00")
-        return InvoiceIssued(
-            document_id=uuid.uuid4(),
+        return events.mission_invoice(
             number=f"{self.departement}-2027-{self.tag}",
             departement=self.departement,
-            year=2027,
             collectivite_code=self.code,
-            collectivite_kind=RequesterKind.COMMUNE,
             collectivite_name="La Roche-sur-Yon",
-            lines=[
-                LineRef(
-                    kind="mission",
-                    label="Mission d'accompagnement",
-                    quantity=Decimal("3.5"),
-                    unit="jour",
-                    unit_price=Decimal("350"),
-                    amount_excl_tax=amount,
-                    vat_rate=Decimal("0"),
-                    vat_amount=Decimal("0"),
-                    amount_incl_tax=amount,
-                )
-            ],
-            total_excl_tax=amount,
-            total_vat=Decimal("0"),
-            total_incl_tax=amount,
             issued_at=self.now,
-            invoice_kind="mission",
-            tariff_version=1,
             request_id=self.request_id,
             assignment_id=self.assignment_id,
         )

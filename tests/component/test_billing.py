@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,14 +17,14 @@ from sqlalchemy import func, select
 from services.billing.adapters.orm import conventions as conventions_table
 from services.billing.adapters.orm import invoices
 from shared.auth.tokens import Role
-from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted, NeedRef
+from shared.contracts.matching import AssignmentAccepted
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.conventions import send_and_sign, wait_convention
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -34,12 +33,7 @@ TEAM_78 = bearer(Role.DEPARTEMENT, "78")
 YEAR = 2027
 
 
-@pytest.fixture
-async def billing(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("billing", fresh_database, kafka_topics) as running:
-        yield running
+billing = service_fixture("billing", "billing")
 
 
 async def wait_run(billing: RunningService, run_id: str) -> dict[str, Any]:
@@ -106,48 +100,29 @@ def mission(
     assignment_id: uuid.UUID, requester: str, days: str
 ) -> tuple[tuple[Envelope, bytes], tuple[Envelope, bytes]]:
     """The lead actor's acceptance and the completion of one mission, as matching writes them."""
-    request_id = uuid.uuid4()
-    needs = [NeedRef(theme=Theme.ARCHITECTURE_PAYSAGE, phase=Phase.FAISABILITE)]
     common: dict[str, Any] = {
         "assignment_id": assignment_id,
-        "request_id": request_id,
+        "request_id": uuid.uuid4(),
         "departement": "78",
         "actor_id": "caue78",
         "actor_name": "CAUE des Yvelines",
+        "requester_code": requester,
     }
-    accepted = AssignmentAccepted(
+    accepted = events.assignment_accepted(**common, accepted_at=datetime(YEAR, 3, 1, tzinfo=UTC))
+    completed = events.assignment_completed(
         **common,
-        accepted_at=datetime(YEAR, 3, 1, tzinfo=UTC),
-        lead=True,
-        actor_kind="caue",
-        requester_code=requester,
-        requester_kind=RequesterKind.COMMUNE,
-        needs=needs,
-    )
-    completed = AssignmentCompleted(
-        **common,
-        actor_kind="caue",
-        requester_code=requester,
-        requester_kind=RequesterKind.COMMUNE,
-        needs=needs,
         days_spent=Decimal(days),
         started_at=datetime(YEAR, 3, 1, tzinfo=UTC),
         completed_at=datetime(YEAR, 6, 1, tzinfo=UTC),
     )
     return (
-        (
-            Envelope(type=accepted.event_type, source="matching", departement="78"),
-            accepted.model_dump_json().encode(),
-        ),
-        (
-            Envelope(type=completed.event_type, source="matching", departement="78"),
-            completed.model_dump_json().encode(),
-        ),
+        (events.envelope_of(accepted), accepted.model_dump_json().encode()),
+        (events.envelope_of(completed), completed.model_dump_json().encode()),
     )
 
 
-def record(envelope: Envelope, value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    return b"78", value, [(k, v.encode()) for k, v in envelope.to_headers().items()]
+def record(envelope: Envelope, value: bytes) -> events.Raw:
+    return b"78", value, events.kafka_headers(envelope)
 
 
 async def test_a_mission_is_invoiced_once_on_its_signed_convention_and_cancelled_by_a_credit_note(

@@ -24,12 +24,13 @@ from tests.component.notification_demandes import (
     TEAM_ADDRESS,
     Demande,
     kinds,
+    notifications_service,
     outcomes,
     publish,
     settings_for,
 )
 from tests.support.kafka_tap import Record, TopicTap
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService
 from tests.support.smtp_server import Mail, SmtpSink
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -114,13 +115,7 @@ async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
     def ours(notification: uuid.UUID) -> list[Mail]:
         return smtp.with_id(f"<{notification}@{domain}>")
 
-    async with running_service(
-        "notifications", fresh_database, kafka_topics, build_options={"settings": slow_poll}
-    ) as service:
-        saved = await service.client.put(
-            f"/v1/teams/{DEP}/contact", json={"email": team}, headers=TEAM
-        )
-        assert saved.status_code == 200, saved.text
+    async with notifications_service(fresh_database, kafka_topics, slow_poll, team) as service:
         # A subscriber's commit: the acknowledgement goes out at once.
         acknowledged = await publish(kafka_topics, daily.submitted())
         ack = notification_id(acknowledged.id, f"requester:{daily.request_id}", Channel.EMAIL)

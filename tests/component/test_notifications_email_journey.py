@@ -9,15 +9,10 @@ import asyncio
 import pytest
 
 from shared.auth.tokens import Role
-from shared.contracts.matching import (
-    AssignmentExpired,
-    RequestUnmatched,
-)
 from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.settings import KafkaSettings
 from tests.component.notification_demandes import (
     DEP,
-    NEED,
     TEAM,
     Demande,
     expected_id,
@@ -25,6 +20,7 @@ from tests.component.notification_demandes import (
     outcomes,
     publish,
 )
+from tests.support import events
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService
 from tests.support.smtp_server import SmtpSink
@@ -164,14 +160,12 @@ async def test_team_messages_go_to_the_default_then_the_configured_address(
     await smtp.wait_for(
         lambda: smtp.with_id(expected_id(submitted, f"requester:{d.request_id}")) != []
     )
-    unmatched = RequestUnmatched(
+    unmatched = events.request_unmatched(
         request_id=d.request_id,
         departement="2B",
         requester_code=d.code,
-        uncovered_needs=[NEED],
         reasons=["caue2b : capacité atteinte"],
         summary_text="Aucun acteur disponible pour les bâtiments publics.",
-        unmatched_at=d.now,
     )
     unmatched_env = await publish(kafka_topics, unmatched)
     await smtp.wait_for(lambda: smtp.with_id(expected_id(unmatched_env, team_ref)) != [])
@@ -191,14 +185,12 @@ async def test_team_messages_go_to_the_default_then_the_configured_address(
         "/v1/teams/2B/contact", json={"email": configured}, headers=bearer(Role.DEPARTEMENT, "2B")
     )
     assert saved.status_code == 200
-    expired = AssignmentExpired(
+    expired = events.assignment_expired(
         assignment_id=d.assignment_id,
         request_id=d.request_id,
         departement="2B",
         actor_id=d.actor_id,
         actor_name="CAUE de Haute-Corse",
-        respond_by=d.now,
-        expired_at=d.now,
     )
     expired_env = await publish(kafka_topics, expired)
     await smtp.wait_for(lambda: smtp.with_id(expected_id(expired_env, team_ref)) != [])

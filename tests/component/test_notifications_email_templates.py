@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,95 +12,65 @@ import pytest
 from services.notifications.adapters.mailer import Templates
 from services.notifications.domain import rules
 from services.notifications.domain.model import Kind
-from services.notifications.domain.model import Role as Recipient
 from shared.contracts.conventions import ConventionExpired, ConventionSent
-from shared.contracts.matching import (
-    AssignmentExpired,
-    RequestUnmatched,
-)
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
+from tests.support import events
+from tests.unit.mission_events import deliverable_added, milestone_done, reassigned
+from tests.unit.notification_events import CARD, dead_letter_notice, reminder
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 def test_every_template_renders_in_french_with_html_escaped() -> None:
     templates = Templates()
-    card = rules.DemandeCard(
-        request_id=uuid.uuid4(),
-        departement=DEP,
-        requester_code="85191",
-        requester_name="La Roche-sur-Yon",
-        contact_name="Marie Dupont",
-        contact_email="marie@example.fr",
-        title="École <script>alert(1)</script>",
-    )
+    card = replace(CARD, departement=DEP, title="École <script>alert(1)</script>")
     d = Demande()
     known = rules.Known(DEP, TEAM_ADDRESS, card, "caue@example.fr")
     contexts: dict[Kind, dict[str, Any]] = {}
     for event in (d.submitted(), d.proposed(), d.accepted(), d.completed(), d.invoice()):
         for planned in rules.plan(event, known):
             contexts[planned.kind] = planned.context | rules.demande_context(card)
-    unmatched = RequestUnmatched(
+    unmatched = events.request_unmatched(
         request_id=d.request_id,
         departement=DEP,
         requester_code="85191",
         uncovered_needs=[],
         reasons=[],
         summary_text="Rien.",
-        unmatched_at=d.now,
     )
     contexts[Kind.DEMANDE_SANS_ACTEUR] = rules.plan(unmatched, known)[0].context
-    expired = AssignmentExpired(
+    for mission_event in (milestone_done(), deliverable_added(), reassigned()):
+        contexts[rules.plan(mission_event, known)[0].kind] = rules.plan(mission_event, known)[
+            0
+        ].context
+    expired = events.assignment_expired(
         assignment_id=d.assignment_id,
         request_id=d.request_id,
         departement=DEP,
         actor_id="a",
         actor_name="CAUE",
-        respond_by=d.now,
-        expired_at=d.now,
     )
     contexts[Kind.PROPOSITION_EXPIREE] = rules.plan(expired, known)[0].context
-    contexts[Kind.RAPPEL_REPONSE] = rules.reminder(
-        departement=DEP,
-        request_id=d.request_id,
-        actor_id="a",
-        actor_name="CAUE",
-        respond_by=d.now,
-        actor_address="caue@example.fr",
-        demande=card,
+    contexts[Kind.RAPPEL_REPONSE] = reminder(
+        departement=DEP, actor_address="caue@example.fr", demande=card
     ).context
     contexts[Kind.OU_EN_ETES_VOUS] = rules.follow_up(card, d.now).context
-    contexts[Kind.LIVRAISON_EN_ECHEC] = rules.dead_letter_notice(
-        departement=DEP,
-        team_address=TEAM_ADDRESS,
-        failed_kind=Kind.WEBHOOK,
-        failed_role=Recipient.SUBSCRIBER,
-        channel="webhook",
-        reason="timeout",
-        attempts=8,
-        source_event_type="requests.request.submitted.v1",
-        source_event_id=str(uuid.uuid4()),
-        subscription_id=uuid.uuid4(),
+    contexts[Kind.LIVRAISON_EN_ECHEC] = dead_letter_notice(
+        departement=DEP, team_address=TEAM_ADDRESS, subscription_id=uuid.uuid4()
     ).context
-    convention = {
-        "convention_id": uuid.uuid4(),
+    convention: dict[str, Any] = {
         "number": "CONV-85-2027-000001",
-        "version": 0,
         "departement": DEP,
         "demande_id": d.request_id,
         "assignment_id": d.assignment_id,
         "actor_id": "a",
-        "collectivite_kind": "commune",
-        "collectivite_code": "85191",
-        "collectivite_name": "La Roche-sur-Yon",
         "total_excl_tax": "1234.50",
-        "total_vat": "0.00",
         "total_incl_tax": "1234.50",
         "valid_until": d.now,
     }
-    sent = ConventionSent.model_validate(convention | {"sent_at": d.now})
+    sent = events.convention_event(ConventionSent, **convention, sent_at=d.now)
     contexts[Kind.CONVENTION_A_SIGNER] = rules.plan(sent, known)[0].context
-    lapsed = ConventionExpired.model_validate(convention | {"expired_at": d.now})
+    lapsed = events.convention_event(ConventionExpired, **convention, expired_at=d.now)
     contexts[Kind.CONVENTION_EXPIREE] = rules.plan(lapsed, known)[0].context
     contexts[Kind.RAPPEL_CONVENTION] = rules.convention_reminder(
         card, "CONV-85-2027-000001", "1234.50", d.now

@@ -10,48 +10,43 @@ import hmac
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from services.notifications.config import NotificationSettings
 from services.notifications.domain.delivery import RetryPolicy
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
 from shared.contracts.base import EventPayload
-from shared.contracts.matching import AssignmentAccepted
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import NOTIFICATIONS_DELIVERY
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.component.notification_demandes import (
+    ADMIN,
+    DEP,
+    TEAM,
+    TEAM_ADDRESS,
+    notifications_service,
+    settings_for,
+)
+from tests.support import events
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
-from tests.support.smtp_server import SmtpSink, smtp_sink
+from tests.support.services import RunningService
+from tests.support.smtp_server import SmtpSink
 from tests.support.tokens import bearer
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-# The broker is shared with other runs: a département of no shipped catalogue and no
-# benchmark keeps their events away from these subscriptions; assertions follow this
-# test's own event ids all the same.
-DEP = "976"
-TEAM = bearer(Role.DEPARTEMENT, DEP)
-ADMIN = bearer(Role.ADMIN, None)
+# DEP: a département of no shipped catalogue and no benchmark keeps others' events away from
+# these subscriptions; assertions follow this test's own event ids all the same.
 SUBMITTED = "requests.request.submitted.v1"
-TEAM_ADDRESS = f"equipe-{uuid.uuid4().hex[:8]}@mayotte.example.fr"
 TIMEOUT = 0.6
 POLICY = RetryPolicy(max_attempts=3, base_seconds=0.3, max_seconds=2.0, jitter=0.2)
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    with smtp_sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +62,8 @@ async def service(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
 ) -> AsyncIterator[RunningService]:
-    settings = NotificationSettings(
-        smtp_port=smtp.port,
-        smtp_concurrency=16,
+    settings = settings_for(
+        smtp,
         allow_plain_http_webhooks=True,
         webhook_timeout_seconds=TIMEOUT,
         webhook_concurrency=2,
@@ -77,34 +71,21 @@ async def service(
         backoff_base_seconds=POLICY.base_seconds,
         backoff_max_seconds=POLICY.max_seconds,
         backoff_jitter=POLICY.jitter,
-        dispatch_poll_seconds=0.1,
-        schedule_scan_seconds=3600,
-        digest_scan_seconds=3600,
     )
-    async with running_service(
-        "notifications", fresh_database, kafka_topics, build_options={"settings": settings}
-    ) as running:
-        saved = await running.client.put(
-            f"/v1/teams/{DEP}/contact", json={"email": TEAM_ADDRESS}, headers=TEAM
-        )
-        assert saved.status_code == 200, saved.text
+    async with notifications_service(fresh_database, kafka_topics, settings) as running:
         yield running
 
 
 def submitted(departement: str = DEP) -> RequestSubmitted:
-    return RequestSubmitted(
-        request_id=uuid.uuid4(),
+    return events.request_submitted(
         departement=departement,
         requester=Requester(
             kind=RequesterKind.COMMUNE, code="85191", name="La Roche-sur-Yon", population=1
         ),
         contact=Contact(name="Marie Dupont", email=f"marie.{uuid.uuid4().hex[:8]}@example.fr"),
         title="Aménagement du centre-bourg",
-        description="Étude de programmation et concertation.",
         themes=[Theme.URBANISME],
         phase=Phase.IDEE,
-        channel="api",
-        submitted_at=datetime.now(UTC),
     )
 
 
@@ -120,18 +101,8 @@ async def publish(
         )
         for p in payloads
     ]
-    await publish_raw(
-        kafka,
-        payloads[0].topic,
-        [
-            (
-                e.departement.encode(),
-                p.model_dump_json().encode(),
-                [(k, v.encode()) for k, v in e.to_headers().items()],
-            )
-            for p, e in zip(payloads, envelopes, strict=True)
-        ],
-    )
+    records = [events.as_record(p, e)[1] for p, e in zip(payloads, envelopes, strict=True)]
+    await publish_raw(kafka, payloads[0].topic, records)
     return envelopes
 
 
@@ -246,13 +217,8 @@ async def test_a_signed_cloud_event_arrives_once_and_the_receiver_refuses_replay
         await publish(
             kafka_topics,
             [
-                AssignmentAccepted(
-                    assignment_id=uuid.uuid4(),
-                    request_id=event.request_id,
-                    departement=DEP,
-                    actor_id="caue85",
-                    actor_name="CAUE",
-                    accepted_at=datetime.now(UTC),
+                events.assignment_accepted(
+                    request_id=event.request_id, departement=DEP, actor_id="caue85"
                 )
             ],
         )

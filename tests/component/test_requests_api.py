@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import jsonschema
 import pytest
@@ -16,11 +14,14 @@ from sqlalchemy import func, select
 from services.requests.adapters.orm import demandes
 from shared.auth.tokens import Role
 from shared.contracts.export import schema_path
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_letter_topic
+from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
-from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_requests_service
+from tests.support import submissions
+from tests.support.events import kafka_headers
+from tests.support.kafka_tap import TopicTap
+from tests.support.services import RunningService, service_fixture
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -29,29 +30,7 @@ TEAM_49 = bearer(Role.DEPARTEMENT, "49")
 ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
 
 
-def body(**overrides: Any) -> dict[str, Any]:
-    start = datetime.now(UTC).date() + timedelta(days=30)
-    values: dict[str, Any] = {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
-        "title": "Réhabilitation de la salle des fêtes",
-        "description": "Diagnostic du bâtiment et programme de travaux d'accessibilité.",
-        "themes": ["batiments_publics", "architecture_paysage"],
-        "phase": "faisabilite",
-        "estimated_budget": "180000.50",
-        "wished_start": start.isoformat(),
-        "wished_end": (start + timedelta(days=200)).isoformat(),
-    }
-    values.update(overrides)
-    return values
-
-
-@pytest.fixture
-async def service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_requests_service(fresh_database, kafka_topics) as running:
-        yield running
+service = service_fixture("service", "requests")
 
 
 async def count_rows(service: RunningService) -> int:
@@ -69,7 +48,9 @@ async def test_submitted_demande_is_stored_and_published_as_a_cloudevent(
 ) -> None:
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         response = await service.client.post(
-            "/v1/requests", json=body(), headers=ANGERS | {"X-Correlation-ID": "corr-42"}
+            "/v1/requests",
+            json=demande_body(),
+            headers=ANGERS | {"X-Correlation-ID": "corr-42"},
         )
         assert response.status_code == 201, response.text
         created = response.json()
@@ -109,10 +90,14 @@ async def test_idempotency_key_gives_one_demande_and_one_event(
     key = str(uuid.uuid4())
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         first = await service.client.post(
-            "/v1/requests", json=body(), headers=TEAM_49 | {"Idempotency-Key": key}
+            "/v1/requests",
+            json=demande_body(),
+            headers=TEAM_49 | {"Idempotency-Key": key},
         )
         second = await service.client.post(
-            "/v1/requests", json=body(), headers=TEAM_49 | {"Idempotency-Key": key}
+            "/v1/requests",
+            json=demande_body(),
+            headers=TEAM_49 | {"Idempotency-Key": key},
         )
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json()["id"] == second.json()["id"] == key
@@ -131,7 +116,9 @@ async def test_list_filters_and_paginates_within_scope(service: RunningService) 
         ("244900015", ["mobilite"]),
     ):
         response = await service.client.post(
-            "/v1/requests", json=body(requester_code=code, themes=themes), headers=TEAM_49
+            "/v1/requests",
+            json=demande_body(requester_code=code, themes=themes),
+            headers=TEAM_49,
         )
         assert response.status_code == 201, response.text
 
@@ -161,7 +148,9 @@ async def test_list_filters_and_paginates_within_scope(service: RunningService) 
 async def test_withdrawal_is_published_and_final(
     service: RunningService, kafka_topics: KafkaSettings
 ) -> None:
-    created = (await service.client.post("/v1/requests", json=body(), headers=ANGERS)).json()
+    created = (
+        await service.client.post("/v1/requests", json=demande_body(), headers=ANGERS)
+    ).json()
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         response = await service.client.post(
             f"/v1/requests/{created['id']}/withdraw",
@@ -186,16 +175,20 @@ async def test_withdrawal_is_published_and_final(
 
 async def test_scopes_are_refused_with_a_french_message(service: RunningService) -> None:
     other_departement = bearer(Role.DEPARTEMENT, "44")
-    response = await service.client.post("/v1/requests", json=body(), headers=other_departement)
+    response = await service.client.post(
+        "/v1/requests", json=demande_body(), headers=other_departement
+    )
     assert response.status_code == 422
     assert "n'appartient pas au département 44" in response.json()["errors"][0]["message"]
 
     other_commune = bearer(Role.COLLECTIVITE, "49", "49015")
-    response = await service.client.post("/v1/requests", json=body(), headers=other_commune)
+    response = await service.client.post("/v1/requests", json=demande_body(), headers=other_commune)
     assert response.status_code == 403
     assert "votre collectivité" in response.json()["detail"]
 
-    created = (await service.client.post("/v1/requests", json=body(), headers=ANGERS)).json()
+    created = (
+        await service.client.post("/v1/requests", json=demande_body(), headers=ANGERS)
+    ).json()
     for outsider in (other_commune, other_departement, bearer(Role.ACTOR, "49", "caue-49")):
         response = await service.client.get(f"/v1/requests/{created['id']}", headers=outsider)
         assert response.status_code == 403
@@ -208,26 +201,15 @@ async def test_scopes_are_refused_with_a_french_message(service: RunningService)
     assert await count_rows(service) == 1
 
 
-def command(departement: str, **overrides: Any) -> tuple[Envelope, bytes]:
-    envelope = Envelope(
-        type="requests.command.submit-request.v1", source="sig-departement", departement=departement
-    )
-    payload = body(request_id=str(uuid.uuid4()), **overrides)
-    return envelope, json.dumps(payload).encode()
-
-
-def as_record(envelope: Envelope, value: bytes) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return envelope.departement.encode(), value, headers
-
-
 async def test_a_command_event_creates_a_demande_in_the_same_flow(
     service: RunningService, kafka_topics: KafkaSettings
 ) -> None:
-    envelope, value = command("49")
+    envelope, value = submissions.command("49")
     request_id = json.loads(value)["request_id"]
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
-        await publish_raw(kafka_topics, REQUESTS_COMMAND.name, [as_record(envelope, value)] * 2)
+        await submissions.publish_commands(
+            kafka_topics, [submissions.command_record(envelope, value)] * 2
+        )
         records = await tap.collect(
             lambda rs: any(r.json().get("request_id") == request_id for r in rs), settle=1.5
         )
@@ -243,28 +225,23 @@ async def test_a_command_event_creates_a_demande_in_the_same_flow(
 async def test_a_bad_command_is_dead_lettered_with_its_reason_and_nothing_is_written(
     service: RunningService, kafka_topics: KafkaSettings
 ) -> None:
-    foreign, foreign_value = command("49", requester_code="75056")
+    foreign, foreign_value = submissions.command("49", requester_code="75056")
     unknown_type = Envelope(type="requests.command.teleport.v1", source="x", departement="49")
     broken = Envelope(type="requests.command.submit-request.v1", source="x", departement="49")
-    latin1, latin1_value = command("49")
-    latin1_headers = [(k, v.encode()) for k, v in latin1.to_headers().items()]
+    latin1, latin1_value = submissions.command("49")
+    latin1_headers = kafka_headers(latin1)
     latin1_headers.append(("x-origine", "préfecture".encode("latin-1")))
-    good, good_value = command("49")
-    dlq = dead_letter_topic(REQUESTS_COMMAND.name, "requests")
-    async with (
-        TopicTap(kafka_topics, dlq) as dead,
-        TopicTap(kafka_topics, REQUESTS_REQUEST.name) as out,
-    ):
-        await publish_raw(
+    good, good_value = submissions.command("49")
+    async with submissions.command_outcomes(kafka_topics) as (dead, out):
+        await submissions.publish_commands(
             kafka_topics,
-            REQUESTS_COMMAND.name,
             [
-                as_record(foreign, foreign_value),
-                as_record(unknown_type, b"{}"),
-                as_record(broken, b"{not json"),
+                submissions.command_record(foreign, foreign_value),
+                submissions.command_record(unknown_type, b"{}"),
+                submissions.command_record(broken, b"{not json"),
                 # Not UTF-8: FastStream alone would redeliver it forever and block the partition.
                 (b"49", latin1_value, latin1_headers),
-                as_record(good, good_value),
+                submissions.command_record(good, good_value),
             ],
         )
         good_id = json.loads(good_value)["request_id"]
@@ -297,7 +274,7 @@ async def test_health_and_metrics_are_served(service: RunningService) -> None:
     ready = await service.client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": True, "broker": True}
-    await service.client.post("/v1/requests", json=body(), headers=ANGERS)
+    await service.client.post("/v1/requests", json=demande_body(), headers=ANGERS)
     await asyncio.sleep(0.5)
     metrics = (await service.client.get("/metrics/")).text
     assert "mg_http_requests_total" in metrics

@@ -1,24 +1,20 @@
 """One demande from submission to invoice (through its signed convention), through the four
-services and the real broker,
-with a real SMTP server: each recipient receives exactly the expected messages, no more."""
+services and the real broker, with a real SMTP server: each recipient receives exactly the
+expected messages, no more."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-import httpx
 import pytest
 
 from services.notifications.config import NotificationSettings
 from shared.auth.tokens import Role
 from shared.settings import KafkaSettings
+from tests.e2e.flow import complete, eventually, submit, until_status
 from tests.support.conventions import send_and_sign, wait_convention
 from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import SmtpSink, smtp_sink
@@ -94,60 +90,33 @@ async def stack(
         }
 
 
-async def poll(client: httpx.AsyncClient, path: str, check: Callable[[Any], bool]) -> Any:
-    deadline = time.monotonic() + 30
-    while True:
-        response = await client.get(path, headers=ADMIN)
-        if response.status_code == 200 and check(response.json()):
-            return response.json()
-        assert time.monotonic() < deadline, f"{path}: {response.text}"
-        await asyncio.sleep(0.2)
-
-
 async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected_messages(
     stack: dict[str, RunningService], smtp: SmtpSink
 ) -> None:
     requests, matching, billing = stack["requests"], stack["matching"], stack["billing"]
-    start = datetime.now(UTC).date() + timedelta(days=30)
-    created = await requests.client.post(
-        "/v1/requests",
-        json={
-            "requester_code": "49007",
-            "contact": {"name": "Maire d'Angers", "email": REQUESTER_ADDRESS},
-            "title": "Aménagement paysager du mail",
-            "description": "Esquisse paysagère et concertation avec les habitants.",
-            "themes": ["architecture_paysage"],
-            "phase": "faisabilite",
-            "wished_start": start.isoformat(),
-        },
-        headers=bearer(Role.COLLECTIVITE, "49", "49007"),
+    request_id = await submit(
+        requests.client,
+        bearer(Role.COLLECTIVITE, "49", "49007"),
+        contact={"name": "Maire d'Angers", "email": REQUESTER_ADDRESS},
+        title="Aménagement paysager du mail",
+        description="Esquisse paysagère et concertation avec les habitants.",
     )
-    assert created.status_code == 201, created.text
-    request_id = created.json()["id"]
 
-    demande = await poll(
-        requests.client, f"/v1/requests/{request_id}", lambda b: b["status"] == "proposed"
-    )
+    demande = await until_status(requests.client, request_id, ADMIN, "proposed")
     [assignment] = demande["assignments"]
     assignment_id = assignment["assignment_id"]
     accepted = await matching.client.post(f"/v1/assignments/{assignment_id}/accept", headers=ACTOR)
     assert accepted.status_code == 200, accepted.text
-    await poll(
-        requests.client, f"/v1/requests/{request_id}", lambda b: b["status"] == "in_progress"
-    )
+    await until_status(requests.client, request_id, ADMIN, "in_progress")
     # No mission is invoiced before the collectivité signs its convention.
     convention = await wait_convention(billing.client, "49", request_id)
     assert convention["assignment_id"] == assignment_id and convention["actor_id"] == ACTOR_ID
     signed = await send_and_sign(billing.client, convention, "BC-2027-0042", estimated_days="4")
-    completed = await matching.client.post(
-        f"/v1/assignments/{assignment_id}/complete",
-        json={"days_spent": "4", "report": "Esquisse présentée en conseil municipal."},
-        headers=ACTOR,
-    )
-    assert completed.status_code == 200, completed.text
-    invoices = await poll(
+    await complete(matching.client, assignment_id, "4", ACTOR)
+    invoices = await eventually(
         billing.client,
         "/v1/invoices?departement=49",
+        ADMIN,
         lambda items: len([i for i in items if i["assignment_id"] == assignment_id]) == 2,
     )
     # The advance at signature, the balance at completion: the convention's price.

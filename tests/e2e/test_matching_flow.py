@@ -3,19 +3,16 @@ each with its own database, talking only through Kafka."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from shared.auth.tokens import Role
 from shared.contracts.topics import MATCHING_ACTOR, MATCHING_ASSIGNMENT
 from shared.settings import KafkaSettings
+from tests.e2e.flow import complete, eventually, submit, until_status
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
@@ -60,31 +57,11 @@ async def stack(
         yield requests, matching
 
 
-def demande(**overrides: Any) -> dict[str, Any]:
-    start = datetime.now(UTC).date() + timedelta(days=30)
-    return {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
-        "title": "Requalification de la place du marché",
-        "description": "Étude paysagère et programme d'aménagement de la place.",
-        "themes": ["architecture_paysage"],
-        "phase": "faisabilite",
-        "wished_start": start.isoformat(),
-    } | overrides
-
-
-async def eventually(
-    client: httpx.AsyncClient, path: str, headers: dict[str, str], check: Callable[[Any], bool]
-) -> Any:
-    deadline = time.monotonic() + 30
-    while True:
-        response = await client.get(path, headers=headers)
-        body = response.json()
-        if response.status_code == 200 and check(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path}: condition not met; last answer {body}")
-        await asyncio.sleep(0.2)
+@pytest.fixture
+async def assignments(kafka_topics: KafkaSettings) -> AsyncIterator[TopicTap]:
+    """What matching publishes on the assignment topic once the test has begun."""
+    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
+        yield tap
 
 
 def of_request(request_id: str) -> Callable[[list[Any]], list[Any]]:
@@ -95,78 +72,54 @@ def of_request(request_id: str) -> Callable[[list[Any]], list[Any]]:
 
 
 async def test_submit_propose_decline_next_accept_complete(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post("/v1/requests", json=demande(), headers=ANGERS)
-        ).json()
-        request_id = created["id"]
-        mine = of_request(request_id)
+    request_id = await submit(requests.client, ANGERS)
+    mine = of_request(request_id)
 
-        first = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "proposed",
-        )
-        [proposed] = first["assignments"]
-        assert proposed["actor_id"] == "t49-caue" and proposed["lead"]
+    first = await until_status(requests.client, request_id, ANGERS, "proposed")
+    [proposed] = first["assignments"]
+    assert proposed["actor_id"] == "t49-caue" and proposed["lead"]
 
-        caue = bearer(Role.ACTOR, "49", "t49-caue")
-        detail = (
-            await matching.client.get(f"/v1/assignments/{proposed['assignment_id']}", headers=caue)
-        ).json()
-        assert detail["criteria"]["couverture"] == 1.0
-        assert "Couvre" in detail["reasons"]
-        # Another actor cannot answer for the CAUE.
-        stranger = bearer(Role.ACTOR, "49", "t49-agence")
-        refused = await matching.client.post(
-            f"/v1/assignments/{proposed['assignment_id']}/accept", headers=stranger
-        )
-        assert refused.status_code == 403
+    caue = bearer(Role.ACTOR, "49", "t49-caue")
+    detail = (
+        await matching.client.get(f"/v1/assignments/{proposed['assignment_id']}", headers=caue)
+    ).json()
+    assert detail["criteria"]["couverture"] == 1.0
+    assert "Couvre" in detail["reasons"]
+    # Another actor cannot answer for the CAUE.
+    stranger = bearer(Role.ACTOR, "49", "t49-agence")
+    refused = await matching.client.post(
+        f"/v1/assignments/{proposed['assignment_id']}/accept", headers=stranger
+    )
+    assert refused.status_code == 403
 
-        declined = await matching.client.post(
-            f"/v1/assignments/{proposed['assignment_id']}/decline",
-            json={"reason": "Plan de charge complet"},
-            headers=caue,
-        )
-        assert declined.status_code == 200, declined.text
+    declined = await matching.client.post(
+        f"/v1/assignments/{proposed['assignment_id']}/decline",
+        json={"reason": "Plan de charge complet"},
+        headers=caue,
+    )
+    assert declined.status_code == 200, declined.text
 
-        second = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: any(a["actor_id"] == "t49-agence" for a in b["assignments"]),
-        )
-        [next_one] = [a for a in second["assignments"] if a["actor_id"] == "t49-agence"]
-        agence = bearer(Role.ACTOR, "49", "t49-agence")
-        accepted = await matching.client.post(
-            f"/v1/assignments/{next_one['assignment_id']}/accept", headers=agence
-        )
-        assert accepted.status_code == 200, accepted.text
-        await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "in_progress",
-        )
-        completed = await matching.client.post(
-            f"/v1/assignments/{next_one['assignment_id']}/complete",
-            json={"days_spent": "3.5", "report": "Esquisse remise au conseil municipal."},
-            headers=agence,
-        )
-        assert completed.status_code == 200, completed.text
-        final = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "completed",
-        )
-        assert "Agence de test" in final["status_detail"]
+    second = await eventually(
+        requests.client,
+        f"/v1/requests/{request_id}",
+        ANGERS,
+        lambda b: any(a["actor_id"] == "t49-agence" for a in b["assignments"]),
+    )
+    [next_one] = [a for a in second["assignments"] if a["actor_id"] == "t49-agence"]
+    agence = bearer(Role.ACTOR, "49", "t49-agence")
+    accepted = await matching.client.post(
+        f"/v1/assignments/{next_one['assignment_id']}/accept", headers=agence
+    )
+    assert accepted.status_code == 200, accepted.text
+    await until_status(requests.client, request_id, ANGERS, "in_progress")
+    await complete(matching.client, next_one["assignment_id"], "3.5", agence)
+    final = await until_status(requests.client, request_id, ANGERS, "completed")
+    assert "Agence de test" in final["status_detail"]
 
-        records = await tap.collect(lambda rs: len(mine(rs)) >= 5, settle=1.0)
+    records = await assignments.collect(lambda rs: len(mine(rs)) >= 5, settle=1.0)
     sequence = [(r.headers["ce_type"].split(".")[2], r.json()["actor_id"]) for r in mine(records)]
     assert sequence == [
         ("proposed", "t49-caue"),
@@ -184,25 +137,12 @@ async def test_submit_propose_decline_next_accept_complete(
 
 
 async def test_a_demande_nobody_can_serve_ends_unmatched_and_the_team_sees_why(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post(
-                "/v1/requests",
-                json=demande(themes=["numerique"], phase="travaux"),
-                headers=TEAM_49,
-            )
-        ).json()
-        request_id = created["id"]
-        final = await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            TEAM_49,
-            lambda b: b["status"] == "unmatched",
-        )
-        records = await tap.collect(lambda rs: len(of_request(request_id)(rs)) >= 1, settle=0.5)
+    request_id = await submit(requests.client, TEAM_49, themes=["numerique"], phase="travaux")
+    final = await until_status(requests.client, request_id, TEAM_49, "unmatched")
+    records = await assignments.collect(lambda rs: len(of_request(request_id)(rs)) >= 1, settle=0.5)
     [event] = of_request(request_id)(records)
     assert event.headers["ce_type"] == "matching.request.unmatched.v1"
     body = event.json()
@@ -220,35 +160,26 @@ async def test_a_demande_nobody_can_serve_ends_unmatched_and_the_team_sees_why(
 
 
 async def test_withdrawal_cancels_the_proposal_and_frees_the_capacity(
-    stack: tuple[RunningService, RunningService], kafka_topics: KafkaSettings
+    stack: tuple[RunningService, RunningService], assignments: TopicTap
 ) -> None:
     requests, matching = stack
-    async with TopicTap(kafka_topics, MATCHING_ASSIGNMENT.name) as tap:
-        created = (
-            await requests.client.post("/v1/requests", json=demande(), headers=ANGERS)
-        ).json()
-        request_id = created["id"]
-        await eventually(
-            requests.client,
-            f"/v1/requests/{request_id}",
-            ANGERS,
-            lambda b: b["status"] == "proposed",
+    request_id = await submit(requests.client, ANGERS)
+    await until_status(requests.client, request_id, ANGERS, "proposed")
+    await requests.client.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=ANGERS)
+    records = await assignments.collect(
+        lambda rs: any(
+            r.headers["ce_type"] == "matching.assignment.cancelled.v1"
+            for r in of_request(request_id)(rs)
         )
-        await requests.client.post(f"/v1/requests/{request_id}/withdraw", json={}, headers=ANGERS)
-        records = await tap.collect(
-            lambda rs: any(
-                r.headers["ce_type"] == "matching.assignment.cancelled.v1"
-                for r in of_request(request_id)(rs)
-            )
-        )
+    )
     cancelled = [
         r for r in of_request(request_id)(records) if r.headers["ce_type"].endswith("cancelled.v1")
     ]
     assert cancelled[0].json()["was_accepted"] is False
-    assignments = (
+    still_proposed = (
         await matching.client.get("/v1/assignments?status=proposed", headers=TEAM_49)
     ).json()
-    assert not [a for a in assignments if a["request_id"] == request_id]
+    assert not [a for a in still_proposed if a["request_id"] == request_id]
 
 
 async def test_actor_changes_are_published_on_the_actor_topic(

@@ -179,24 +179,14 @@ def mutations(rng: random.Random, t: Territories, today: date, huge: int) -> lis
 
     # A commune or EPCI of another département than the token's or envelope's.
     others = [c for c in t.communes() if c.departement_code != "49"]
-    for commune in rng.sample(others, 8):
-        add(
-            "other_departement",
-            f"commune {commune.code_insee}",
-            put(requester_code=commune.code_insee),
-            reasons=DOMAIN,
-        )
-    for dep in ["2A", "974"]:
-        code = rng.choice(t.communes_of(dep)).code_insee
-        add("other_departement", f"commune {code}", put(requester_code=code), reasons=DOMAIN)
     foreign_epcis = [e for e in t.epcis() if "49" not in e.departement_codes]
-    for epci in rng.sample(foreign_epcis, 3):
-        add(
-            "other_departement",
-            f"epci {epci.siren}",
-            put(requester_code=epci.siren),
-            reasons=DOMAIN,
-        )
+    foreign = (
+        [("commune", c.code_insee) for c in rng.sample(others, 8)]
+        + [("commune", rng.choice(t.communes_of(dep)).code_insee) for dep in ["2A", "974"]]
+        + [("epci", e.siren) for e in rng.sample(foreign_epcis, 3)]
+    )
+    for kind, code in foreign:
+        add("other_departement", f"{kind} {code}", put(requester_code=code), reasons=DOMAIN)
     for dep in ["44", "75", "2B"]:
         add(
             "other_departement",

@@ -1,11 +1,12 @@
 """What the bad-input tests of the requests service share around their cases: the seed,
-today's date, the demande a record is about, and the one results file both write to."""
+today's date, the demande a record is about, and the one results file both write and report."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -40,3 +41,19 @@ def write_summary() -> None:
             summary = previous | SUMMARY
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def report(
+    channel: str,
+    figures: dict[str, Any],
+    started: float,
+    title: str,
+    per_category: dict[str, tuple[int, dict[Any, int]]],
+) -> None:
+    """Record one channel's figures (and its seconds since ``started``) in the results file,
+    then print them: a title, and per category its count of cases and their detail."""
+    SUMMARY[channel] = figures | {"seconds": round(time.monotonic() - started, 1)}
+    write_summary()
+    print(f"\n{title}")
+    for category, (n, detail) in sorted(per_category.items()):
+        print(f"  {category:22} {n:4}  {detail}")

@@ -24,11 +24,12 @@ from services.billing.service_layer.cotisation_run import invoice_cotisations
 from services.billing.service_layer.invoices import cancel_invoice
 from services.billing.service_layer.mission_invoices import invoice_mission
 from shared.auth.tokens import Principal, Role
-from shared.contracts.matching import AssignmentCompleted, NeedRef
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.matching import AssignmentCompleted
+from shared.contracts.vocabulary import RequesterKind
 from shared.db.engine import make_session_factory
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from tests.support import events
 from tests.support.conventions import sign_for_completions
 
 DEPARTEMENTS = ("49", "78", "24", "2A")
@@ -160,16 +161,12 @@ def requesters(departement: str) -> list[str]:
 
 def completion(op: Op) -> tuple[AssignmentCompleted, Envelope]:
     codes = requesters(op.departement)
-    event = AssignmentCompleted(
-        assignment_id=uuid.uuid4(),
-        request_id=uuid.uuid4(),
+    event = events.assignment_completed(
         departement=op.departement,
         actor_id=f"{op.actor_kind}{op.departement}",
         actor_name=f"Acteur {op.actor_kind} {op.departement}",
         actor_kind=op.actor_kind,
         requester_code=codes[op.requester % len(codes)],
-        requester_kind=RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.URBANISME, phase=Phase.FAISABILITE)],
         days_spent=op.days,
         started_at=datetime(op.year, 3, 1, tzinfo=UTC),
         completed_at=datetime(op.year, 9, 15, tzinfo=UTC),

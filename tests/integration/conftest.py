@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from services.billing.entrypoints.main import MIGRATIONS
 from shared.db.migrations import upgrade
-from shared.settings import KafkaSettings
-from tests.support.services import RunningService, running_requests_service
+from tests.support.services import service_fixture
 
-
-@pytest.fixture
-async def requests_service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    """A requests service of its own database, on the shared broker (the bad-input tests)."""
-    async with running_requests_service(fresh_database, kafka_topics) as running:
-        yield running
+# A requests service of its own database, on the shared broker (the bad-input tests).
+requests_service = service_fixture("requests_service", "requests")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,9 @@ and per adhésion, all published at the end. Figures go to
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import random
-import sys
 import time
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,8 +31,11 @@ import pytest
 from shared.auth.tokens import Role
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from stack.harness.process import PYTHON, ROOT, ServiceProcess, free_port
-from tests.support.crash_run import Laps, crash_seed
+from stack.harness.databases import plain_dsn
+from stack.harness.process import ROOT, python
+from tests.perf.result_file import write
+from tests.support.crash_run import crash_start
+from tests.support.own_process import service_process, wait_outbox_drained
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -46,10 +45,6 @@ KILL_AFTER = (3_000, 12_000)  # cotisation invoices committed when the service i
 ADMIN = bearer(Role.ADMIN, None)
 RESULTS = Path(__file__).resolve().parents[1] / "perf" / "results" / "billing_crash_run.json"
 COTISATIONS = "SELECT count(*) FROM invoices WHERE invoice_kind = 'cotisation'"
-
-
-def plain_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def expected_members() -> tuple[int, int]:
@@ -66,10 +61,9 @@ def expected_members() -> tuple[int, int]:
     return communes, epcis
 
 
-async def enrol_everyone(env: dict[str, str]) -> str:
-    python = str(PYTHON) if PYTHON.exists() else sys.executable
+async def enrol_everyone(env: Mapping[str, str]) -> str:
     process = await asyncio.create_subprocess_exec(
-        python,
+        python(),
         "-m",
         "services.billing.entrypoints.cotisation_cli",
         "enrol",
@@ -102,48 +96,20 @@ async def read_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
     return run
 
 
-async def wait_drained(conn: asyncpg.Connection, timeout: float) -> tuple[int, float]:
-    started = time.monotonic()
-    while True:
-        left = int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
-        if left == 0 or time.monotonic() - started > timeout:
-            return left, time.monotonic() - started
-        await asyncio.sleep(0.25)
-
-
 @pytest.mark.timeout(900)
 async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    kill_after = random.Random(seed).randint(*KILL_AFTER)
+    lap, seed, _, kill_after = crash_start(KILL_AFTER)
     communes, epcis = expected_members()
 
     database_url = await fresh_database("billing_crash")
-    port = free_port()
-    env = {
-        "MG_BILLING_DATABASE_URL": database_url,
-        "MG_BILLING_HTTP_PORT": str(port),
-        "MG_BILLING_CONSUMER_GROUP": f"billing-crash-{uuid.uuid4().hex[:8]}",
-        # Completions left on the shared topic by earlier runs are none of this test's business.
-        "MG_BILLING_CONSUMER_OFFSET_RESET": "latest",
-        "MG_BILLING_OUTBOX_POLL_SECONDS": "0.2",
-        "MG_BILLING_LOG_LEVEL": "WARNING",
-        "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-    }
-    enrolled = await enrol_everyone(env)
+    service = service_process("billing", database_url, kafka_topics, tmp_path, purpose="crash")
+    enrolled = await enrol_everyone(service.env)
     lap("enrol_cli")
 
-    service = ServiceProcess(
-        "services.billing.entrypoints.main",
-        env=env,
-        port=port,
-        log_path=tmp_path / "billing.log",
-    )
     conn = await asyncpg.connect(plain_dsn(database_url))
     try:
         await service.start()
@@ -186,7 +152,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
                 await asyncio.sleep(0.25)
             resume_seconds = time.monotonic() - resumed_at
             lap("resumed_run")
-        unpublished, drain_seconds = await wait_drained(conn, timeout=180)
+        unpublished, drain_seconds = await wait_outbox_drained(plain_dsn(database_url), 180)
         lap("outbox_drain")
 
         # One snapshot for every count: the service goes on invoicing the completions that
@@ -288,7 +254,7 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
             "drain_seconds": round(drain_seconds, 1),
         },
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
     }
     print(
         f"\nbilling crash run: {members} members ({summary['communes']} communes, "
@@ -301,10 +267,9 @@ async def test_kill_9_in_the_middle_of_the_whole_france_run_then_resume(
         f"{totals['euros']} EUR; {len(sequences)} sequences, {len(gaps)} with gaps; "
         f"outbox {events['rows']} rows, {unpublished} unpublished after "
         f"{drain_seconds:.1f} s; {missions} foreign mission invoices; seed {seed}; "
-        f"{summary['seconds']} s {phases}"
+        f"{summary['seconds']} s {lap.phases}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     # Everyone is a member: the reference tariff and the shipped ones all take EPCI.
     assert (summary["communes"], summary["epcis"]) == (communes, epcis)

@@ -22,9 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,13 +37,14 @@ from services.billing.service_layer import adhesions
 from shared.auth.tokens import Role
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.vocabulary import Phase, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.conventions import sign_for_completions
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -59,12 +59,7 @@ ISSUED = "billing.invoice.issued.v1"
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
-@pytest.fixture
-async def billing(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("billing", fresh_database, kafka_topics) as running:
-        yield running
+billing = service_fixture("billing", "billing")
 
 
 async def scalar(billing: RunningService, sql: str, **params: Any) -> Any:
@@ -94,15 +89,12 @@ async def enrol(billing: RunningService) -> int:
 
 def completion(departement: str, n: int) -> AssignmentCompleted:
     communes = get_territories().communes_of(departement)
-    return AssignmentCompleted(
-        assignment_id=uuid.uuid4(),
-        request_id=uuid.uuid4(),
+    return events.assignment_completed(
         departement=departement,
         actor_id=f"caue{departement}",
         actor_name=f"CAUE {departement}",
         actor_kind=("caue", "cnfpt", "atd")[n % 3],
         requester_code=communes[n * 7 % len(communes)].code_insee,
-        requester_kind=RequesterKind.COMMUNE,
         needs=[NeedRef(theme=Theme.ENERGIE, phase=Phase.CONCEPTION)],
         days_spent=Decimal(n % 9) + Decimal("0.5"),
         started_at=datetime(YEAR, 2, 1, tzinfo=UTC),
@@ -111,8 +103,7 @@ def completion(departement: str, n: int) -> AssignmentCompleted:
 
 
 def message(event: AssignmentCompleted, envelope: Envelope) -> Message:
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return event.departement.encode(), event.model_dump_json().encode(), headers
+    return events.as_record(event, envelope)[1]
 
 
 def issued(records: list[Record], documents: set[str]) -> list[dict[str, Any]]:

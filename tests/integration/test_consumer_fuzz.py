@@ -22,13 +22,11 @@ from sqlalchemy import select
 
 from shared.contracts.base import EventPayload
 from shared.contracts.conventions import ConventionExpired
-from shared.contracts.matching import AssignmentCompleted, NeedRef
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import BILLING_CONVENTION, TOPICS, dead_letter_topic
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import PROCESSED_EVENTS
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import running_service
 
@@ -40,52 +38,12 @@ Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 def good_event(topic: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
-        return RequestSubmitted(
-            request_id=uuid.uuid4(),
-            departement="49",
-            requester=Requester(
-                kind=RequesterKind.COMMUNE, code="49007", name="Angers", population=157175
-            ),
-            contact=Contact(name="Élue de test", email="elue.test@example.fr"),
-            title="Étude de programmation",
-            description="Programme d'un équipement sportif intercommunal.",
-            themes=[Theme.BATIMENTS_PUBLICS],
-            phase=Phase.FAISABILITE,
-            channel="api",
-            submitted_at=datetime.now(UTC),
-        )
+        return events.request_submitted()
     if topic == BILLING_CONVENTION.name:
-        return ConventionExpired(
-            convention_id=uuid.uuid4(),
-            number="CONV-49-2027-000001",
-            version=0,
-            departement="49",
-            demande_id=uuid.uuid4(),
-            assignment_id=uuid.uuid4(),
-            actor_id="fuzz-actor",
-            collectivite_kind=RequesterKind.COMMUNE,
-            collectivite_code="49007",
-            collectivite_name="Angers",
-            total_excl_tax=Decimal("1000.00"),
-            total_vat=Decimal("0.00"),
-            total_incl_tax=Decimal("1000.00"),
-            valid_until=datetime.now(UTC),
-            expired_at=datetime.now(UTC),
+        return events.convention_event(
+            ConventionExpired, actor_id="fuzz-actor", expired_at=datetime.now(UTC)
         )
-    return AssignmentCompleted(
-        assignment_id=uuid.uuid4(),
-        request_id=uuid.uuid4(),
-        departement="49",
-        actor_id="fuzz-actor",
-        actor_name="Acteur de test",
-        actor_kind="caue",
-        requester_code="49007",
-        requester_kind=RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.URBANISME, phase=Phase.IDEE)],
-        days_spent=Decimal("1.5"),
-        started_at=datetime.now(UTC),
-        completed_at=datetime.now(UTC),
-    )
+    return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 
 @dataclass

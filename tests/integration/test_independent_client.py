@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from shared.contracts.export import schema_path
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
 from tests.support.kafka_tap import TopicTap
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -27,12 +26,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 CONSOLE_CONSUMER = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "console-consumer.sh"
 
 
-@pytest.fixture
-async def requests_service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("requests", fresh_database, kafka_topics) as running:
-        yield running
+requests_service = service_fixture("requests_service", "requests")
 
 
 async def test_kafka_console_consumer_reads_a_cloudevent_that_matches_the_schema(

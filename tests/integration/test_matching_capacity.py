@@ -12,22 +12,21 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from sqlalchemy import func, select
 
 from services.matching.adapters.orm import assignments, routed_demandes
 from shared.auth.tokens import Role
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.vocabulary import Theme
 from shared.messaging.consumer import consumers_of
-from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import running_service
+from tests.support.services import RunningService, running_service
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -53,27 +52,14 @@ SCARCE = {
 
 def submitted(rng: random.Random) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
     commune = rng.choice(get_territories().communes_of("49"))
-    event = RequestSubmitted(
-        request_id=uuid.uuid4(),
-        departement="49",
-        requester=Requester(
-            kind=RequesterKind.COMMUNE,
-            code=commune.code_insee,
-            name=commune.nom,
-            population=commune.population,
-        ),
-        contact=Contact(name="Élu de test", email="elu@example.fr"),
+    event = events.request_submitted(
+        requester=events.commune_requester(commune),
         title="Prospective financière",
-        description="Besoin d'une analyse financière rétrospective et prospective.",
         themes=[Theme.FINANCES_LOCALES],
-        phase=Phase.FAISABILITE,
-        channel="api",
-        submitted_at=datetime.now(UTC),
     )
-    envelope = Envelope(type=event.event_type, source="requests", departement="49")
+    _, (_, value, headers) = events.as_record(event)
     key = uuid.uuid4().hex.encode()  # any partition: both instances work on département 49
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return str(event.request_id), key, event.model_dump_json().encode(), headers
+    return str(event.request_id), key, value, headers
 
 
 async def test_two_instances_never_overbook_a_scarce_actor(
@@ -81,22 +67,18 @@ async def test_two_instances_never_overbook_a_scarce_actor(
 ) -> None:
     database_url = await fresh_database("matching")
     group = f"matching-capacity-{uuid.uuid4().hex[:8]}"
-    async with (
-        running_service(
+
+    def instance() -> AbstractAsyncContextManager[RunningService]:
+        """One more matching instance on the same database, in the same consumer group."""
+        return running_service(
             "matching",
             fresh_database,
             kafka_topics,
             database_url=database_url,
             consumer_group=group,
-        ) as first,
-        running_service(
-            "matching",
-            fresh_database,
-            kafka_topics,
-            database_url=database_url,
-            consumer_group=group,
-        ) as second,
-    ):
+        )
+
+    async with instance() as first, instance() as second:
         owned = await _wait_for_split(first.runtime, second.runtime)
         assert owned[0] and owned[1], f"both instances must own partitions: {owned}"
         loaded = await first.client.put("/v1/actors", json=SCARCE, headers=bearer(Role.ADMIN, None))

@@ -27,15 +27,17 @@ import pytest
 
 from shared.auth.tokens import Role
 from shared.contracts.matching import AssignmentProposed, RequestUnmatched
-from shared.contracts.requests import Contact, Requester, RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
 from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_REQUEST
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.messaging.envelope import Envelope
+from shared.contracts.vocabulary import Theme
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
-from tests.support.crash_run import Laps, crash_seed
-from tests.support.kafka_tap import Record, TopicTap, publish_raw
+from stack.harness.databases import plain_dsn
+from tests.perf.result_file import write
+from tests.support import events
+from tests.support.crash_run import crash_start
+from tests.support.kafka_tap import Record, TopicTap, by_request, publish_raw
+from tests.support.own_process import UNPUBLISHED, service_process, wait_outbox_drained
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -51,7 +53,7 @@ PROPOSED = AssignmentProposed.event_type
 UNMATCHED = RequestUnmatched.event_type
 RESULTS = Path(__file__).resolve().parents[1] / "perf" / "results" / "matching_crash.json"
 
-Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+Message = events.Raw
 
 
 def catalogue() -> dict[str, Any]:
@@ -73,11 +75,6 @@ def catalogue() -> dict[str, Any]:
     }
 
 
-def message(payload: Any, envelope: Envelope) -> Message:
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return KEY, payload.model_dump_json().encode(), headers
-
-
 def plan(rng: random.Random) -> list[Message]:
     """``TOTAL`` submitted events, as the requests service would have published them."""
     communes = get_territories().communes_of(DEPARTEMENT)
@@ -85,26 +82,15 @@ def plan(rng: random.Random) -> list[Message]:
     now = datetime.now(UTC)
     planned = []
     for n, commune in enumerate(rng.choices(communes, k=TOTAL)):
-        event = RequestSubmitted(
+        event = events.request_submitted(
             request_id=uuid.UUID(int=rng.getrandbits(128), version=4),
             departement=DEPARTEMENT,
-            requester=Requester(
-                kind=RequesterKind.COMMUNE,
-                code=commune.code_insee,
-                name=commune.nom,
-                population=commune.population,
-            ),
-            contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
+            requester=events.commune_requester(commune),
             title=f"Demande de crash-test n° {n}",
-            description="Étude paysagère de la place du marché, avant travaux.",
             themes=[Theme.ARCHITECTURE_PAYSAGE],
-            phase=Phase.FAISABILITE,
-            channel="api",
             submitted_at=now,
         )
-        planned.append(
-            message(event, Envelope(type=SUBMITTED, source="requests", departement=DEPARTEMENT))
-        )
+        planned.append(events.as_record(event)[1])
     return planned
 
 
@@ -126,22 +112,13 @@ class Proposals:
         self.scanned = 0
 
     def update(self, records: list[Record]) -> int:
-        for r in records[self.scanned :]:
-            try:
-                request_id = str(r.json().get("request_id"))
-            except (ValueError, AttributeError):
-                continue
-            if request_id in self.ours:
-                self.records[request_id].append(r)
+        for request_id, ours in by_request(records[self.scanned :], self.ours).items():
+            self.records[request_id].extend(ours)
         self.scanned = len(records)
         return len(self.records)
 
     def at_least(self, n: int) -> Callable[[list[Record]], bool]:
         return lambda records: self.update(records) >= n
-
-
-def plain_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def wait_processed(dsn: str, event_id: str, timeout: float) -> bool:
@@ -169,10 +146,8 @@ async def probe(kafka: KafkaSettings, dsn: str, *, attempts: int, wait: float) -
             reason="Sonde du test de crash.",
             withdrawn_at=datetime.now(UTC),
         )
-        envelope = Envelope(
-            type=RequestWithdrawn.event_type, source="requests", departement=DEPARTEMENT
-        )
-        await publish_raw(kafka, REQUESTS_REQUEST.name, [message(event, envelope)])
+        envelope, record = events.as_record(event)
+        await publish_raw(kafka, REQUESTS_REQUEST.name, [record])
         if await wait_processed(dsn, envelope.id, wait):
             return n
     raise AssertionError(f"the matching service consumed none of {attempts} probes")
@@ -186,26 +161,12 @@ async def count(dsn: str, sql: str, *args: Any) -> int:
         await conn.close()
 
 
-async def wait_outbox_drained(dsn: str, timeout: float = 15.0) -> int:
-    """Unpublished outbox rows left once the relay had ``timeout`` seconds to mark them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = await count(dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        if left == 0 or time.monotonic() > deadline:
-            return left
-        await asyncio.sleep(0.2)
-
-
 async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    rng = random.Random(seed)
-    kill_after = rng.randint(*KILL_AFTER)
+    lap, seed, rng, kill_after = crash_start(KILL_AFTER)
     planned = plan(rng)
     every_id = {request_id_of(m) for m in planned}
     our_ce_ids = [ce_id_of(m) for m in planned]
@@ -214,22 +175,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
 
     database_url = await fresh_database("matching_crash")
     dsn = plain_dsn(database_url)
-    port = free_port()
-    service = ServiceProcess(
-        "services.matching.entrypoints.main",
-        env={
-            "MG_MATCHING_DATABASE_URL": database_url,
-            "MG_MATCHING_HTTP_PORT": str(port),
-            "MG_MATCHING_CONSUMER_GROUP": f"matching-crash-{uuid.uuid4().hex[:8]}",
-            # Demandes left on the shared topic by earlier runs are none of this test's business.
-            "MG_MATCHING_CONSUMER_OFFSET_RESET": "latest",
-            "MG_MATCHING_OUTBOX_POLL_SECONDS": "0.2",
-            "MG_MATCHING_LOG_LEVEL": "WARNING",
-            "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-        },
-        port=port,
-        log_path=tmp_path / "matching.log",
-    )
+    service = service_process("matching", database_url, kafka_topics, tmp_path, purpose="crash")
     try:
         await service.start()
         await service.wait_ready()
@@ -265,9 +211,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
             processed_at_kill = await count(
                 dsn, "SELECT count(*) FROM processed_events WHERE event_id = ANY($1)", our_ce_ids
             )
-            unpublished_at_kill = await count(
-                dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            )
+            unpublished_at_kill = await count(dsn, UNPUBLISHED)
             assert processed_at_kill < TOTAL, (
                 "the kill came too late: every demande was already routed"
             )
@@ -300,7 +244,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
             # Behind the redelivered records on the same partition: once this probe is
             # processed, so were they.
             last_probes = await probe(kafka_topics, dsn, attempts=3, wait=30.0)
-            unpublished = await wait_outbox_drained(dsn)
+            unpublished, _ = await wait_outbox_drained(dsn)
             # Whatever the relay (re)publishes in the meantime reaches the tap.
             await tap.collect(lambda _: True, settle=2.0)
             proposals.update(tap.records)
@@ -378,7 +322,7 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         "unpublished_outbox_rows": unpublished,
         "foreign_traffic_in_db": foreign,
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
     }
     print(
         f"\nmatching crash: killed after {len(proposed_before_kill)} proposals on topic"
@@ -389,10 +333,9 @@ async def test_kill_9_while_matching_proposes_every_demande_exactly_once(
         f" (+{summary['republished_copies']} copies); db assignments {len(assignment_rows)},"
         f" processed {processed_submitted}, unpublished {unpublished};"
         f" others' demandes routed meanwhile {foreign['routed_demandes']}; seed {seed},"
-        f" {summary['seconds']} s {phases}"
+        f" {summary['seconds']} s {lap.phases}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     # Every demande proposed, exactly once, to one actor; never declared unmatched.
     assert on_topic.keys() == every_id

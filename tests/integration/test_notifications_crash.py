@@ -13,9 +13,7 @@ below.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import random
 import signal
 import time
 import uuid
@@ -27,12 +25,14 @@ from typing import Any
 import pytest
 
 from shared.contracts.topics import REQUESTS_REQUEST
-from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
-from tests.component.notification_demandes import DEP, Demande, expected_id
-from tests.support.crash_run import crash_seed
+from stack.harness.process import ServiceProcess
+from tests.component.notification_demandes import Demande, expected_id
+from tests.perf.result_file import write
+from tests.support.crash_run import crash_start
+from tests.support.events import as_record
 from tests.support.kafka_tap import publish_raw
+from tests.support.own_process import service_process
 from tests.support.smtp_server import Mail, SmtpSink, smtp_sink
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -46,13 +46,6 @@ DUPLICATE_WINDOW = SMTP_CONCURRENCY
 LEASE_SECONDS = 5.0
 KIND = "demande_recue"
 RESULTS = Path(__file__).resolve().parents[1] / "perf" / "results" / "notifications_crash.json"
-
-
-def envelope_of(demande: Demande) -> tuple[Envelope, tuple[bytes, bytes, list[tuple[str, bytes]]]]:
-    payload = demande.submitted()
-    envelope = Envelope(type=payload.event_type, source=payload.producer, departement=DEP)
-    headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-    return envelope, (DEP.encode(), payload.model_dump_json().encode(), headers)
 
 
 class Tally:
@@ -83,7 +76,7 @@ async def wait_consuming(service: ServiceProcess, sink: SmtpSink, kafka: KafkaSe
     never seen: publish probes until one comes back as an email."""
     deadline = time.monotonic() + 45.0
     while True:
-        envelope, record = envelope_of(probe := Demande())
+        envelope, record = as_record((probe := Demande()).submitted())
         await publish_raw(kafka, REQUESTS_REQUEST.name, [record])
         message_id = expected_id(envelope, f"requester:{probe.request_id}")
         try:
@@ -99,13 +92,10 @@ async def test_kill_9_while_sending_loses_no_email(
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    started = time.monotonic()
-    seed = crash_seed()
-    rng = random.Random(seed)
-    kill_after = rng.randint(*KILL_AFTER)
+    lap, seed, _, kill_after = crash_start(KILL_AFTER)
     run = uuid.uuid4().hex[:8]
     demandes = [Demande(contact=f"crash-{run}-{n}@example.fr") for n in range(TOTAL)]
-    built = [envelope_of(d) for d in demandes]
+    built = [as_record(d.submitted()) for d in demandes]
     expected = {
         expected_id(env, f"requester:{d.request_id}"): d.contact
         for d, (env, _) in zip(demandes, built, strict=True)
@@ -113,17 +103,15 @@ async def test_kill_9_while_sending_loses_no_email(
     assert len(expected) == TOTAL
 
     database_url = await fresh_database("notifications_crash")
-    port = free_port()
     summary: dict[str, Any] = {"seed": seed, "expected": TOTAL}
     with smtp_sink() as sink:
-        service = ServiceProcess(
-            "services.notifications.entrypoints.main",
+        service = service_process(
+            "notifications",
+            database_url,
+            kafka_topics,
+            tmp_path,
+            purpose="crash",
             env={
-                "MG_NOTIFICATIONS_DATABASE_URL": database_url,
-                "MG_NOTIFICATIONS_HTTP_PORT": str(port),
-                "MG_NOTIFICATIONS_CONSUMER_GROUP": f"notifications-crash-{run}",
-                # Events left on the shared topics by earlier runs are not this test's.
-                "MG_NOTIFICATIONS_CONSUMER_OFFSET_RESET": "latest",
                 "MG_NOTIFICATIONS_SMTP_PORT": str(sink.port),
                 "MG_NOTIFICATIONS_SMTP_CONCURRENCY": str(SMTP_CONCURRENCY),
                 "MG_NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "2",
@@ -136,11 +124,7 @@ async def test_kill_9_while_sending_loses_no_email(
                 "MG_NOTIFICATIONS_MAX_ATTEMPTS": "5",
                 "MG_NOTIFICATIONS_SCHEDULE_SCAN_SECONDS": "3600",
                 "MG_NOTIFICATIONS_DIGEST_SCAN_SECONDS": "3600",
-                "MG_NOTIFICATIONS_LOG_LEVEL": "WARNING",
-                "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
             },
-            port=port,
-            log_path=tmp_path / "notifications.log",
         )
         tally = Tally(sink, expected)
         try:
@@ -148,7 +132,7 @@ async def test_kill_9_while_sending_loses_no_email(
             await service.wait_ready()
             await wait_consuming(service, sink, kafka_topics)
             first_pid = service.pid
-            summary["first_start_seconds"] = round(time.monotonic() - started, 1)
+            summary["first_start_seconds"] = lap.seconds
 
             # Phase 1: 1,000 events, and kill -9 once `kill_after` of our emails arrived.
             published_at = time.monotonic()
@@ -222,7 +206,7 @@ async def test_kill_9_while_sending_loses_no_email(
         "duplicated_messages": len(same_message_id),
         "duplicate_window": DUPLICATE_WINDOW,
         "unexpected_to_our_addresses": len(unexpected),
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": lap.seconds,
         # When each copy arrived, relative to the kill: a resend after the lease shows here.
         "duplicated_message_ids": {
             mid: sorted(
@@ -242,8 +226,7 @@ async def test_kill_9_while_sending_loses_no_email(
     )
     for mid, n in same_message_id.items():
         print(f"  duplicate {mid}: {n} copies")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     assert missing == [], f"{len(missing)} emails never received, e.g. {missing[:5]}\n{log_tail}"
     assert unexpected == [], unexpected[:10]

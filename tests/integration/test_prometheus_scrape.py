@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ import yaml
 from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.settings import KafkaSettings
-from stack.harness.process import ROOT, LoggedProcess, ServiceProcess, free_port
-from tests.component.test_requests_api import body
+from stack.harness.process import ROOT, LoggedProcess, free_port
+from tests.support.own_process import service_process
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]
@@ -179,28 +179,6 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return found
 
 
-def service_process(
-    name: str, database_url: str, kafka: KafkaSettings, log_dir: Path
-) -> ServiceProcess:
-    upper = name.upper()
-    port = free_port()
-    return ServiceProcess(
-        f"services.{name}.entrypoints.main",
-        env={
-            f"MG_{upper}_DATABASE_URL": database_url,
-            f"MG_{upper}_HTTP_PORT": str(port),
-            f"MG_{upper}_CONSUMER_GROUP": f"{name}-prometheus-{uuid.uuid4().hex[:8]}",
-            # Records left on the shared topics by earlier runs are none of this test's business.
-            f"MG_{upper}_CONSUMER_OFFSET_RESET": "latest",
-            f"MG_{upper}_OUTBOX_POLL_SECONDS": "0.2",
-            f"MG_{upper}_LOG_LEVEL": "WARNING",
-            "MG_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        },
-        port=port,
-        log_path=log_dir / f"{name}.log",
-    )
-
-
 async def test_prometheus_scrapes_the_four_services(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
@@ -209,7 +187,9 @@ async def test_prometheus_scrapes_the_four_services(
     binary = prometheus_binary()
     database_urls = {name: await fresh_database(f"prom_{name}") for name in SERVICES}
     services = {
-        name: service_process(name, database_urls[name], kafka_topics, tmp_path)
+        name: service_process(
+            name, database_urls[name], kafka_topics, tmp_path, purpose="prometheus"
+        )
         for name in SERVICES
     }
     prometheus = Prometheus(
@@ -271,7 +251,7 @@ async def test_prometheus_scrapes_the_four_services(
             ) as api:
                 response = await api.post(
                     "/v1/requests",
-                    json=body(title="Demande de test des métriques Prometheus"),
+                    json=demande_body(title="Demande de test des métriques Prometheus"),
                     headers=bearer(Role.DEPARTEMENT, "49"),
                 )
                 assert response.status_code == 201, response.text

@@ -20,14 +20,14 @@ import pytest
 from sqlalchemy import select
 
 from services.requests.adapters.orm import demandes
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST, dead_letter_topic
+from shared.contracts.topics import REQUESTS_COMMAND
 from shared.messaging.envelope import Envelope
 from shared.refdata import Territories, get_territories
 from shared.settings import KafkaSettings
-from tests.component.test_requests_api import as_record, body, command
 from tests.integration.bad_input_mutations import DATABASE, SCHEMA, in_contact, js, mutations, put
-from tests.integration.bad_input_run import SEED, SUMMARY, request_id_of, today_utc, write_summary
-from tests.support.kafka_tap import Record, TopicTap, publish_raw
+from tests.integration.bad_input_run import SEED, report, request_id_of, today_utc
+from tests.support import submissions
+from tests.support.kafka_tap import Record
 from tests.support.services import RunningService
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -37,7 +37,6 @@ MIN_COMMAND_CASES = 100
 COMMAND_HUGE = 900_000
 
 SUBMIT_TYPE = "requests.command.submit-request.v1"
-DLQ = dead_letter_topic(REQUESTS_COMMAND.name, "requests")
 
 
 # ---------------------------------------------------------------------------------------
@@ -98,7 +97,7 @@ def command_plan(rng: random.Random, t: Territories, today: date, run: str) -> C
 
     def valid_payload() -> tuple[dict[str, Any], str]:
         request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        return body(request_id=request_id), request_id
+        return submissions.demande_body(request_id=request_id), request_id
 
     # A valid envelope with an invalid payload.
     for m in mutations(rng, t, today, COMMAND_HUGE):
@@ -237,7 +236,7 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
     markers = {case.marker: case for case in plan.bad}
     assert len(markers) == len(plan.bad)
     ignored = {case.marker for case in plan.ignored}
-    good, good_value = command("49")
+    good, good_value = submissions.command("49")
     good_id = json.loads(good_value)["request_id"]
 
     def marker(record: Record) -> str | None:
@@ -247,14 +246,11 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         key = (record.key or b"").decode("ascii", "replace")
         return key if key in markers else None
 
-    async with (
-        TopicTap(kafka_topics, DLQ) as dead,
-        TopicTap(kafka_topics, REQUESTS_REQUEST.name) as out,
-    ):
-        await publish_raw(
+    async with submissions.command_outcomes(kafka_topics) as (dead, out):
+        await submissions.publish_commands(
             kafka_topics,
-            REQUESTS_COMMAND.name,
-            [c.record() for c in plan.bad + plan.ignored] + [as_record(good, good_value)],
+            [c.record() for c in plan.bad + plan.ignored]
+            + [submissions.command_record(good, good_value)],
         )
         published = time.monotonic()
         await out.collect(lambda rs: any(request_id_of(r) == good_id for r in rs))
@@ -321,7 +317,7 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         stored = [str(i) for i in (await session.execute(select(demandes.c.id))).scalars()]
 
     per_category = Counter(c.category for c in plan.bad)
-    SUMMARY["commands"] = {
+    figures = {
         "bad_commands": len(plan.bad),
         "cases_per_category": dict(sorted(per_category.items())),
         "ignored_unknown_types": len(plan.ignored),
@@ -336,12 +332,14 @@ async def test_malformed_commands_are_dead_lettered_and_do_not_block_the_flow(
         "all_dead_letters_after_seconds": round(all_letters_after, 2),
         "rows": len(stored),
         "problems": problems,
-        "seconds": round(time.monotonic() - started, 1),
     }
-    write_summary()
-    print(f"\ncommands: {len(plan.bad)} bad + {len(plan.ignored)} of unknown type + 1 valid")
-    for category, n in sorted(per_category.items()):
-        print(f"  {category:22} {n:4}  {dict(reasons_per_category[category].most_common())}")
+    report(
+        "commands",
+        figures,
+        started,
+        f"commands: {len(plan.bad)} bad + {len(plan.ignored)} of unknown type + 1 valid",
+        {c: (n, dict(reasons_per_category[c].most_common())) for c, n in per_category.items()},
+    )
     print(f"  DLQ reasons {dict(reasons.most_common())}")
     print(
         f"  valid command on topic after {good_after:.2f} s, all dead letters after "

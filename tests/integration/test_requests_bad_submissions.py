@@ -29,11 +29,11 @@ from shared.contracts.topics import REQUESTS_REQUEST
 from shared.messaging.tables import OUTBOX
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings, KafkaSettings
-from tests.component.test_requests_api import body
 from tests.integration.bad_input_mutations import js, mutations, unknown_commune, unknown_siren
-from tests.integration.bad_input_run import SEED, SUMMARY, today_utc, write_summary
+from tests.integration.bad_input_run import SEED, report, today_utc
 from tests.support.kafka_tap import TopicTap
-from tests.support.services import RunningService, running_requests_service
+from tests.support.services import RunningService, running_service
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -70,16 +70,16 @@ def http_cases(rng: random.Random, t: Territories, today: date) -> list[HttpCase
         if m.label.startswith("request_id"):
             continue  # not a field of the HTTP body
         token = TEAM_49 if m.departement == "49" else bearer(Role.DEPARTEMENT, m.departement)
-        content = m.payload(body())
+        content = m.payload(demande_body())
         headers = token | {"Content-Type": "application/json"}
         cases.append(HttpCase(m.category, m.label, content, headers, m.http))
     # Unknown codes also for an administrator, whose département comes from the code.
     for code in [unknown_commune(rng, t, "49"), unknown_siren(rng, t), "75999"]:
-        content = js(body(requester_code=code))
+        content = js(demande_body(requester_code=code))
         headers = ADMIN | {"Content-Type": "application/json"}
         cases.append(HttpCase("unknown_code", f"admin {code}", content, headers, frozenset({422})))
 
-    valid = js(body())
+    valid = js(demande_body())
     for content_type in [
         "text/plain",
         "application/xml",
@@ -120,12 +120,12 @@ def http_cases(rng: random.Random, t: Territories, today: date) -> list[HttpCase
         (
             "collectivité for a neighbour",
             bearer(Role.COLLECTIVITE, "49", "49007"),
-            js(body(requester_code="49015")),
+            js(demande_body(requester_code="49015")),
         ),
         (
             "collectivité for another département",
             bearer(Role.COLLECTIVITE, "49", "49007"),
-            js(body(requester_code=nantes)),
+            js(demande_body(requester_code=nantes)),
         ),
         ("neighbour for Angers", bearer(Role.COLLECTIVITE, "49", "49015"), valid),
         ("actor", bearer(Role.ACTOR, "49", "caue-49"), valid),
@@ -211,7 +211,7 @@ async def test_malformed_http_submissions_are_refused_and_explained(
     rows = await count(requests_service, demandes)
     outbox = await count(requests_service, OUTBOX)
 
-    SUMMARY["http"] = {
+    figures = {
         "cases": len(cases),
         "cases_per_category": {c: sum(s.values()) for c, s in sorted(by_category.items())},
         "statuses": {str(s): n for s, n in sorted(statuses.items())},
@@ -226,12 +226,14 @@ async def test_malformed_http_submissions_are_refused_and_explained(
         "rows_written": rows,
         "outbox_rows": outbox,
         "published": len(ours),
-        "seconds": round(time.monotonic() - started, 1),
     }
-    write_summary()
-    print(f"\nHTTP: {len(cases)} malformed submissions, statuses {dict(sorted(statuses.items()))}")
-    for category, counts in sorted(by_category.items()):
-        print(f"  {category:22} {sum(counts.values()):4}  {dict(sorted(counts.items()))}")
+    report(
+        "http",
+        figures,
+        started,
+        f"HTTP: {len(cases)} malformed submissions, statuses {dict(sorted(statuses.items()))}",
+        {c: (sum(n.values()), dict(sorted(n.items()))) for c, n in by_category.items()},
+    )
     print(f"  rows {rows}, outbox {outbox}, published {len(ours)}, vague {dict(vague)}")
     print(f"  explained in English only (400 from FastAPI): {sum(not_french.values())}")
 
@@ -261,7 +263,7 @@ async def gap_client(
     fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
     """One service for all the known gaps: none of them asserts on what is stored."""
-    async with running_requests_service(fresh_database, kafka_topics) as running:
+    async with running_service("requests", fresh_database, kafka_topics) as running:
         transport = httpx.ASGITransport(app=running.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://requests") as c:
             yield c
@@ -270,25 +272,28 @@ async def gap_client(
 @pytest.mark.parametrize(
     ("content", "headers"),
     [
-        known_gap(NUL_IN_DB, "nul-in-title", js(body(title="Titre avec \u0000 caché"))),
+        known_gap(NUL_IN_DB, "nul-in-title", js(demande_body(title="Titre avec \u0000 caché"))),
         known_gap(
             NUL_IN_DB,
             "nul-in-contact",
-            js(body(contact={"name": "Ma\u0000rie", "email": "marie@example.fr"})),
+            js(demande_body(contact={"name": "Ma\u0000rie", "email": "marie@example.fr"})),
         ),
         known_gap(
-            CORRELATION, "correlation-id-too-long", js(body()), **{"X-Correlation-ID": "c" * 65}
+            CORRELATION,
+            "correlation-id-too-long",
+            js(demande_body()),
+            **{"X-Correlation-ID": "c" * 65},
         ),
         known_gap(
             CORRELATION,
             "correlation-id-not-ascii",
-            js(body()),
+            js(demande_body()),
             **{"X-Correlation-ID": "corrélation".encode()},
         ),
         known_gap(
             FASTAPI_400,
             "body-not-utf8",
-            json.dumps(body(), ensure_ascii=False).encode("latin-1"),
+            json.dumps(demande_body(), ensure_ascii=False).encode("latin-1"),
         ),
         known_gap(FASTAPI_400, "json-nested-too-deep", b"[" * 100_000 + b"]" * 100_000),
     ],

@@ -13,7 +13,6 @@ import json
 import os
 import random
 import signal
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -29,10 +28,12 @@ from shared.auth.tokens import Role
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
-from tests.component.test_requests_api import body
-from tests.support.crash_run import Laps, crash_seed
-from tests.support.kafka_tap import Record, TopicTap
+from stack.harness.databases import plain_dsn
+from tests.perf.result_file import write
+from tests.support.crash_run import crash_start
+from tests.support.kafka_tap import Record, TopicTap, by_request
+from tests.support.own_process import service_process, wait_outbox_drained
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -53,7 +54,7 @@ class Submission:
     n: int
 
     def json(self) -> dict[str, Any]:
-        return body(
+        return demande_body(
             requester_code=self.commune,
             title=f"Demande de crash-test n° {self.n}",
             themes=[["energie"], ["urbanisme"], ["mobilite"]][self.n % 3],
@@ -116,68 +117,18 @@ async def submit_all(
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
-def event_index(records: list[Record], ours: set[str]) -> dict[str, list[Record]]:
-    """Our records on the topic, by request id (the shared topic has others' too)."""
-    by_id: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        try:
-            request_id = r.json().get("request_id")
-        except (ValueError, AttributeError):
-            continue
-        if request_id in ours:
-            by_id[request_id].append(r)
-    return by_id
-
-
-def plain_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def wait_outbox_drained(dsn: str, timeout: float = 15.0) -> int:
-    """Unpublished outbox rows left once the relay had ``timeout`` seconds to mark them."""
-    deadline = time.monotonic() + timeout
-    conn = await asyncpg.connect(dsn)
-    try:
-        while True:
-            left = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            if left == 0 or time.monotonic() > deadline:
-                return int(left)
-            await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
-
-
 async def test_kill_9_during_submissions_loses_no_demande(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
     tmp_path: Path,
 ) -> None:
-    lap = Laps()
-    phases = lap.phases
-    seed = crash_seed()
-    rng = random.Random(seed)
-    kill_after = rng.randint(*KILL_AFTER)
+    lap, seed, rng, kill_after = crash_start(KILL_AFTER)
     submissions = plan(rng)
     every_id = {s.key for s in submissions}
     tokens = {dep: bearer(Role.DEPARTEMENT, dep) for dep in DEPARTEMENTS}
 
     database_url = await fresh_database("requests_crash")
-    port = free_port()
-    service = ServiceProcess(
-        "services.requests.entrypoints.main",
-        env={
-            "MG_REQUESTS_DATABASE_URL": database_url,
-            "MG_REQUESTS_HTTP_PORT": str(port),
-            "MG_REQUESTS_CONSUMER_GROUP": f"requests-crash-{uuid.uuid4().hex[:8]}",
-            # Commands left on the shared topic by earlier runs are none of this test's business.
-            "MG_REQUESTS_CONSUMER_OFFSET_RESET": "latest",
-            "MG_REQUESTS_OUTBOX_POLL_SECONDS": "0.2",
-            "MG_REQUESTS_LOG_LEVEL": "WARNING",
-            "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
-        },
-        port=port,
-        log_path=tmp_path / "requests.log",
-    )
+    service = service_process("requests", database_url, kafka_topics, tmp_path, purpose="crash")
     outcome = Outcome()
     try:
         await service.start()
@@ -240,7 +191,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
 
             def all_published(records: list[Record]) -> bool:
                 nonlocal scanned
-                seen.update(event_index(records[scanned:], acknowledged))
+                seen.update(by_request(records[scanned:], acknowledged))
                 scanned = len(records)
                 return seen >= acknowledged
 
@@ -255,7 +206,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
             lap("until_all_on_topic")
 
         dsn = plain_dsn(database_url)
-        unpublished = await wait_outbox_drained(dsn)
+        unpublished, _ = await wait_outbox_drained(dsn)
         conn = await asyncpg.connect(dsn)
         try:
             stored = [str(r["id"]) for r in await conn.fetch("SELECT id FROM demandes")]
@@ -271,7 +222,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
     finally:
         await service.stop()
 
-    on_topic = event_index(records, every_id)
+    on_topic = by_request(records, every_id)
     duplicates = {rid: len(copies) for rid, copies in on_topic.items() if len(copies) > 1}
     duplicated_ids = {
         rid: {"copies": n, "ce_id": on_topic[rid][0].headers["ce_id"]}
@@ -291,7 +242,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
         "duplicate_copies": sum(n - 1 for n in duplicates.values()),
         "unpublished_outbox_rows": unpublished,
         "seconds": lap.seconds,
-        "phase_seconds": phases,
+        "phase_seconds": lap.phases,
         "duplicated_ids": duplicated_ids,
     }
     print(
@@ -300,12 +251,12 @@ async def test_kill_9_during_submissions_loses_no_demande(
         f" ({committed_unanswered} already committed), in database {len(stored)},"
         f" on topic {summary['on_topic_distinct']} distinct / {summary['on_topic_records']}"
         f" records, duplicates {summary['duplicates']}"
-        f" (+{summary['duplicate_copies']} copies), seed {seed}, {summary['seconds']} s {phases}"
+        f" (+{summary['duplicate_copies']} copies), seed {seed},"
+        f" {summary['seconds']} s {lap.phases}"
     )
     for rid, dup in duplicated_ids.items():
         print(f"  duplicate {rid}: {dup['copies']} copies, ce_id {dup['ce_id']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write(RESULTS, summary)
 
     # Every acknowledged demande is stored exactly once, and nothing else is.
     assert len(stored) == len(set(stored)) == TOTAL

@@ -42,10 +42,8 @@ from services.billing.service_layer.cotisation_run import open_run, run_cotisati
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.refdata import get_territories
+from stack.harness.databases import PG_ADMIN_DSN, create_database, drop_databases, plain_dsn
 
-PG_ADMIN_DSN = os.environ.get(
-    "MG_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5433/postgres"
-)
 RESULTS = Path(__file__).resolve().parent / "results" / "cotisation_run.json"
 BATCHES = (100, 500, 2000)
 
@@ -98,29 +96,6 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def create_database() -> tuple[str, str]:
-    name = f"bench_cotisations_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return name, f"{base}/{name}"
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def reset_invoicing(dsn: str) -> None:
     """Back to "members, no invoice": each measured run starts from the same state."""
     conn = await asyncpg.connect(dsn)
@@ -148,7 +123,7 @@ async def enrol_all(url: str, year: int) -> tuple[int, float]:
 
 
 async def measure_run(url: str, year: int, batch: int) -> dict[str, Any]:
-    await reset_invoicing(plain(url))
+    await reset_invoicing(plain_dsn(url))
     peak_resettable = reset_peak_rss()
     engine = make_engine(url, pool_size=2, application_name=f"bench-run-{batch}")
     factory = make_session_factory(engine)
@@ -167,7 +142,7 @@ async def measure_run(url: str, year: int, batch: int) -> dict[str, Any]:
     finally:
         await engine.dispose()
     _, peak = rss_mib()
-    conn = await asyncpg.connect(plain(url))
+    conn = await asyncpg.connect(plain_dsn(url))
     try:
         stored, euros = await conn.fetchrow(
             "SELECT count(*), coalesce(sum(total_incl_tax), 0) FROM invoices"
@@ -194,7 +169,7 @@ async def measure_run(url: str, year: int, batch: int) -> dict[str, Any]:
 
 async def measure_baseline(url: str, batch: int) -> dict[str, Any]:
     """The invoices of the last run, inserted again as plain rows into a twin table."""
-    conn = await asyncpg.connect(plain(url))
+    conn = await asyncpg.connect(plain_dsn(url))
     try:
         await conn.execute("DROP TABLE IF EXISTS invoices_baseline")
         # Same columns, constraints and indexes (unique number, source key, sequence...).
@@ -235,7 +210,8 @@ async def measure_baseline(url: str, batch: int) -> dict[str, Any]:
 
 async def bench(year: int, batches: tuple[int, ...], keep: bool) -> dict[str, Any]:
     load_before = os.getloadavg()
-    name, url = await create_database()
+    name = f"bench_cotisations_{uuid.uuid4().hex[:10]}"
+    url = await create_database(name)
     try:
         await asyncio.to_thread(upgrade, MIGRATIONS, url)
         members, enrol_seconds = await enrol_all(url, year)
@@ -255,7 +231,7 @@ async def bench(year: int, batches: tuple[int, ...], keep: bool) -> dict[str, An
             )
     finally:
         if not keep:
-            await drop_database(name)
+            await drop_databases([name])
     euros = {run["euros_incl_tax"] for run in runs}
     assert len(euros) == 1, f"the runs disagree on the total: {euros}"
     return {

@@ -42,20 +42,17 @@ import json
 import os
 import pstats
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from shared.settings import KafkaSettings
+from stack.harness.databases import PG_ADMIN_DSN
 from stack.harness.flows import Flow
 from stack.harness.measures import handler_breakdown, scrape_handler_seconds
 from stack.harness.resources import counters_delta, cpu_delta
 from stack.harness.servers import OwnServers
-from stack.harness.stack import (
-    PG_ADMIN_DSN,
-    Stack,
-    StackOptions,
-    notifications_available,
-)
+from stack.harness.stack import Stack, StackOptions, notifications_available
 from tests.perf.bench_baseline_relay import MODES, run_baseline
 from tests.perf.pipeline_run import (
     Run,
@@ -76,6 +73,30 @@ async def database_per_flow(
 
 def instance_urls(stack: Stack) -> list[str]:
     return [i.url for group in stack.instances.values() for i in group if i.process.running]
+
+
+async def measured(
+    run: Run, play: Callable[[], Awaitable[list[Flow]]], drain_timeout: float, **params: Any
+) -> tuple[list[Flow], dict[str, Any]]:
+    """One phase: the flows ``play`` starts, drained, analysed, with what they cost the stack
+    (CPU, peak memory, handler time, database work per flow) beside the phase's ``params``."""
+    stack = run.stack
+    cpu0 = stack.sampler.cpu_seconds()
+    stack.sampler.reset_peaks()
+    handlers0 = await scrape_handler_seconds(instance_urls(stack))
+    db0 = await stack.database_stats()
+    flows = await play()
+    drained = await run.drain(flows, timeout=drain_timeout)
+    phase = run.analyse(flows, cpu_delta(cpu0, stack.sampler.cpu_seconds()))
+    phase |= params | {
+        "drained": drained,
+        "peak_rss_mib": stack.sampler.peak_rss_mib(),
+        "handlers": handler_breakdown(
+            handlers0, await scrape_handler_seconds(instance_urls(stack))
+        ),
+        "database_per_flow": await database_per_flow(stack, db0, flows),
+    }
+    return flows, phase
 
 
 def phase_line(name: str, phase: dict[str, Any]) -> str:
@@ -141,27 +162,17 @@ async def run_pipeline(
                 scaled_at["seconds_to_stable_groups"] = round(time.monotonic() - t0, 1)
                 log(f"scale-out: groups stable after {scaled_at['seconds_to_stable_groups']} s")
 
-            cpu0 = stack.sampler.cpu_seconds()
-            stack.sampler.reset_peaks()
-            handlers0 = await scrape_handler_seconds(instance_urls(stack))
-            db0 = await stack.database_stats()
-            flows = await run.sustained(
-                args.rate,
-                args.duration,
-                (args.scale_out_at, add_second_instances) if scale_out else None,
-            )
-            drained = await run.drain(flows, timeout=args.drain_timeout)
-            sustained = run.analyse(flows, cpu_delta(cpu0, stack.sampler.cpu_seconds()))
-            sustained |= {
-                "rate": args.rate,
-                "duration": args.duration,
-                "drained": drained,
-                "peak_rss_mib": stack.sampler.peak_rss_mib(),
-                "handlers": handler_breakdown(
-                    handlers0, await scrape_handler_seconds(instance_urls(stack))
+            flows, sustained = await measured(
+                run,
+                lambda: run.sustained(
+                    args.rate,
+                    args.duration,
+                    (args.scale_out_at, add_second_instances) if scale_out else None,
                 ),
-                "database_per_flow": await database_per_flow(stack, db0, flows),
-            }
+                args.drain_timeout,
+                rate=args.rate,
+                duration=args.duration,
+            )
             if scale_out:
                 sustained["scale_out"] = {"at_seconds": args.scale_out_at} | scaled_at
             log(phase_line("sustained", sustained))
@@ -172,23 +183,13 @@ async def run_pipeline(
 
             # (b) saturation.
             if args.count > 0:
-                cpu0 = stack.sampler.cpu_seconds()
-                stack.sampler.reset_peaks()
-                handlers0 = await scrape_handler_seconds(instance_urls(stack))
-                db0 = await stack.database_stats()
-                flows = await run.saturation(args.count, args.concurrency)
-                drained = await run.drain(flows, timeout=args.drain_timeout)
-                saturation = run.analyse(flows, cpu_delta(cpu0, stack.sampler.cpu_seconds()))
-                saturation |= {
-                    "count": args.count,
-                    "concurrency": args.concurrency,
-                    "drained": drained,
-                    "peak_rss_mib": stack.sampler.peak_rss_mib(),
-                    "handlers": handler_breakdown(
-                        handlers0, await scrape_handler_seconds(instance_urls(stack))
-                    ),
-                    "database_per_flow": await database_per_flow(stack, db0, flows),
-                }
+                flows, saturation = await measured(
+                    run,
+                    lambda: run.saturation(args.count, args.concurrency),
+                    args.drain_timeout,
+                    count=args.count,
+                    concurrency=args.concurrency,
+                )
                 log(phase_line("saturation", saturation))
                 run.flows += flows
                 result["saturation"] = saturation

@@ -54,6 +54,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from stack.harness.databases import plain_dsn
 from stack.harness.flow_run import FlowRun
 from stack.harness.flows import (
     Demandes,
@@ -64,7 +65,7 @@ from stack.harness.flows import (
 )
 from stack.harness.process import ROOT
 from stack.harness.servers import OwnServers
-from stack.harness.stack import Stack, StackOptions, notifications_available, plain_dsn
+from stack.harness.stack import Stack, StackOptions, notifications_available
 from tests.perf.drill_check import check, dead_letter_records, verdict
 from tests.perf.drill_faults import (
     DrillTap,

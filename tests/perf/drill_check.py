@@ -22,7 +22,7 @@ from stack.harness.stack import Stack
 if TYPE_CHECKING:
     from tests.perf.drill import DrillRun
 
-# The requester's message for each stage's event (services/notifications/domain/rules.py).
+# The requester's message for each stage's event (services/notifications/domain/rules/).
 REQUESTER_KIND = {
     "submitted": "demande_recue",
     "proposed": "acteur_propose",

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from stack.harness.databases import plain_dsn
 from stack.harness.flow_run import FlowRun
 from stack.harness.flows import (
     STAGES,
@@ -27,7 +28,7 @@ from stack.harness.flows import (
 )
 from stack.harness.mail_clock import MESSAGE_ID_DOMAIN
 from stack.harness.measures import latency_summary
-from stack.harness.stack import Stack, plain_dsn
+from stack.harness.stack import Stack
 from tests.perf.result_file import log
 
 

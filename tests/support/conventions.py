@@ -15,9 +15,10 @@ import httpx
 from services.billing.service_layer import conventions
 from services.billing.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
-from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted
+from shared.contracts.matching import AssignmentCompleted
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from tests.support import events
 from tests.support.tokens import bearer
 
 
@@ -64,24 +65,12 @@ async def send_and_sign(
 
 
 async def sign_for_completions(
-    unit_of_work: Callable[[], UnitOfWork], events: Sequence[AssignmentCompleted]
+    unit_of_work: Callable[[], UnitOfWork], completions: Sequence[AssignmentCompleted]
 ) -> None:
     """Through billing's own use cases (no broker, no HTTP): for each completion to come,
     its lead acceptance's convention, prepared, sent by the team, signed."""
-    for event in events:
-        accepted = AssignmentAccepted(
-            assignment_id=event.assignment_id,
-            request_id=event.request_id,
-            departement=event.departement,
-            actor_id=event.actor_id,
-            actor_name=event.actor_name,
-            accepted_at=event.started_at,
-            lead=True,
-            actor_kind=event.actor_kind,
-            requester_code=event.requester_code,
-            requester_kind=event.requester_kind,
-            needs=event.needs,
-        )
+    for event in completions:
+        accepted = events.accepted_before(event)
         envelope = Envelope(type=accepted.event_type, source="matching", departement="00")
         now = datetime.now(UTC)
         async with unit_of_work() as uow:

@@ -1,4 +1,5 @@
-"""What every kill -9 test keeps: its seed and the seconds spent in each phase."""
+"""What every kill -9 test keeps: its seed, the draws made from it, and the seconds spent in
+each phase."""
 
 from __future__ import annotations
 
@@ -26,3 +27,11 @@ class Laps:
     @property
     def seconds(self) -> float:
         return round(time.monotonic() - self._started, 1)
+
+
+def crash_start(kill_after: tuple[int, int]) -> tuple[Laps, int, random.Random, int]:
+    """A kill -9 run begins: its laps, its seed, the generator of every draw it makes, and
+    the first draw, how far in (within ``kill_after``) the kill comes."""
+    seed = crash_seed()
+    rng = random.Random(seed)
+    return Laps(), seed, rng, rng.randint(*kill_after)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
@@ -26,6 +27,19 @@ class Record:
 
     def json(self) -> Any:
         return json.loads(self.value)
+
+
+def by_request(records: list[Record], ours: set[str]) -> dict[str, list[Record]]:
+    """Our records on a shared topic, by the demande they are about (others' are left out)."""
+    found: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        try:
+            request_id = str(r.json().get("request_id"))
+        except (ValueError, AttributeError):
+            continue
+        if request_id in ours:
+            found[request_id].append(r)
+    return found
 
 
 class TopicTap:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from shared.messaging.consumer import consumers_of
@@ -60,12 +61,18 @@ async def running_service(
         await runtime.stop()
 
 
-@asynccontextmanager
-async def running_requests_service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("requests", fresh_database, kafka) as running:
-        yield running
+def service_fixture(fixture_name: str, service: str) -> Any:
+    """A pytest fixture named ``fixture_name``: ``service`` running for one test, on a fresh
+    database and the shared broker."""
+
+    @pytest.fixture(name=fixture_name)
+    async def running(
+        fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+    ) -> AsyncIterator[RunningService]:
+        async with running_service(service, fresh_database, kafka_topics) as started:
+            yield started
+
+    return running
 
 
 async def wait_for_assignment(runtime: ServiceRuntime, timeout: float = 30.0) -> None:

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import uuid4
 
 from services.billing.domain.convention import Convention
 from services.billing.domain.invoice import Invoice
 from services.billing.service_layer import conventions, mission_invoices
 from shared.auth.tokens import Principal, Role
-from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted, NeedRef
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted
+from shared.contracts.vocabulary import RequesterKind
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from tests.support import events
 from tests.unit.fakes.billing import FakeUnitOfWork
 
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
@@ -25,16 +25,11 @@ TEAM_49 = Principal(Role.DEPARTEMENT, "agent-49", "49")
 def completion(
     requester: str = "49007", days: str = "2.5", actor: str = "caue"
 ) -> AssignmentCompleted:
-    return AssignmentCompleted(
-        assignment_id=uuid4(),
-        request_id=uuid4(),
-        departement="49",
+    return events.assignment_completed(
         actor_id=f"{actor}49",
-        actor_name="CAUE de Maine-et-Loire",
         actor_kind=actor,
         requester_code=requester,
         requester_kind=RequesterKind.EPCI if len(requester) == 9 else RequesterKind.COMMUNE,
-        needs=[NeedRef(theme=Theme.URBANISME, phase=Phase.FAISABILITE)],
         days_spent=Decimal(days),
         started_at=datetime(2027, 3, 1, tzinfo=UTC),
         completed_at=datetime(2027, 9, 15, tzinfo=UTC),
@@ -43,19 +38,7 @@ def completion(
 
 def acceptance(event: AssignmentCompleted, *, lead: bool = True) -> AssignmentAccepted:
     """The lead actor's acceptance that came before ``event``."""
-    return AssignmentAccepted(
-        assignment_id=event.assignment_id,
-        request_id=event.request_id,
-        departement=event.departement,
-        actor_id=event.actor_id,
-        actor_name=event.actor_name,
-        accepted_at=NOW,
-        lead=lead,
-        actor_kind=event.actor_kind,
-        requester_code=event.requester_code,
-        requester_kind=event.requester_kind,
-        needs=event.needs,
-    )
+    return events.accepted_before(event, accepted_at=NOW, lead=lead)
 
 
 def signatory(code: str) -> Principal:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from services.notifications.domain import rules
 from services.notifications.domain.model import (
@@ -13,14 +12,11 @@ from services.notifications.domain.model import (
     Role,
 )
 from services.notifications.domain.rules import DemandeCard, Known
-from shared.contracts.billing import InvoiceIssued, LineRef
-from shared.contracts.matching import (
-    AssignmentProposed,
-    CriteriaRef,
-    NeedRef,
-)
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
-from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.contracts.billing import InvoiceIssued
+from shared.contracts.matching import AssignmentProposed
+from shared.contracts.requests import Requester, RequestSubmitted
+from shared.contracts.vocabulary import RequesterKind
+from tests.support import events
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 REQUEST = uuid.UUID("5f0e2c9a-8c61-4a53-b0a3-0a7d6a3c1e52")
@@ -35,20 +31,13 @@ CARD = DemandeCard(
     contact_email="marie.dupont@example.fr",
     title="Réhabilitation de la salle des fêtes",
 )
-NEED = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
+NEED = events.NEED
 
 
 def submitted() -> RequestSubmitted:
-    return RequestSubmitted(
+    return events.request_submitted(
         request_id=REQUEST,
-        departement="49",
         requester=Requester(kind=RequesterKind.COMMUNE, code="49007", name="Angers", population=1),
-        contact=Contact(name="Marie Dupont", email="marie.dupont@example.fr"),
-        title="Réhabilitation de la salle des fêtes",
-        description="Diagnostic et programme de travaux.",
-        themes=[Theme.BATIMENTS_PUBLICS],
-        phase=Phase.FAISABILITE,
-        channel="api",
         submitted_at=NOW,
     )
 
@@ -57,55 +46,50 @@ def proposed(**overrides: object) -> AssignmentProposed:
     values: dict[str, object] = {
         "assignment_id": ASSIGNMENT,
         "request_id": REQUEST,
-        "departement": "49",
-        "actor_id": "caue49",
-        "actor_name": "CAUE de Maine-et-Loire",
-        "requester_code": "49007",
-        "actor_kind": "caue",
-        "needs": [NEED],
-        "lead": True,
-        "round": 1,
-        "criteria": CriteriaRef(
-            coverage=1, expertise=1, load=1, continuity=0, locality=1, score=0.9
-        ),
-        "reasons": "Couvre 1 besoin sur 1.",
         "respond_by": datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
         "proposed_at": NOW,
     }
-    return AssignmentProposed.model_validate(values | overrides)
+    return events.assignment_proposed(**(values | overrides))
 
 
 def invoice(request_id: uuid.UUID | None = REQUEST) -> InvoiceIssued:
-    return InvoiceIssued(
-        document_id=uuid.uuid4(),
-        number="49-2027-000042",
-        departement="49",
-        year=2027,
-        collectivite_code="49007",
-        collectivite_kind=RequesterKind.COMMUNE,
+    return events.mission_invoice(
         collectivite_name="Angers",
-        lines=[
-            LineRef(
-                kind="mission",
-                label="Mission",
-                quantity=Decimal("3.5"),
-                unit="jour",
-                unit_price=Decimal("350"),
-                amount_excl_tax=Decimal("1225.00"),
-                vat_rate=Decimal("0"),
-                vat_amount=Decimal("0"),
-                amount_incl_tax=Decimal("1225.00"),
-            )
-        ],
-        total_excl_tax=Decimal("1225.00"),
-        total_vat=Decimal("0"),
-        total_incl_tax=Decimal("1225.00"),
         issued_at=NOW,
-        invoice_kind="mission",
-        tariff_version=1,
         request_id=request_id,
         assignment_id=ASSIGNMENT,
     )
+
+
+def reminder(**overrides: object) -> rules.Planned:
+    """The reminder to the CAUE of the demande ``CARD``, due ``NOW``, its address unknown."""
+    values: dict[str, object] = {
+        "departement": "49",
+        "request_id": REQUEST,
+        "actor_id": "caue49",
+        "actor_name": "CAUE",
+        "respond_by": NOW,
+        "actor_address": None,
+        "demande": CARD,
+    }
+    return rules.reminder(**(values | overrides))  # type: ignore[arg-type]
+
+
+def dead_letter_notice(**overrides: object) -> rules.Planned:
+    """What the team of the 49 is told when a webhook delivery was given up after 8 tries."""
+    values: dict[str, object] = {
+        "departement": "49",
+        "team_address": TEAM,
+        "failed_kind": Kind.WEBHOOK,
+        "failed_role": Role.SUBSCRIBER,
+        "channel": "webhook",
+        "reason": "http_500",
+        "attempts": 8,
+        "source_event_type": "matching.assignment.proposed.v1",
+        "source_event_id": "0b6c3f7e-5d0a-4c39-9a51-2f1f8c1f9d11",
+        "subscription_id": None,
+    }
+    return rules.dead_letter_notice(**(values | overrides))  # type: ignore[arg-type]
 
 
 def known(**overrides: object) -> Known:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -288,6 +288,21 @@ def candidates(case: Case) -> list[Actor]:
     ]
 
 
+def smallest_covers(case: Case, pool: list[Actor]) -> Iterator[tuple[Actor, ...]]:
+    """By brute force, every set of the fewest candidates that covers all the needs any of
+    them covers."""
+    coverable = {need for need in case.needs if any(covers(actor, need) for actor in pool)}
+    for size in range(len(pool) + 1):
+        found = False
+        for subset in itertools.combinations(pool, size):
+            covered = {need for actor in subset for need in case.needs if covers(actor, need)}
+            if covered == coverable:
+                found = True
+                yield subset
+        if found:
+            return
+
+
 def expected_score(actor: Actor, case: Case) -> int:
     """The score in units of 1e-4, as the rules define it."""
     needs = set(case.needs)
@@ -384,21 +399,11 @@ def test_the_chain_is_the_smallest_then_best_scored_then_first_by_id(case: Case)
     if len(pool) > 8:
         return
 
-    reach = {actor.id: {need for need in case.needs if covers(actor, need)} for actor in pool}
-    score = {actor.id: expected_score(actor, case) for actor in pool}
-    coverable = set().union(*reach.values())
-    best: tuple[int, tuple[str, ...]] | None = None
-    for size in range(len(pool) + 1):
-        for subset in itertools.combinations(sorted(reach), size):
-            if set().union(*(reach[actor_id] for actor_id in subset)) != coverable:
-                continue
-            key = (-sum(score[actor_id] for actor_id in subset), subset)
-            best = key if best is None or key < best else best
-        if best is not None:
-            break
-    assert best is not None
-    chain = tuple(sorted(link.candidate.actor.id for link in proposal.links))
-    assert chain == best[1]
+    best = min(
+        (-sum(expected_score(actor, case) for actor in subset), sorted(a.id for a in subset))
+        for subset in smallest_covers(case, pool)
+    )
+    assert sorted(link.candidate.actor.id for link in proposal.links) == best[1]
 
 
 @settings(FAST, max_examples=500)
@@ -431,11 +436,5 @@ def test_needs_over_several_phases_keep_the_chain_minimal_and_coherent(case: Cas
     assert len(assigned) == len(set(assigned))
     assert set(assigned) | set(proposal.uncovered) == set(case.needs)
 
-    coverable = {need for need in case.needs if any(covers(actor, need) for actor in pool)}
-    smallest = next(
-        size
-        for size in range(len(pool) + 1)
-        for subset in itertools.combinations(pool, size)
-        if {need for actor in subset for need in case.needs if covers(actor, need)} == coverable
-    )
+    smallest = len(next(smallest_covers(case, pool)))
     assert len(proposal.links) == smallest

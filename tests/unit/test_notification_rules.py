@@ -14,25 +14,19 @@ from services.notifications.domain.model import (
     Role,
 )
 from services.notifications.domain.rules import Subscription, Unresolved
-from shared.contracts.matching import (
-    AssignmentAccepted,
-    AssignmentCompleted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    RequestUnmatched,
-)
 from shared.contracts.requests import RequestWithdrawn
-from shared.contracts.vocabulary import RequesterKind
+from tests.support import events
 from tests.unit.notification_events import (
     ASSIGNMENT,
     CARD,
-    NEED,
     NOW,
     REQUEST,
     TEAM,
+    dead_letter_notice,
     invoice,
     known,
     proposed,
+    reminder,
     submitted,
     who,
 )
@@ -86,31 +80,11 @@ def test_a_proposal_that_overtakes_its_demande_waits_for_the_address() -> None:
     ("event", "kind"),
     [
         (
-            AssignmentAccepted(
-                assignment_id=ASSIGNMENT,
-                request_id=REQUEST,
-                departement="49",
-                actor_id="caue49",
-                actor_name="CAUE",
-                accepted_at=NOW,
-            ),
+            events.assignment_accepted(assignment_id=ASSIGNMENT, request_id=REQUEST),
             Kind.MISSION_ACCEPTEE,
         ),
         (
-            AssignmentCompleted(
-                assignment_id=ASSIGNMENT,
-                request_id=REQUEST,
-                departement="49",
-                actor_id="caue49",
-                actor_name="CAUE",
-                actor_kind="caue",
-                requester_code="49007",
-                requester_kind=RequesterKind.COMMUNE,
-                needs=[NEED],
-                days_spent=Decimal("3.5"),
-                started_at=NOW,
-                completed_at=NOW,
-            ),
+            events.assignment_completed(assignment_id=ASSIGNMENT, request_id=REQUEST),
             Kind.MISSION_TERMINEE,
         ),
     ],
@@ -125,24 +99,8 @@ def test_acceptance_and_completion_go_to_the_requester(event: object, kind: Kind
 
 
 def test_unmatched_and_expired_go_to_the_departement_team() -> None:
-    unmatched = RequestUnmatched(
-        request_id=REQUEST,
-        departement="49",
-        requester_code="49007",
-        uncovered_needs=[NEED],
-        reasons=["caue49 : capacité atteinte"],
-        summary_text="Aucun acteur disponible.",
-        unmatched_at=NOW,
-    )
-    expired = AssignmentExpired(
-        assignment_id=ASSIGNMENT,
-        request_id=REQUEST,
-        departement="49",
-        actor_id="caue49",
-        actor_name="CAUE",
-        respond_by=NOW,
-        expired_at=NOW,
-    )
+    unmatched = events.request_unmatched(request_id=REQUEST, unmatched_at=NOW)
+    expired = events.assignment_expired(assignment_id=ASSIGNMENT, request_id=REQUEST)
     assert who(rules.plan(unmatched, known())) == [(Kind.DEMANDE_SANS_ACTEUR, Role.TEAM, TEAM)]
     assert who(rules.plan(expired, known())) == [(Kind.PROPOSITION_EXPIREE, Role.TEAM, TEAM)]
     assert rules.plan(unmatched, known())[0].recipient == "team:49"
@@ -161,14 +119,7 @@ def test_events_without_a_rule_send_no_email() -> None:
     withdrawn = RequestWithdrawn(
         request_id=REQUEST, departement="49", requester_code="49007", withdrawn_at=NOW
     )
-    declined = AssignmentDeclined(
-        assignment_id=ASSIGNMENT,
-        request_id=REQUEST,
-        departement="49",
-        actor_id="caue49",
-        actor_name="CAUE",
-        declined_at=NOW,
-    )
+    declined = events.assignment_declined(assignment_id=ASSIGNMENT, request_id=REQUEST)
     assert rules.plan(withdrawn, known()) == []
     assert rules.plan(declined, known()) == []
 
@@ -204,15 +155,7 @@ def test_reminder_comes_n_hours_before_the_deadline_unless_too_close() -> None:
 
 
 def test_reminder_without_actor_address_is_unresolved() -> None:
-    planned = rules.reminder(
-        departement="49",
-        request_id=REQUEST,
-        actor_id="caue49",
-        actor_name="CAUE",
-        respond_by=NOW,
-        actor_address=None,
-        demande=CARD,
-    )
+    planned = reminder()
     assert (planned.kind, planned.role, planned.unresolved) == (
         Kind.RAPPEL_REPONSE,
         Role.ACTOR,
@@ -236,18 +179,7 @@ def test_a_failed_failure_notice_is_not_announced_again() -> None:
     assert rules.tells_team_of_failure(Kind.WEBHOOK)
     assert rules.tells_team_of_failure(Kind.DEMANDE_RECUE)
     assert not rules.tells_team_of_failure(Kind.LIVRAISON_EN_ECHEC)
-    notice = rules.dead_letter_notice(
-        departement="49",
-        team_address=TEAM,
-        failed_kind=Kind.WEBHOOK,
-        failed_role=Role.SUBSCRIBER,
-        channel="webhook",
-        reason="http_500",
-        attempts=8,
-        source_event_type="matching.assignment.proposed.v1",
-        source_event_id="0b6c3f7e-5d0a-4c39-9a51-2f1f8c1f9d11",
-        subscription_id=None,
-    )
+    notice = dead_letter_notice()
     assert (notice.kind, notice.address) == (Kind.LIVRAISON_EN_ECHEC, TEAM)
     assert notice.context["motif"] == "http_500"
 
@@ -257,15 +189,7 @@ def test_a_failed_failure_notice_is_not_announced_again() -> None:
 
 def test_dates_and_amounts_in_french_in_paris_time() -> None:
     def reminded(respond_by: datetime) -> str:
-        planned = rules.reminder(
-            departement="49",
-            request_id=REQUEST,
-            actor_id="caue49",
-            actor_name="CAUE",
-            respond_by=respond_by,
-            actor_address="caue@example.fr",
-            demande=CARD,
-        )
+        planned = reminder(respond_by=respond_by, actor_address="caue@example.fr")
         return str(planned.context["repondre_avant"])
 
     # Paris time, summer and winter.

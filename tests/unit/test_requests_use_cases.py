@@ -13,6 +13,7 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.refdata import get_territories
+from tests.support.submissions import demande_body
 from tests.unit.fakes.requests import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -21,18 +22,12 @@ TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")
 
 def draft(**overrides: object) -> RequestDraft:
     values: dict[str, object] = {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@angers.fr"},
-        "title": "Rénovation énergétique de l'école",
-        "description": "Audit énergétique et programme de travaux pour l'école Jules Ferry.",
         "themes": ["energie", "batiments_publics"],
-        "phase": "faisabilite",
         "estimated_budget": "450000.00",
         "wished_start": date(2027, 1, 15),
         "wished_end": date(2027, 12, 31),
     }
-    values.update(overrides)
-    return RequestDraft.model_validate(values)
+    return RequestDraft.model_validate(demande_body(**(values | overrides)))
 
 
 def submission(d: RequestDraft, departement: str = "49", request_id=None) -> demandes.Submission:

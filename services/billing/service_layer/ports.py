@@ -12,6 +12,7 @@ from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
 from services.billing.domain.convention import Convention, ConventionFilter, UnbilledCompletion
+from services.billing.domain.identities import Buyer, References, Seller
 from services.billing.domain.invoice import Invoice, InvoiceFilter
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
@@ -159,3 +160,16 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def conventions(self) -> ConventionRepository: ...
+
+
+class FacturXRenderer(Protocol):
+    """Writes an invoice as Factur-X (PDF/A-3 with the CII XML) or as the CII XML alone;
+    both refuse, with a :class:`shared.errors.DomainValidationError`, what cannot be sent."""
+
+    def pdf(
+        self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References
+    ) -> bytes: ...
+
+    def xml(
+        self, invoice: Invoice, seller: Seller, buyer: Buyer, references: References
+    ) -> bytes: ...

@@ -36,6 +36,7 @@ def _assignment_from_row(row: Any) -> Assignment:
         completed_at=row.completed_at,
         days_spent=row.days_spent,
         note=row.note,
+        agent=row.agent,
     )
 
 
@@ -79,6 +80,7 @@ class SqlAssignmentRepository:
                 completed_at=a.completed_at,
                 days_spent=a.days_spent,
                 note=a.note,
+                agent=a.agent,
             )
         )
 
@@ -121,5 +123,19 @@ class SqlAssignmentRepository:
             .order_by(assignments.c.respond_by)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+        return [_assignment_from_row(r) for r in rows.all()]
+
+    async def in_charge_of(self, actor_id: str, agent: str) -> list[Assignment]:
+        """The missions under way of one agent of an actor, locked for a hand-over."""
+        rows = await self._session.execute(
+            select(assignments)
+            .where(
+                assignments.c.actor_id == actor_id,
+                assignments.c.agent == agent,
+                assignments.c.status == AssignmentStatus.ACCEPTED.value,
+            )
+            .order_by(assignments.c.responded_at, assignments.c.id)
+            .with_for_update()
         )
         return [_assignment_from_row(r) for r in rows.all()]

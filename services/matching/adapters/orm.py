@@ -4,12 +4,15 @@ and the assignments (proposals, then missions)."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -83,6 +86,7 @@ assignments = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("days_spent", Numeric(7, 2), nullable=True),
     Column("note", Text, nullable=True),
+    Column("agent", String(200), nullable=True),
     Index("assignments_request_idx", "request_id"),
     # The load of an actor is the count of its open assignments.
     Index(
@@ -96,6 +100,63 @@ assignments = Table(
         postgresql_where=text("status = 'proposed'"),
     ),
     Index("assignments_actor_requester_idx", "actor_id", "requester_code"),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("assignments.id"), nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("due_on", Date, nullable=False),
+    # open, done
+    Column("status", String(10), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("done_by", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("milestones_assignment_idx", "assignment_id", "position"),
+)
+
+deliverables = Table(
+    "deliverables",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("assignments.id"), nullable=False),
+    Column("milestone_id", Uuid, ForeignKey("milestones.id"), nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(200), nullable=False),
+    Index("deliverables_assignment_idx", "assignment_id"),
+)
+
+# The bytes of the deliverables when PostgreSQL stores them (the default storage): the
+# storage port's table, read only by its adapter.
+deliverable_contents = Table(
+    "deliverable_contents",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("content_type", String(100), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+mission_handovers = Table(
+    "mission_handovers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, ForeignKey("assignments.id"), nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("from_agent", String(200), nullable=True),
+    Column("to_agent", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("by", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("mission_handovers_assignment_idx", "assignment_id"),
 )
 
 

@@ -7,6 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.matching.adapters.actors import SqlActorRepository
 from services.matching.adapters.assignments import SqlAssignmentRepository
 from services.matching.adapters.demandes import SqlDemandeRepository
+from services.matching.adapters.missions import (
+    SqlDeliverableRepository,
+    SqlHandoverRepository,
+    SqlMilestoneRepository,
+)
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
@@ -14,8 +19,14 @@ class MatchingUnitOfWork(SqlUnitOfWork):
     actors: SqlActorRepository
     demandes: SqlDemandeRepository
     assignments: SqlAssignmentRepository
+    milestones: SqlMilestoneRepository
+    deliverables: SqlDeliverableRepository
+    handovers: SqlHandoverRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.actors = SqlActorRepository(session)
         self.demandes = SqlDemandeRepository(session)
         self.assignments = SqlAssignmentRepository(session)
+        self.milestones = SqlMilestoneRepository(session)
+        self.deliverables = SqlDeliverableRepository(session)
+        self.handovers = SqlHandoverRepository(session)

@@ -69,6 +69,8 @@ class Assignment:
     completed_at: datetime | None = None
     days_spent: Decimal | None = None
     note: str | None = None
+    # The actor's agent in charge of the mission: who accepted it, until a hand-over.
+    agent: str | None = None
 
     def _require(self, *allowed: AssignmentStatus) -> None:
         if self.status not in allowed:
@@ -76,12 +78,13 @@ class Assignment:
                 f"Cette mise en relation est {STATUS_LABELS[self.status]} : action impossible."
             )
 
-    def accept(self, now: datetime) -> None:
+    def accept(self, now: datetime, agent: str | None = None) -> None:
         self._require(AssignmentStatus.PROPOSED)
         if now > self.respond_by:
             raise InvalidTransition("Le délai de réponse est dépassé.")
         self.status = AssignmentStatus.ACCEPTED
         self.responded_at = now
+        self.agent = agent
 
     def decline(self, reason: str | None, now: datetime) -> None:
         self._require(AssignmentStatus.PROPOSED)

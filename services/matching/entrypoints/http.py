@@ -18,7 +18,7 @@ from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, Assign
 from services.matching.domain.routing import Policy
 from services.matching.service_layer import actors, assignments, routing
 from services.matching.service_layer.ports import UnitOfWork
-from shared.contracts.base import Text
+from shared.contracts.base import Line, Text
 from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
 from shared.refdata import get_territories
@@ -120,6 +120,7 @@ class AssignmentView(BaseModel):
     completed_at: datetime | None
     days_spent: Decimal | None
     note: str | None
+    agent: str | None = None
 
     @classmethod
     def of(cls, a: Assignment) -> AssignmentView:
@@ -150,7 +151,16 @@ class AssignmentView(BaseModel):
             completed_at=a.completed_at,
             days_spent=a.days_spent,
             note=a.note,
+            agent=a.agent,
         )
+
+
+class Acceptance(BaseModel):
+    agent: Line | None = Field(
+        default=None,
+        max_length=200,
+        description="L'agent de l'acteur en charge de la mission (par défaut : qui accepte).",
+    )
 
 
 class Decline(BaseModel):
@@ -190,9 +200,16 @@ async def read_assignment(
 @assignments_router.post(
     "/{assignment_id}/accept", response_model=AssignmentView, summary="Accepter (acteur)"
 )
-async def accept(assignment_id: UUID, principal: CurrentPrincipal, uow: UoW) -> AssignmentView:
+async def accept(
+    assignment_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[Acceptance | None, Body()] = None,
+) -> AssignmentView:
     async with uow:
-        done = await assignments.accept(uow, principal, assignment_id, datetime.now(UTC))
+        done = await assignments.accept(
+            uow, principal, assignment_id, datetime.now(UTC), body.agent if body else None
+        )
     return AssignmentView.of(done)
 
 

@@ -7,16 +7,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.matching.config import MatchingRules
-from services.matching.entrypoints import consumers, http
+from services.matching import bootstrap
+from services.matching.config import MatchingRules, MissionSettings
+from services.matching.entrypoints import consumers, http, missions_http
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "matching"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAPI:
+def build(
+    runtime: ServiceRuntime,
+    rules: MatchingRules | None = None,
+    mission_settings: MissionSettings | None = None,
+) -> FastAPI:
     rules = rules or MatchingRules()
+    mission_settings = mission_settings or MissionSettings()
     consumers.register(runtime, rules)
     app = create_app(
         runtime,
@@ -24,15 +30,20 @@ def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAP
         description=(
             "Oriente chaque demande vers les acteurs compétents (thèmes, phases, territoire, "
             "capacité), avec les raisons ; les acteurs acceptent, déclinent, terminent leurs "
-            "missions. Événements sur `matching.assignment.v1` et `matching.actor.v1`."
+            "missions, jalons et livrables. Événements sur `matching.assignment.v1`, "
+            "`matching.mission.v1` et `matching.actor.v1`."
         ),
         routers=[
             http.actors_router,
             http.assignments_router,
             http.unmatched_router,
+            missions_http.missions_router,
+            missions_http.handovers_router,
         ],
     )
     app.state.matching_rules = rules
+    app.state.mission_settings = mission_settings
+    app.state.content_store = bootstrap.content_store(runtime, mission_settings)
     return app
 
 

@@ -20,6 +20,7 @@ from services.matching.service_layer.assignment_events import (
     need_refs,
     record,
 )
+from services.matching.service_layer.missions import start_plan
 from services.matching.service_layer.ports import UnitOfWork
 from services.matching.service_layer.routing import propose_next
 from services.matching.service_layer.scopes import scope_departement
@@ -58,15 +59,23 @@ async def _locked(uow: UnitOfWork, assignment_id: UUID) -> Assignment:
 
 
 async def accept(
-    uow: UnitOfWork, principal: Principal, assignment_id: UUID, now: datetime
+    uow: UnitOfWork,
+    principal: Principal,
+    assignment_id: UUID,
+    now: datetime,
+    agent: str | None = None,
 ) -> Assignment:
+    """The mission starts with its phase's default milestones; ``agent`` (the actor's
+    agent in charge) defaults to whoever accepted for the actor."""
     assignment = await _locked(uow, assignment_id)
     _ensure_may_answer(principal, assignment)
+    in_charge = agent or (principal.subject if principal.role is Role.ACTOR else None)
     try:
-        assignment.accept(now)
+        assignment.accept(now, in_charge)
     except InvalidTransition as exc:
         raise Conflict(str(exc)) from exc
     await uow.assignments.save(assignment)
+    await start_plan(uow, assignment, now)
     demande = await uow.demandes.get(assignment.request_id)
     _, kind = await actor_name(uow, assignment.actor_id)
     # Billing prepares the convention from this event alone: who, for whom, for what.

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from services.matching.domain.deliverables import Deliverable
 from services.matching.domain.lifecycle import Assignment, AssignmentFilter
+from services.matching.domain.missions import Handover, Milestone
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
@@ -64,6 +66,48 @@ class AssignmentRepository(Protocol):
         """Open proposals past their deadline, oldest first; other instances skip them."""
         ...
 
+    async def in_charge_of(self, actor_id: str, agent: str) -> list[Assignment]:
+        """The missions under way of one agent of an actor, locked for a hand-over."""
+        ...
+
+
+class MilestoneRepository(Protocol):
+    async def add(self, m: Milestone) -> None: ...
+
+    async def save(self, m: Milestone) -> None: ...
+
+    async def get(self, milestone_id: UUID, *, lock: bool = False) -> Milestone | None: ...
+
+    async def of_mission(self, assignment_id: UUID) -> list[Milestone]:
+        """In plan order."""
+        ...
+
+
+class DeliverableRepository(Protocol):
+    """What the deliverables are; their bytes are in the :class:`ContentStore`."""
+
+    async def add(self, d: Deliverable) -> None: ...
+
+    async def get(self, deliverable_id: UUID) -> Deliverable | None: ...
+
+    async def of_mission(self, assignment_id: UUID) -> list[Deliverable]: ...
+
+
+class HandoverRepository(Protocol):
+    async def add(self, h: Handover) -> None: ...
+
+    async def of_mission(self, assignment_id: UUID) -> list[Handover]: ...
+
+
+class ContentStore(Protocol):
+    """Where the bytes of the deliverables live: PostgreSQL (default) or an S3-compatible
+    object store. Not part of the unit of work: bytes are put before the description is
+    committed, so a failed commit leaves at worst bytes nobody refers to."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
 
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The matching service's transaction: its repositories and the outbox, all or nothing."""
@@ -76,3 +120,12 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def assignments(self) -> AssignmentRepository: ...
+
+    @property
+    def milestones(self) -> MilestoneRepository: ...
+
+    @property
+    def deliverables(self) -> DeliverableRepository: ...
+
+    @property
+    def handovers(self) -> HandoverRepository: ...

@@ -44,6 +44,9 @@ class Kind(StrEnum):
     CONVENTION_A_SIGNER = "convention_a_signer"
     RAPPEL_CONVENTION = "rappel_convention"
     CONVENTION_EXPIREE = "convention_expiree"
+    JALON_REMIS = "jalon_remis"
+    LIVRABLE_AJOUTE = "livrable_ajoute"
+    MISSION_REAFFECTEE = "mission_reaffectee"
     WEBHOOK = "webhook"
 
     @property
@@ -88,6 +91,9 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.CONVENTION_A_SIGNER: "Convention à signer",
     Kind.RAPPEL_CONVENTION: "Rappel avant l'expiration d'une convention",
     Kind.CONVENTION_EXPIREE: "Convention expirée sans signature",
+    Kind.JALON_REMIS: "Jalon de mission remis",
+    Kind.LIVRABLE_AJOUTE: "Livrable ajouté à une mission",
+    Kind.MISSION_REAFFECTEE: "Mission confiée à un autre agent",
     Kind.WEBHOOK: "Webhook",
 }
 

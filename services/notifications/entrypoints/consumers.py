@@ -1,6 +1,6 @@
 """Subscribers of the notifications service: every event of the demandes, assignments,
-conventions and invoices is recorded as the deliveries it causes; committing them wakes the
-dispatcher, which sends them."""
+missions, conventions and invoices is recorded as the deliveries it causes; committing them
+wakes the dispatcher, which sends them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.contracts.topics import (
     BILLING_CONVENTION,
     BILLING_INVOICE,
     MATCHING_ASSIGNMENT,
+    MATCHING_MISSION,
     REQUESTS_REQUEST,
 )
 from shared.messaging.consumer import Received, Route
@@ -22,6 +23,7 @@ from shared.runtime import ServiceRuntime
 CONSUMED_TOPICS = (
     REQUESTS_REQUEST.name,
     MATCHING_ASSIGNMENT.name,
+    MATCHING_MISSION.name,
     BILLING_INVOICE.name,
     BILLING_CONVENTION.name,
 )

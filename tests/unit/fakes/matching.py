@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Self
 from uuid import UUID
 
+from services.matching.domain.deliverables import Deliverable
 from services.matching.domain.lifecycle import (
     OPEN_STATUSES,
     Assignment,
     AssignmentFilter,
     AssignmentStatus,
 )
+from services.matching.domain.missions import Handover, Milestone
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from tests.unit.fakes import FakeUnitOfWorkBase
@@ -60,6 +62,73 @@ class FakeAssignmentRepository:
             if a.status is AssignmentStatus.PROPOSED and a.respond_by < now
         ]
         return sorted(due, key=lambda a: a.respond_by)[:limit]
+
+    async def in_charge_of(self, actor_id: str, agent: str) -> list[Assignment]:
+        found = [
+            replace(a)
+            for a in self.rows.values()
+            if a.actor_id == actor_id and a.agent == agent and a.status is AssignmentStatus.ACCEPTED
+        ]
+        return sorted(found, key=lambda a: (a.responded_at or a.proposed_at, a.id))
+
+
+class FakeMilestoneRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Milestone] = {}
+
+    async def add(self, m: Milestone) -> None:
+        self.rows[m.id] = replace(m)
+
+    async def save(self, m: Milestone) -> None:
+        self.rows[m.id] = replace(m)
+
+    async def get(self, milestone_id: UUID, *, lock: bool = False) -> Milestone | None:
+        found = self.rows.get(milestone_id)
+        return replace(found) if found else None
+
+    async def of_mission(self, assignment_id: UUID) -> list[Milestone]:
+        found = [replace(m) for m in self.rows.values() if m.assignment_id == assignment_id]
+        return sorted(found, key=lambda m: m.position)
+
+
+class FakeDeliverableRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Deliverable] = {}
+
+    async def add(self, d: Deliverable) -> None:
+        self.rows[d.id] = d
+
+    async def get(self, deliverable_id: UUID) -> Deliverable | None:
+        return self.rows.get(deliverable_id)
+
+    async def of_mission(self, assignment_id: UUID) -> list[Deliverable]:
+        found = [d for d in self.rows.values() if d.assignment_id == assignment_id]
+        return sorted(found, key=lambda d: (d.added_at, d.id))
+
+
+class FakeHandoverRepository:
+    def __init__(self) -> None:
+        self.rows: list[Handover] = []
+
+    async def add(self, h: Handover) -> None:
+        self.rows.append(h)
+
+    async def of_mission(self, assignment_id: UUID) -> list[Handover]:
+        return [h for h in self.rows if h.assignment_id == assignment_id]
+
+
+class FakeContentStore:
+    """The storage port in memory; not transactional, like the real ones."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+
+    async def get(self, key: str) -> bytes | None:
+        found = self.objects.get(key)
+        return found[0] if found else None
 
 
 class FakeActorRepository:
@@ -135,6 +204,9 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.assignments = FakeAssignmentRepository()
         self.actors = FakeActorRepository(self.assignments)
         self.demandes = FakeDemandeRepository()
+        self.milestones = FakeMilestoneRepository()
+        self.deliverables = FakeDeliverableRepository()
+        self.handovers = FakeHandoverRepository()
         self._commit_repositories()
 
     async def __aenter__(self) -> Self:
@@ -147,11 +219,19 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             dict(self.actors.versions),
             dict(self.demandes.rows),
             dict(self.assignments.rows),
+            dict(self.milestones.rows),
+            dict(self.deliverables.rows),
+            list(self.handovers.rows),
         )
 
     def _rollback_repositories(self) -> None:
-        actors, versions, demandes, assignments = self._committed
+        actors, versions, demandes, assignments, milestones, deliverables, handovers = (
+            self._committed
+        )
         self.actors.rows = dict(actors)
         self.actors.versions = dict(versions)
         self.demandes.rows = dict(demandes)
         self.assignments.rows = dict(assignments)
+        self.milestones.rows = dict(milestones)
+        self.deliverables.rows = dict(deliverables)
+        self.handovers.rows = list(handovers)
