@@ -8,6 +8,7 @@ from shared.contracts.billing import (
     AdhesionRegistered,
     CreditNoteIssued,
     InvoiceIssued,
+    MembershipOffered,
 )
 from shared.contracts.matching import (
     ActorRegistered,
@@ -38,6 +39,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestUnmatched,
     AdhesionRegistered,
     AdhesionEnded,
+    MembershipOffered,
     InvoiceIssued,
     CreditNoteIssued,
     DeliverySent,

@@ -17,6 +17,7 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
+from tests.component.test_notifications_membership_offer import offered
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -87,6 +88,7 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
             for k in (Kind.DEMANDE_RECUE, Kind.ACTEUR_PROPOSE)
         ],
     }
+    contexts[Kind.OFFRE_ADHESION] = rules.plan(offered(d), known)[0].context
     assert set(contexts) == set(Kind) - {Kind.WEBHOOK}
     for kind, context in contexts.items():
         rendered = templates.render(kind, context)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.matching.adapters.actors import SqlActorRepository
 from services.matching.adapters.assignments import SqlAssignmentRepository
 from services.matching.adapters.demandes import SqlDemandeRepository
+from services.matching.adapters.memberships import SqlMembershipRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
 
@@ -14,8 +15,10 @@ class MatchingUnitOfWork(SqlUnitOfWork):
     actors: SqlActorRepository
     demandes: SqlDemandeRepository
     assignments: SqlAssignmentRepository
+    memberships: SqlMembershipRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.actors = SqlActorRepository(session)
         self.demandes = SqlDemandeRepository(session)
         self.assignments = SqlAssignmentRepository(session)
+        self.memberships = SqlMembershipRepository(session)

@@ -247,6 +247,10 @@ class UnmatchedView(BaseModel):
     uncovered_needs: list[str]
     summary: str
     since: datetime
+    reason: str | None = Field(
+        default=None,
+        description="aucun_acteur, territoire, eligibilite, adhesion_requise, capacite, refus",
+    )
 
 
 @unmatched_router.get(
@@ -269,6 +273,7 @@ async def list_unmatched(
             uncovered_needs=[str(n) for n in d.uncovered],
             summary=d.summary,
             since=d.updated_at,
+            reason=d.unmatched_reason,
         )
         for d in found
     ]

@@ -1,14 +1,16 @@
 """``mg-matching``: the matching service process (HTTP API, subscribers, expiry sweep,
-outbox relay)."""
+outbox relay); ``mg-matching rebuild-memberships`` rebuilds its projection of the
+adhésions from the topic."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import typer
 from fastapi import FastAPI
 
 from services.matching.config import MatchingRules
-from services.matching.entrypoints import consumers, http
+from services.matching.entrypoints import consumers, http, memberships_cli
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "matching"
@@ -36,8 +38,24 @@ def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAP
     return app
 
 
+app = typer.Typer(help="The matching service.", add_completion=False)
+
+
+@app.callback(invoke_without_command=True)
+def serve(context: typer.Context) -> None:
+    """Without a command: run the service."""
+    if context.invoked_subcommand is None:
+        run_service(NAME, MIGRATIONS, build)
+
+
+@app.command("rebuild-memberships")
+def rebuild_memberships() -> None:
+    """Rebuild the projection of the adhésions from offset 0 of billing.adhesion.v1."""
+    memberships_cli.rebuild_memberships(NAME, MIGRATIONS)
+
+
 def run() -> None:
-    run_service(NAME, MIGRATIONS, build)
+    app()
 
 
 if __name__ == "__main__":

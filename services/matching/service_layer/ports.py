@@ -1,5 +1,6 @@
 """What the matching use cases need of the outside world, as Protocols: one repository
-per aggregate (actors, routed demandes, assignments) and the unit of work holding them.
+per aggregate (actors, routed demandes, assignments), the projection of the adhésions,
+and the unit of work holding them.
 
 The SQL adapters (``services.matching.adapters``) and the tests' fakes
 (``tests.unit.fakes.matching``) both satisfy them; ``bootstrap`` wires the former.
@@ -7,11 +8,13 @@ The SQL adapters (``services.matching.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from services.matching.domain.lifecycle import Assignment, AssignmentFilter
+from services.matching.domain.membership import Membership
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
@@ -65,6 +68,26 @@ class AssignmentRepository(Protocol):
         ...
 
 
+class MembershipRepository(Protocol):
+    async def register(self, m: Membership) -> None:
+        """Store the adhésion; one already known is left as it is (its end kept)."""
+        ...
+
+    async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
+        """Mark it ended; False when the adhésion is unknown."""
+        ...
+
+    async def of(self, departement: str, codes: Collection[str]) -> list[Membership]:
+        """Every adhésion, of any year, of these collectivités in the département."""
+        ...
+
+    async def clear(self) -> int:
+        """Forget every adhésion (before a rebuild); how many there were."""
+        ...
+
+    async def count(self) -> int: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The matching service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -76,3 +99,6 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def assignments(self) -> AssignmentRepository: ...
+
+    @property
+    def memberships(self) -> MembershipRepository: ...

@@ -1,5 +1,5 @@
-"""Subscribers of the notifications service: every event of the demandes, assignments
-and invoices is recorded as the deliveries it causes; committing them wakes the
+"""Subscribers of the notifications service: every event of the demandes, assignments,
+adhésions and invoices is recorded as the deliveries it causes; committing them wakes the
 dispatcher, which sends them."""
 
 from __future__ import annotations
@@ -10,11 +10,21 @@ from typing import Any
 from services.notifications.bootstrap import ConsumingUnitOfWork, Notifications
 from services.notifications.service_layer.events import record_event
 from shared.contracts.registry import EVENT_MODELS
-from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT, REQUESTS_REQUEST
+from shared.contracts.topics import (
+    BILLING_ADHESION,
+    BILLING_INVOICE,
+    MATCHING_ASSIGNMENT,
+    REQUESTS_REQUEST,
+)
 from shared.messaging.consumer import Received, Route
 from shared.runtime import ServiceRuntime
 
-CONSUMED_TOPICS = (REQUESTS_REQUEST.name, MATCHING_ASSIGNMENT.name, BILLING_INVOICE.name)
+CONSUMED_TOPICS = (
+    REQUESTS_REQUEST.name,
+    MATCHING_ASSIGNMENT.name,
+    BILLING_ADHESION.name,
+    BILLING_INVOICE.name,
+)
 
 # Every type of these topics: those without an email rule may still go to webhooks.
 CONSUMED_TYPES = tuple(m.event_type for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS)

@@ -6,6 +6,7 @@ only through them; a rollback puts back what the last commit left.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Self
@@ -17,6 +18,7 @@ from services.matching.domain.lifecycle import (
     AssignmentFilter,
     AssignmentStatus,
 )
+from services.matching.domain.membership import Membership
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
 from tests.unit.fakes import FakeUnitOfWorkBase
@@ -129,12 +131,42 @@ class FakeDemandeRepository:
         return found[offset : offset + limit]
 
 
+class FakeMembershipRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Membership] = {}
+
+    async def register(self, m: Membership) -> None:
+        self.rows.setdefault(m.adhesion_id, m)
+
+    async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
+        found = self.rows.get(adhesion_id)
+        if found is None:
+            return False
+        self.rows[adhesion_id] = replace(found, ended_at=ended_at)
+        return True
+
+    async def of(self, departement: str, codes: Collection[str]) -> list[Membership]:
+        return [
+            m
+            for m in self.rows.values()
+            if m.departement == departement and m.collectivite_code in codes
+        ]
+
+    async def clear(self) -> int:
+        count, self.rows = len(self.rows), {}
+        return count
+
+    async def count(self) -> int:
+        return len(self.rows)
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("matching")
         self.assignments = FakeAssignmentRepository()
         self.actors = FakeActorRepository(self.assignments)
         self.demandes = FakeDemandeRepository()
+        self.memberships = FakeMembershipRepository()
         self._commit_repositories()
 
     async def __aenter__(self) -> Self:
@@ -147,11 +179,13 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             dict(self.actors.versions),
             dict(self.demandes.rows),
             dict(self.assignments.rows),
+            dict(self.memberships.rows),
         )
 
     def _rollback_repositories(self) -> None:
-        actors, versions, demandes, assignments = self._committed
+        actors, versions, demandes, assignments, memberships = self._committed
         self.actors.rows = dict(actors)
         self.actors.versions = dict(versions)
         self.demandes.rows = dict(demandes)
         self.assignments.rows = dict(assignments)
+        self.memberships.rows = dict(memberships)

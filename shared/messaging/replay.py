@@ -1,0 +1,105 @@
+"""Reading a whole topic from offset 0, for the commands that rebuild a projection.
+
+A replay reads every partition from its beginning up to the end offsets it saw when it
+started (what is written afterwards is the live subscriber's to apply), parses each
+record as the idempotent consumer does (CloudEvents envelope, payload model by
+``ce_type``) and skips the types it was not asked for. It joins no consumer group and
+commits no offset: the service's own subscription is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.contracts.base import EventPayload
+from shared.contracts.registry import EVENT_MODELS
+from shared.messaging.broker import client_options
+from shared.messaging.envelope import H_TYPE, Envelope, decode_headers
+from shared.settings import KafkaSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    envelope: Envelope
+    payload: EventPayload
+
+
+class TopicReplay:
+    """``async with TopicReplay(...) as replay``: ``replay.total`` records to read, then
+    ``async for records in replay.batches()``; ``replay.read`` counts those read so far."""
+
+    def __init__(
+        self, kafka: KafkaSettings, topic: str, event_types: Collection[str], client_id: str
+    ) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._models = {m.event_type: m for m in EVENT_MODELS if m.event_type in event_types}
+        self._client_id = client_id
+        self._consumer: AIOKafkaConsumer | None = None
+        self._ends: dict[TopicPartition, int] = {}
+        self.total = 0
+        self.read = 0
+
+    async def __aenter__(self) -> TopicReplay:
+        consumer = AIOKafkaConsumer(
+            **client_options(self._kafka),
+            client_id=self._client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=2000,
+        )
+        await consumer.start()
+        self._consumer = consumer
+        # topics() fetches the cluster's metadata, which partitions_for_topic() only reads.
+        known = (
+            consumer.partitions_for_topic(self._topic)
+            if self._topic in await consumer.topics()
+            else None
+        )
+        if not known:
+            await consumer.stop()
+            self._consumer = None
+            raise LookupError(f"topic {self._topic} does not exist")
+        assigned = [TopicPartition(self._topic, p) for p in sorted(known)]
+        consumer.assign(assigned)
+        starts = await consumer.beginning_offsets(assigned)
+        self._ends = {tp: end for tp, end in (await consumer.end_offsets(assigned)).items()}
+        self.total = sum(self._ends[tp] - starts[tp] for tp in assigned)
+        await consumer.seek_to_beginning(*assigned)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def batches(self) -> AsyncIterator[list[Replayed]]:
+        """The records of the topic, batch after batch, until the end offsets seen at start."""
+        consumer = self._consumer
+        assert consumer is not None, "use TopicReplay in an async with"
+        pending = {tp for tp, end in self._ends.items() if end > await consumer.position(tp)}
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000)
+            batch: list[Replayed] = []
+            for tp, records in fetched.items():
+                end = self._ends[tp]
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    self.read += 1
+                    parsed = self._parse(record)
+                    if parsed is not None:
+                        batch.append(parsed)
+                if await consumer.position(tp) >= end:
+                    pending.discard(tp)
+            yield batch
+
+    def _parse(self, record: Any) -> Replayed | None:
+        headers = decode_headers(record.headers or ())
+        model = self._models.get(headers.get(H_TYPE, ""))
+        if model is None:
+            return None
+        return Replayed(Envelope.from_headers(headers), model.model_validate_json(record.value))
