@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.base import EventPayload
 from shared.contracts.registry import EVENT_MODELS
@@ -45,6 +46,9 @@ class TopicReplay:
         self.read = 0
 
     async def __aenter__(self) -> TopicReplay:
+        known = await self._partitions()
+        if not known:
+            raise LookupError(f"topic {self._topic} does not exist")
         consumer = AIOKafkaConsumer(
             **client_options(self._kafka),
             client_id=self._client_id,
@@ -54,16 +58,6 @@ class TopicReplay:
         )
         await consumer.start()
         self._consumer = consumer
-        # topics() fetches the cluster's metadata, which partitions_for_topic() only reads.
-        known = (
-            consumer.partitions_for_topic(self._topic)
-            if self._topic in await consumer.topics()
-            else None
-        )
-        if not known:
-            await consumer.stop()
-            self._consumer = None
-            raise LookupError(f"topic {self._topic} does not exist")
         assigned = [TopicPartition(self._topic, p) for p in sorted(known)]
         consumer.assign(assigned)
         starts = await consumer.beginning_offsets(assigned)
@@ -71,6 +65,20 @@ class TopicReplay:
         self.total = sum(self._ends[tp] - starts[tp] for tp in assigned)
         await consumer.seek_to_beginning(*assigned)
         return self
+
+    async def _partitions(self) -> list[int]:
+        admin = AIOKafkaAdminClient(**client_options(self._kafka), client_id=self._client_id)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([self._topic])
+        finally:
+            await admin.close()
+        return sorted(
+            p["partition"]
+            for t in described
+            if t["topic"] == self._topic and not t["error_code"]
+            for p in t["partitions"]
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         if self._consumer is not None:

@@ -48,8 +48,7 @@ def registered(
 
 async def project(uow: FakeUnitOfWork, *events: EventPayload) -> None:
     async with uow:
-        for event in events:
-            await memberships.apply(uow, event)
+        await memberships.apply(uow, events)
         await uow.commit()
 
 

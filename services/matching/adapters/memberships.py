@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -32,18 +32,25 @@ class SqlMembershipRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def register(self, m: Membership) -> None:
+    async def register(self, added: Sequence[Membership]) -> None:
+        if not added:
+            return
         # A replay may bring a registration after its end was applied: keep the end.
         await self._session.execute(
             pg_insert(memberships)
             .values(
-                adhesion_id=m.adhesion_id,
-                departement=m.departement,
-                collectivite_code=m.collectivite_code,
-                collectivite_kind=m.collectivite_kind.value,
-                year=m.year,
-                registered_at=m.registered_at,
-                ended_at=m.ended_at,
+                [
+                    {
+                        "adhesion_id": m.adhesion_id,
+                        "departement": m.departement,
+                        "collectivite_code": m.collectivite_code,
+                        "collectivite_kind": m.collectivite_kind.value,
+                        "year": m.year,
+                        "registered_at": m.registered_at,
+                        "ended_at": m.ended_at,
+                    }
+                    for m in added
+                ]
             )
             .on_conflict_do_nothing(index_elements=[memberships.c.adhesion_id])
         )
@@ -70,9 +77,10 @@ class SqlMembershipRepository:
         result = await self._session.execute(delete(memberships))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def count(self) -> int:
-        return int(
-            (
-                await self._session.execute(select(func.count()).select_from(memberships))
-            ).scalar_one()
-        )
+    async def count(self, departement: str | None = None, year: int | None = None) -> int:
+        query = select(func.count()).select_from(memberships)
+        if departement is not None:
+            query = query.where(memberships.c.departement == departement)
+        if year is not None:
+            query = query.where(memberships.c.year == year)
+        return int((await self._session.execute(query)).scalar_one())

@@ -30,7 +30,7 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
         await routing.follow_withdrawal(uow, event.payload, event.envelope, datetime.now(UTC))
 
     async def on_adhesion(uow: UnitOfWork, event: Received[Any]) -> None:
-        await memberships.apply(uow, event.payload)
+        await memberships.apply(uow, [event.payload])
 
     consumer = bootstrap.consumer(
         runtime,

@@ -32,6 +32,7 @@ def build(runtime: ServiceRuntime, rules: MatchingRules | None = None) -> FastAP
             http.actors_router,
             http.assignments_router,
             http.unmatched_router,
+            http.members_router,
         ],
     )
     app.state.matching_rules = rules

@@ -11,26 +11,35 @@ from collections.abc import AsyncIterable, Callable, Iterable
 
 from services.matching.domain.membership import Membership
 from services.matching.service_layer.ports import UnitOfWork
+from services.matching.service_layer.scopes import scope_departement
+from shared.auth.tokens import Principal, Role
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
+from shared.errors import Forbidden
 
 
-async def apply(uow: UnitOfWork, event: EventPayload) -> None:
-    """Take one adhésion event into the projection; other types change nothing."""
-    match event:
-        case AdhesionRegistered():
-            await uow.memberships.register(
-                Membership(
-                    adhesion_id=event.adhesion_id,
-                    departement=event.departement,
-                    collectivite_code=event.collectivite_code,
-                    collectivite_kind=event.collectivite_kind,
-                    year=event.year,
-                    registered_at=event.registered_at,
+async def apply(uow: UnitOfWork, events: Iterable[EventPayload]) -> None:
+    """Take adhésion events into the projection, in their order; other types change
+    nothing. Registrations go in together, up to the next end."""
+    registered: list[Membership] = []
+    for event in events:
+        match event:
+            case AdhesionRegistered():
+                registered.append(
+                    Membership(
+                        adhesion_id=event.adhesion_id,
+                        departement=event.departement,
+                        collectivite_code=event.collectivite_code,
+                        collectivite_kind=event.collectivite_kind,
+                        year=event.year,
+                        registered_at=event.registered_at,
+                    )
                 )
-            )
-        case AdhesionEnded():
-            await uow.memberships.end(event.adhesion_id, event.ended_at)
+            case AdhesionEnded():
+                await uow.memberships.register(registered)
+                registered = []
+                await uow.memberships.end(event.adhesion_id, event.ended_at)
+    await uow.memberships.register(registered)
 
 
 async def rebuild(
@@ -45,10 +54,19 @@ async def rebuild(
         await uow.memberships.clear()
         applied = 0
         async for batch in history:
-            for event in batch:
-                await apply(uow, event)
-                applied += 1
+            events = list(batch)
+            await apply(uow, events)
+            applied += len(events)
             progress(applied)
         held = await uow.memberships.count()
         await uow.commit()
     return held
+
+
+async def count_members(
+    uow: UnitOfWork, principal: Principal, departement: str | None, year: int | None
+) -> int:
+    """How many adhésions matching knows of, for a département's team: what routing sees."""
+    if principal.role not in (Role.DEPARTEMENT, Role.ADMIN):
+        raise Forbidden("Réservé à l'équipe du département.")
+    return await uow.memberships.count(scope_departement(principal, departement), year)

@@ -8,7 +8,7 @@ The SQL adapters (``services.matching.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -69,8 +69,8 @@ class AssignmentRepository(Protocol):
 
 
 class MembershipRepository(Protocol):
-    async def register(self, m: Membership) -> None:
-        """Store the adhésion; one already known is left as it is (its end kept)."""
+    async def register(self, added: Sequence[Membership]) -> None:
+        """Store the adhésions; one already known is left as it is (its end kept)."""
         ...
 
     async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
@@ -85,7 +85,9 @@ class MembershipRepository(Protocol):
         """Forget every adhésion (before a rebuild); how many there were."""
         ...
 
-    async def count(self) -> int: ...
+    async def count(self, departement: str | None = None, year: int | None = None) -> int:
+        """How many adhésions the projection holds, ended ones included."""
+        ...
 
 
 class UnitOfWork(BaseUnitOfWork, Protocol):

@@ -6,7 +6,7 @@ only through them; a rollback puts back what the last commit left.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Self
@@ -135,8 +135,9 @@ class FakeMembershipRepository:
     def __init__(self) -> None:
         self.rows: dict[UUID, Membership] = {}
 
-    async def register(self, m: Membership) -> None:
-        self.rows.setdefault(m.adhesion_id, m)
+    async def register(self, added: Sequence[Membership]) -> None:
+        for m in added:
+            self.rows.setdefault(m.adhesion_id, m)
 
     async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
         found = self.rows.get(adhesion_id)
@@ -156,8 +157,11 @@ class FakeMembershipRepository:
         count, self.rows = len(self.rows), {}
         return count
 
-    async def count(self) -> int:
-        return len(self.rows)
+    async def count(self, departement: str | None = None, year: int | None = None) -> int:
+        return sum(
+            departement in (None, m.departement) and year in (None, m.year)
+            for m in self.rows.values()
+        )
 
 
 class FakeUnitOfWork(FakeUnitOfWorkBase):
