@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.contracts.base import EventPayload
+from shared.contracts.billing import AdhesionRegistered
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.topics import TOPICS, dead_letter_topic
@@ -52,6 +53,17 @@ def good_event(topic: str) -> EventPayload:
             phase=Phase.FAISABILITE,
             channel="api",
             submitted_at=datetime.now(UTC),
+        )
+    if topic == "billing.adhesion.v1":
+        return AdhesionRegistered(
+            adhesion_id=uuid.uuid4(),
+            departement="49",
+            year=datetime.now(UTC).year,
+            collectivite_code="49007",
+            collectivite_kind=RequesterKind.COMMUNE,
+            collectivite_name="Angers",
+            population=157175,
+            registered_at=datetime.now(UTC),
         )
     return AssignmentCompleted(
         assignment_id=uuid.uuid4(),
