@@ -15,11 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
 
 from shared.contracts.base import EventPayload
 from shared.contracts.registry import EVENT_MODELS
 from shared.messaging.broker import client_options
-from shared.messaging.envelope import H_TYPE, Envelope, decode_headers
+from shared.messaging.envelope import H_TYPE, Envelope, InvalidEnvelope, decode_headers
 from shared.settings import KafkaSettings
 
 
@@ -31,7 +32,9 @@ class Replayed:
 
 class TopicReplay:
     """``async with TopicReplay(...) as replay``: ``replay.total`` records to read, then
-    ``async for records in replay.batches()``; ``replay.read`` counts those read so far."""
+    ``async for records in replay.batches()``; ``replay.read`` counts those read so far,
+    ``replay.rejected`` those that are no valid event of the wanted types (dead letters of
+    the live subscriber), which are skipped."""
 
     def __init__(
         self, kafka: KafkaSettings, topic: str, event_types: Collection[str], client_id: str
@@ -44,6 +47,7 @@ class TopicReplay:
         self._ends: dict[TopicPartition, int] = {}
         self.total = 0
         self.read = 0
+        self.rejected = 0
 
     async def __aenter__(self) -> TopicReplay:
         known = await self._partitions()
@@ -54,6 +58,7 @@ class TopicReplay:
             client_id=self._client_id,
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",
             max_poll_records=2000,
         )
         await consumer.start()
@@ -63,7 +68,10 @@ class TopicReplay:
         starts = await consumer.beginning_offsets(assigned)
         self._ends = {tp: end for tp, end in (await consumer.end_offsets(assigned)).items()}
         self.total = sum(self._ends[tp] - starts[tp] for tp in assigned)
-        await consumer.seek_to_beginning(*assigned)
+        # Explicit offsets, not seek_to_beginning(): that one is a lazy reset, which the
+        # reset started by assign() could overtake.
+        for tp in assigned:
+            consumer.seek(tp, starts[tp])
         return self
 
     async def _partitions(self) -> list[int]:
@@ -106,8 +114,14 @@ class TopicReplay:
             yield batch
 
     def _parse(self, record: Any) -> Replayed | None:
-        headers = decode_headers(record.headers or ())
-        model = self._models.get(headers.get(H_TYPE, ""))
-        if model is None:
+        try:
+            headers = decode_headers(record.headers or ())
+            model = self._models.get(headers.get(H_TYPE, ""))
+            if model is None:
+                return None
+            envelope = Envelope.from_headers(headers)
+            return Replayed(envelope, model.model_validate_json(record.value or b""))
+        except (InvalidEnvelope, ValidationError):
+            # What the live subscriber dead-lettered is skipped here too, and counted.
+            self.rejected += 1
             return None
-        return Replayed(Envelope.from_headers(headers), model.model_validate_json(record.value))

@@ -109,10 +109,12 @@ async def test_the_projection_follows_the_topic_and_a_rebuild_restores_it(
             },
         )
         output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
-        text = output.decode()
+        text = " ".join(output.decode().split())  # rich wraps lines at the terminal's width
         assert process.returncode == 0, text
         assert "Relecture de billing.adhesion.v1" in text
         assert "événements relus" in text and "adhésions dans la projection" in text
+        # Bad records on the shared topic (the consumer fuzz test's) are skipped, not fatal.
+        assert "enregistrements invalides ignorés" in text
 
         after = await held(matching, codes)
         assert after == before

@@ -27,8 +27,10 @@ from shared.settings import KafkaSettings
 console = Console()
 
 
-async def rebuild_from_topic(name: str, migrations: Path, kafka: KafkaSettings) -> tuple[int, int]:
-    """Rebuild; returns (records read, adhésions held)."""
+async def rebuild_from_topic(
+    name: str, migrations: Path, kafka: KafkaSettings
+) -> tuple[int, int, int]:
+    """Rebuild; returns (records read, records rejected, adhésions held)."""
     types = (AdhesionRegistered.event_type, AdhesionEnded.event_type)
     async with (
         bootstrap.standalone_units_of_work(name, migrations) as unit_of_work,
@@ -49,13 +51,13 @@ async def rebuild_from_topic(name: str, migrations: Path, kafka: KafkaSettings) 
                     progress.update(task, completed=replay.read)
 
             held = await rebuild(unit_of_work(), history())
-        return replay.read, held
+        return replay.read, replay.rejected, held
 
 
 def rebuild_memberships(name: str, migrations: Path) -> None:
     started = time.perf_counter()
-    read, held = asyncio.run(rebuild_from_topic(name, migrations, KafkaSettings()))
+    read, rejected, held = asyncio.run(rebuild_from_topic(name, migrations, KafkaSettings()))
     console.print(
         f"{read} événements relus, {held} adhésions dans la projection "
-        f"({time.perf_counter() - started:.1f} s)"
+        f"({rejected} enregistrements invalides ignorés, {time.perf_counter() - started:.1f} s)"
     )
