@@ -8,6 +8,7 @@ from shared.contracts.billing import (
     AdhesionRegistered,
     CreditNoteIssued,
     InvoiceIssued,
+    MembershipOffered,
 )
 from shared.contracts.matching import (
     ActorRegistered,
@@ -42,6 +43,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     MissionReassigned,
     AdhesionRegistered,
     AdhesionEnded,
+    MembershipOffered,
     InvoiceIssued,
     CreditNoteIssued,
     DeliverySent,

@@ -37,6 +37,8 @@ def good_event(topic: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
         return events.request_submitted()
+    if topic == "billing.adhesion.v1":
+        return events.adhesion_registered()
     return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 

@@ -1,4 +1,5 @@
-"""Subscribers of the billing service: completed missions are invoiced."""
+"""Subscribers of the billing service: completed missions are invoiced; a demande left
+unmatched for want of an adhésion gets the membership offer."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from services.billing import bootstrap
 from services.billing.service_layer.invoices import count_issued, invoice_mission
+from services.billing.service_layer.offers import offer_membership
 from services.billing.service_layer.ports import UnitOfWork
-from shared.contracts.matching import AssignmentCompleted
+from shared.contracts.matching import AssignmentCompleted, RequestUnmatched
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
@@ -25,8 +27,16 @@ async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
         count_issued([invoice])
 
 
+async def on_unmatched(uow: UnitOfWork, event: Received[Any]) -> None:
+    await offer_membership(uow, event.payload, event.envelope, get_territories(), datetime.now(UTC))
+
+
 def register(runtime: ServiceRuntime) -> None:
     consumer = bootstrap.consumer(
-        runtime, {AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)}
+        runtime,
+        {
+            AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed),
+            RequestUnmatched.event_type: Route(RequestUnmatched, on_unmatched),
+        },
     )
     runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

@@ -55,8 +55,10 @@ async def invoice_mission(
         return None
     year = event.completed_at.year
     version, tariff = await resolve_tariff(uow, event.departement, year, now)
+    # Billing's own adhésions decide the rate: the one of the mission's year, in force
+    # when the mission ended.
     member = await uow.adhesions.of(year, event.requester_code)
-    is_member = member is not None and member.active
+    is_member = member is not None and member.in_force_at(event.completed_at)
     themes = ", ".join(sorted({THEME_LABELS[n.theme].lower() for n in event.needs}))
     try:
         lines = mission_lines(

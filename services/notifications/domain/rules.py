@@ -21,7 +21,7 @@ from uuid import UUID
 from services.notifications.domain.model import Kind, Role
 from services.notifications.domain.wording import mission_context, need_labels
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import InvoiceIssued
+from shared.contracts.billing import InvoiceIssued, MembershipOffered
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
@@ -32,7 +32,7 @@ from shared.contracts.matching import (
 from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
-from shared.french import PARIS, euros, long_date, long_datetime
+from shared.french import PARIS, euros, long_date, long_datetime, rate_euros
 
 
 class IfUnknown(StrEnum):
@@ -62,6 +62,8 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
     AssignmentCompleted.event_type: (Rule(Role.REQUESTER, Kind.MISSION_TERMINEE),),
     InvoiceIssued.event_type: (Rule(Role.REQUESTER, Kind.FACTURE_EMISE, IfUnknown.TEAM),),
     RequestUnmatched.event_type: (Rule(Role.TEAM, Kind.DEMANDE_SANS_ACTEUR),),
+    # Billing's answer to an unmatched "adhesion_requise": the offer, to the requester.
+    MembershipOffered.event_type: (Rule(Role.REQUESTER, Kind.OFFRE_ADHESION),),
     AssignmentExpired.event_type: (Rule(Role.TEAM, Kind.PROPOSITION_EXPIREE),),
     MilestoneDone.event_type: (Rule(Role.REQUESTER, Kind.JALON_REMIS),),
     DeliverableAdded.event_type: (Rule(Role.REQUESTER, Kind.LIVRABLE_AJOUTE),),
@@ -243,6 +245,25 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "besoins_non_couverts": need_labels(payload.uncovered_needs),
                 "raisons": list(payload.reasons),
                 "resume": payload.summary_text,
+                "motif": UNMATCHED_REASONS.get(payload.reason or ""),
+            }
+        case MembershipOffered():
+            context |= {
+                "collectivite": payload.collectivite_name,
+                "annee": payload.year,
+                "offre": payload.tariff_label,
+                "acteurs": list(payload.actor_names),
+                "cotisation_ht": euros(payload.cotisation_excl_tax),
+                "cotisation_ttc": euros(payload.cotisation_incl_tax),
+                "tarifs": [
+                    {
+                        "acteur": rate.actor_label,
+                        "unite": "par jour" if rate.unit == "day" else "forfait",
+                        "adherent": rate_euros(rate.member),
+                        "non_adherent": rate_euros(rate.non_member),
+                    }
+                    for rate in payload.mission_rates
+                ],
             }
         case MilestoneDone() | DeliverableAdded() | MissionReassigned():
             context |= mission_context(payload)
@@ -259,6 +280,18 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
                 "emise_le": long_date(payload.issued_at.astimezone(PARIS).date()),
             }
     return context
+
+
+# The codes of RequestUnmatched.reason, as the département's team reads them.
+UNMATCHED_REASONS = {
+    "aucun_acteur": "aucun acteur de l'offre ne traite ce thème dans cette phase",
+    "territoire": "aucun acteur compétent n'intervient sur ce territoire",
+    "eligibilite": "la collectivité est hors des critères (population, type) des acteurs",
+    "adhesion_requise": "les acteurs compétents sont réservés aux adhérents ; "
+    "l'offre d'adhésion a été adressée à la collectivité",
+    "capacite": "les acteurs compétents ont atteint leur capacité",
+    "refus": "les acteurs compétents ont décliné ou laissé expirer leur proposition",
+}
 
 
 # --- what the service's own clock causes ------------------------------------------------
