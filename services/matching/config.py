@@ -23,6 +23,9 @@ class MatchingRules(BaseSettings):
     # Demonstrations and drills only: a response deadline in seconds.
     response_seconds: float | None = Field(default=None, gt=0)
     expiry_scan_seconds: float = Field(default=30.0, gt=0)
+    # Per-département policy: the départements (JSON list, e.g. '["24"]') where an EPCI's
+    # adhésion makes its member communes members too. Default: none.
+    epci_adhesion_covers_communes: frozenset[str] = frozenset()
 
     def policy(self) -> Policy:
         return Policy(
@@ -35,6 +38,7 @@ class MatchingRules(BaseSettings):
             ),
             response_working_days=self.response_working_days,
             response_seconds=self.response_seconds,
+            epci_adhesion_covers_communes=self.epci_adhesion_covers_communes,
         )
 
 

@@ -41,6 +41,46 @@ class AdhesionEnded(_AdhesionEvent):
     ended_at: AwareDatetime
 
 
+class MissionRateRef(BaseModel):
+    """A mission fee of the tariff for one kind of actor; amounts excluding tax."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor_kind: str
+    actor_label: str
+    unit: Literal["day", "flat"]
+    member: Decimal
+    non_member: Decimal
+
+
+class MembershipOffered(EventPayload):
+    """Answer to a demande left unmatched for want of an adhésion (matching's
+    ``adhesion_requise``): what joining would cost this collectivité this year."""
+
+    topic: ClassVar[str] = BILLING_ADHESION.name
+    producer: ClassVar[str] = BILLING_ADHESION.writer
+    event_type: ClassVar[str] = "billing.adhesion.offered.v1"
+    summary: ClassVar[str] = (
+        "A non-member needs an offer reserved to members: the cotisation of the year and "
+        "the member rates, from the tariff in force."
+    )
+
+    request_id: UUID
+    departement: str
+    year: int
+    collectivite_code: str
+    collectivite_kind: RequesterKind
+    collectivite_name: str
+    population: int
+    tariff_label: str
+    tariff_version: int
+    cotisation_excl_tax: Decimal
+    cotisation_incl_tax: Decimal
+    mission_rates: list[MissionRateRef]
+    actor_names: list[str]
+    offered_at: AwareDatetime
+
+
 class LineRef(BaseModel):
     """One line of an invoice; amounts are decimal strings, rounded half-up to the cent."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -161,6 +161,27 @@ class AssignmentCancelled(AssignmentEvent):
     cancelled_at: AwareDatetime
 
 
+# Why nobody is left for a demande, from the furthest any actor got through the filters
+# for its uncovered needs (docs/events.md): nobody of the offer treats the theme in that
+# phase; nobody of those reaches the collectivité's territory; population or kind rules;
+# members-only actors and the collectivité holds no adhésion; every fitting actor is at
+# capacity; every fitting actor already declined or let its proposal expire.
+UnmatchedReason = Literal[
+    "aucun_acteur", "territoire", "eligibilite", "adhesion_requise", "capacite", "refus"
+]
+
+
+class CandidateRef(BaseModel):
+    """An actor that would have fitted a need, but for the reason of the event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor_id: str
+    actor_name: str
+    actor_kind: str
+    needs: list[NeedRef]
+
+
 class RequestUnmatched(EventPayload):
     event_type: ClassVar[str] = "matching.request.unmatched.v1"
     topic: ClassVar[str] = MATCHING_ASSIGNMENT.name
@@ -174,3 +195,10 @@ class RequestUnmatched(EventPayload):
     reasons: list[str] = Field(description="Why each actor was set aside, in French.")
     summary_text: str
     unmatched_at: AwareDatetime
+    reason: UnmatchedReason | None = Field(
+        default=None, description="Why, as a code (absent from events before it existed)."
+    )
+    candidates: list[CandidateRef] = Field(
+        default_factory=list,
+        description="With adhesion_requise: the members-only actors that would have fitted.",
+    )

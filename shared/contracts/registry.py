@@ -8,6 +8,7 @@ from shared.contracts.billing import (
     AdhesionRegistered,
     CreditNoteIssued,
     InvoiceIssued,
+    MembershipOffered,
 )
 from shared.contracts.conventions import (
     ConventionAmended,
@@ -50,6 +51,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     MissionReassigned,
     AdhesionRegistered,
     AdhesionEnded,
+    MembershipOffered,
     InvoiceIssued,
     CreditNoteIssued,
     ConventionPrepared,

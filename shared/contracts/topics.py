@@ -19,6 +19,13 @@ class Topic:
     consumers: tuple[str, ...] = ()
     partitions: int = DEFAULT_PARTITIONS
     description: str = ""
+    # Its events rebuild a projection from offset 0 (a consumer's own copy of another
+    # service's state): the broker keeps them without time limit (retention.ms=-1).
+    keep_forever: bool = False
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level settings it is created with (and kept at by ``mg-topics``)."""
+        return {"retention.ms": "-1"} if self.keep_forever else {}
 
 
 REQUESTS_REQUEST = Topic(
@@ -59,8 +66,11 @@ MATCHING_MISSION = Topic(
 BILLING_ADHESION = Topic(
     "billing.adhesion.v1",
     writer="billing",
-    consumers=(),
-    description="Adhésions of collectivités to their département's offer, per year.",
+    consumers=("matching", "notifications"),
+    description="Adhésions of collectivités to their département's offer, per year; "
+    "membership offers to non-members.",
+    # Matching's projection of the members is rebuilt from it (mg-matching rebuild-memberships).
+    keep_forever=True,
 )
 BILLING_INVOICE = Topic(
     "billing.invoice.v1",

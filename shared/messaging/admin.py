@@ -7,9 +7,11 @@ import contextlib
 
 import typer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import TOPICS, all_topic_names
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
 app = typer.Typer(help="Kafka topics of Matière Grise.", no_args_is_help=True)
@@ -18,10 +20,16 @@ DLQ_PARTITIONS = 3
 
 
 async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> list[str]:
-    """Create the topics that are missing; returns the names it created."""
+    """Create the topics that are missing; returns the names it created.
+
+    Topic-level settings (``Topic.configs``: retention.ms=-1 for the topics that rebuild a
+    projection) are given at creation and set again on topics that already exist, so that
+    a broker set up before a topic was declared ``keep_forever`` gets it too.
+    """
     partitions = {t.name: t.partitions for t in TOPICS}
+    configs = {t.name: t.configs() for t in TOPICS if t.configs()}
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers, client_id="mg-topics", request_timeout_ms=30_000
+        **client_options(kafka), client_id="mg-topics", request_timeout_ms=30_000
     )
     await admin.start()
     try:
@@ -36,10 +44,16 @@ async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> li
                             name,
                             num_partitions=partitions.get(name, DLQ_PARTITIONS),
                             replication_factor=replication_factor,
+                            topic_configs=configs.get(name, {}),
                         )
                         for name in missing
                     ]
                 )
+        kept = [name for name in configs if name in existing]
+        if kept:
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, name, configs[name]) for name in kept]
+            )
         return missing
     finally:
         await admin.close()
@@ -57,8 +71,9 @@ def create(
 @app.command(name="list")
 def list_() -> None:
     """Print the declared topics."""
+    kept = {t.name for t in TOPICS if t.keep_forever}
     for name in all_topic_names():
-        typer.echo(name)
+        typer.echo(f"{name}  (retention.ms=-1)" if name in kept else name)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,26 @@ def _security(kafka: KafkaSettings) -> BaseSecurity | None:
     return None
 
 
+def client_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """Connection options of a plain aiokafka client (admin, replay), same security as the
+    broker's."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl.create_default_context(cafile=kafka.ssl_cafile)
+    if kafka.security_protocol.startswith("SASL"):
+        if not kafka.sasl_username or kafka.sasl_password is None:
+            raise ValueError("SASL needs MG_KAFKA_SASL_USERNAME and MG_KAFKA_SASL_PASSWORD")
+        options |= {
+            "sasl_mechanism": kafka.sasl_mechanism,
+            "sasl_plain_username": kafka.sasl_username,
+            "sasl_plain_password": kafka.sasl_password.get_secret_value(),
+        }
+    return options
+
+
 def make_broker(
     kafka: KafkaSettings,
     *,

@@ -30,6 +30,7 @@ from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from stack.scenario.api import actor_headers, assignments, team_headers, token
 from stack.scenario.conventions import settle_conventions
+from stack.scenario.members import MEMBER_SHARE, wait_for_members
 from stack.scenario.missions import deliver_milestones
 from stack.scenario.outcome import Mission, Outcome, Played
 from stack.scenario.plan import DEPARTEMENTS, Answer, Demande, answer, days_spent, plan
@@ -78,8 +79,11 @@ async def play(
     )
     contacts = await register_contacts(urls["notifications"], departements)
     console.print(f"Adresses des acteurs enregistrées pour les notifications : {contacts}")
-    enrolled = enrol_members((this_year, this_year + 1), departements, env=billing_env)
-    console.print(f"Adhésions : {enrolled}")
+    years = (this_year, this_year + 1)
+    enrolled = enrol_members(years, departements, env=billing_env, share=MEMBER_SHARE, seed=seed)
+    console.print(f"Adhésions ({MEMBER_SHARE:.0%} des collectivités) : {enrolled}")
+    known = await wait_for_members(urls["billing"], urls["matching"], departements, years, console)
+    console.print(f"Adhésions connues de la mise en relation : {known}")
 
     async def settle(missions: list[Mission]) -> set[str]:
         leads = {m.assignment_id for m in missions if m.lead}

@@ -62,12 +62,15 @@ def enrol_members(
     years: tuple[int, ...],
     departements: Sequence[str] = DEPARTEMENTS,
     env: Mapping[str, str] | None = None,
+    share: float = 1.0,
+    seed: int = 0,
 ) -> str:
-    """Every commune and EPCI of the départements joins the offer for these years, with
-    the billing service's own command (``env`` added to this environment)."""
+    """``share`` of the communes and EPCI of the départements (drawn from ``seed``, the
+    same ones every year) join the offer for these years, with the billing service's own
+    command (``env`` added to this environment)."""
     lines = []
     for year in years:
-        args = ["enrol", "--year", str(year)]
+        args = ["enrol", "--year", str(year), "--share", str(share), "--seed", str(seed)]
         for dep in departements:
             args += ["-d", dep]
         done = subprocess.run(

@@ -23,6 +23,7 @@ from shared.settings import AuthSettings
 from stack.harness.measures import percentile
 from stack.scenario.api import admin_headers, all_pages, team_headers
 from stack.scenario.conventions import conventions_report
+from stack.scenario.members import members_report
 from stack.scenario.missions import report_course
 from stack.scenario.outcome import Played
 from stack.scenario.plan import DEPARTEMENTS
@@ -77,6 +78,7 @@ async def report(
     report_course(outcome.course, console)
     await _unmatched_report(urls["matching"], departements, console)
     await conventions_report(urls["billing"], departements, console)
+    await members_report(urls, departements, console)
     await _invoiced_report(urls["billing"], departements, console)
     await _notifications_report(urls["notifications"], departements, console)
     if mail_received is not None:

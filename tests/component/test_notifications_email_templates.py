@@ -14,6 +14,7 @@ from services.notifications.domain import rules
 from services.notifications.domain.model import Kind
 from shared.contracts.conventions import ConventionExpired, ConventionSent
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
+from tests.component.test_notifications_membership_offer import offered
 from tests.support import events
 from tests.unit.mission_events import deliverable_added, milestone_done, reassigned
 from tests.unit.notification_events import CARD, dead_letter_notice, reminder
@@ -82,6 +83,7 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
             for k in (Kind.DEMANDE_RECUE, Kind.ACTEUR_PROPOSE)
         ],
     }
+    contexts[Kind.OFFRE_ADHESION] = rules.plan(offered(d), known)[0].context
     assert set(contexts) == set(Kind) - {Kind.WEBHOOK}
     for kind, context in contexts.items():
         rendered = templates.render(kind, context)

@@ -43,6 +43,8 @@ def good_event(topic: str) -> EventPayload:
         return events.convention_event(
             ConventionExpired, actor_id="fuzz-actor", expired_at=datetime.now(UTC)
         )
+    if topic == "billing.adhesion.v1":
+        return events.adhesion_registered()
     return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import InvoiceIssued, LineRef
+from shared.contracts.billing import AdhesionRegistered, InvoiceIssued, LineRef
 from shared.contracts.conventions import ConventionEvent
 from shared.contracts.matching import (
     AssignmentAccepted,
@@ -156,6 +156,21 @@ def request_unmatched(**overrides: object) -> RequestUnmatched:
         "unmatched_at": datetime.now(UTC),
     }
     return RequestUnmatched.model_validate(values | overrides)
+
+
+def adhesion_registered(**overrides: object) -> AdhesionRegistered:
+    now = datetime.now(UTC)
+    values: dict[str, object] = {
+        "adhesion_id": uuid.uuid4(),
+        "departement": "49",
+        "year": now.year,
+        "collectivite_code": ANGERS.code,
+        "collectivite_kind": RequesterKind.COMMUNE,
+        "collectivite_name": ANGERS.name,
+        "population": ANGERS.population,
+        "registered_at": now,
+    }
+    return AdhesionRegistered.model_validate(values | overrides)
 
 
 def mission_invoice(**overrides: object) -> InvoiceIssued:

@@ -296,3 +296,12 @@ def test_deploy_check_passes() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "deploy-check: all good" in result.stdout
+
+
+def test_the_topics_job_creates_the_declared_topics_and_names_those_kept_forever() -> None:
+    job = one("Job", "topics")
+    command = container(job)["command"]
+    assert command[:2] == ["mg-topics", "create"]
+    kept = job["metadata"]["annotations"]["matiere-grise.fr/retention-ms-unlimited"]
+    assert set(kept.split(",")) == {t.name for t in TOPICS if t.keep_forever}
+    assert all(t.configs() == {"retention.ms": "-1"} for t in TOPICS if t.keep_forever)

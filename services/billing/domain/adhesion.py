@@ -3,7 +3,9 @@ is charged on, and what makes a mission billed at the member rate."""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -32,6 +34,11 @@ class Adhesion:
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    def in_force_at(self, at: datetime) -> bool:
+        """Whether the adhésion makes its collectivité a member at ``at`` (the same rule as
+        matching's projection: its year, until it ends)."""
+        return self.ended_at is None or at < self.ended_at
 
     def end(self, reason: str | None, now: datetime) -> AdhesionEnded:
         """End the adhésion; the event that says so."""
@@ -90,3 +97,14 @@ def new_adhesion(
         status="active",
         registered_at=now,
     )
+
+
+def enrolled_part(codes: Sequence[str], share: float, seed: int, departement: str) -> list[str]:
+    """The collectivités a partial enrolment takes (demonstrations, benchmarks): ``share``
+    of ``codes``, the same ones for the same seed and département, in code order."""
+    ordered = sorted(codes)
+    if share >= 1:
+        return ordered
+    # Not a secret, a reproducible draw: the same seed must give the same members.
+    draw = random.Random(f"{seed}:{departement}")  # noqa: S311
+    return sorted(draw.sample(ordered, round(len(ordered) * share)))

@@ -1,5 +1,6 @@
 """Subscribers of the billing service: a lead actor's acceptance prepares the demande's
-convention; a completed mission is invoiced on its signed convention's schedule."""
+convention; a completed mission is invoiced on its signed convention's schedule; a demande
+left unmatched for want of an adhésion gets the membership offer."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from services.billing import bootstrap
 from services.billing.service_layer.conventions import prepare_convention
 from services.billing.service_layer.invoices import count_issued
 from services.billing.service_layer.mission_invoices import invoice_mission
+from services.billing.service_layer.offers import offer_membership
 from services.billing.service_layer.ports import UnitOfWork
-from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted
+from shared.contracts.matching import AssignmentAccepted, AssignmentCompleted, RequestUnmatched
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
@@ -32,12 +34,17 @@ async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
         count_issued([invoice])
 
 
+async def on_unmatched(uow: UnitOfWork, event: Received[Any]) -> None:
+    await offer_membership(uow, event.payload, event.envelope, get_territories(), datetime.now(UTC))
+
+
 def register(runtime: ServiceRuntime) -> None:
     consumer = bootstrap.consumer(
         runtime,
         {
             AssignmentAccepted.event_type: Route(AssignmentAccepted, on_accepted),
             AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed),
+            RequestUnmatched.event_type: Route(RequestUnmatched, on_unmatched),
         },
     )
     runtime.subscribe(MATCHING_ASSIGNMENT.name, consumer)

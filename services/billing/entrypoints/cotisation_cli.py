@@ -42,8 +42,12 @@ def enrol(
     year: Annotated[int, typer.Option(min=2000, max=2100)],
     departement: Annotated[list[str] | None, typer.Option("-d", "--departement")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every département")] = False,
+    share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Part of the collectivités that join")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Which part joins, with --share")] = 0,
 ) -> None:
-    """Make every commune and EPCI of the départements a member for the year."""
+    """Make every commune and EPCI of the départements (or a part) a member for the year."""
     territories = get_territories()
     targets = [d.code for d in territories.departements()] if all_ else list(departement or [])
     if not targets:
@@ -57,7 +61,9 @@ def enrol(
         try:
             unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
             async with unit_of_work() as uow:
-                return await enrol_everyone(uow, year, targets, territories, _now())
+                return await enrol_everyone(
+                    uow, year, targets, territories, _now(), share=share, seed=seed
+                )
         finally:
             await engine.dispose()
 

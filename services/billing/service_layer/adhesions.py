@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from services.billing.domain.adhesion import Adhesion, new_adhesion
+from services.billing.domain.adhesion import Adhesion, enrolled_part, new_adhesion
 from services.billing.service_layer.access import ensure_team, readable_departement
 from services.billing.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
@@ -40,9 +40,12 @@ async def enrol(
     departements: list[str],
     territories: Territories,
     now: datetime,
+    share: float = 1.0,
+    seed: int = 0,
 ) -> int:
     """Every commune and EPCI of the départements becomes a member for the year (demo,
-    benchmarks, and départements whose offer includes everyone)."""
+    benchmarks, and départements whose offer includes everyone); with ``share`` < 1, that
+    part of them, drawn from ``seed``."""
     wanted: list[Adhesion] = []
     for departement in departements:
         codes = [c.code_insee for c in territories.communes_of(departement)]
@@ -51,7 +54,10 @@ async def enrol(
             for e in territories.epcis_of(departement)
             if territories.home_departement(e.siren) == departement
         ]
-        wanted += [new_adhesion(code, departement, year, territories, now) for code in codes]
+        wanted += [
+            new_adhesion(code, departement, year, territories, now)
+            for code in enrolled_part(codes, share, seed, departement)
+        ]
     added = 0
     for start in range(0, len(wanted), _ENROL_CHUNK):
         chunk = await uow.adhesions.add(wanted[start : start + _ENROL_CHUNK])

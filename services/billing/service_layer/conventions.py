@@ -73,8 +73,10 @@ async def prepare_convention(
         return None
     year = event.accepted_at.year
     version, tariff = await resolve_tariff(uow, event.departement, year, now)
+    # Billing's own adhésions decide the rate: the one of the year, in force when the lead
+    # actor accepted.
     member = await uow.adhesions.of(year, event.requester_code)
-    is_member = member is not None and member.active
+    is_member = member is not None and member.in_force_at(event.accepted_at)
     themes = ", ".join(sorted({THEME_LABELS[n.theme].lower() for n in event.needs})) or "mission"
     phases = tuple(dict.fromkeys(PHASE_LABELS[n.phase] for n in event.needs))
     actor_kind = event.actor_kind or "autre"

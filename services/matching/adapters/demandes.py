@@ -28,6 +28,8 @@ def _demande_from_row(row: Any) -> RoutedDemande:
         correlation_id=row.correlation_id,
         received_at=row.received_at,
         updated_at=row.updated_at,
+        submitted_at=row.submitted_at,
+        unmatched_reason=row.unmatched_reason,
     )
 
 
@@ -52,6 +54,8 @@ class SqlDemandeRepository:
                 correlation_id=demande.correlation_id,
                 received_at=demande.received_at,
                 updated_at=demande.updated_at,
+                submitted_at=demande.submitted_at,
+                unmatched_reason=demande.unmatched_reason,
             )
             .on_conflict_do_nothing(index_elements=[routed_demandes.c.request_id])
             .returning(routed_demandes.c.request_id)
@@ -74,6 +78,7 @@ class SqlDemandeRepository:
                 uncovered=needs_to_json(demande.uncovered),
                 summary=demande.summary,
                 updated_at=demande.updated_at,
+                unmatched_reason=demande.unmatched_reason,
             )
         )
 

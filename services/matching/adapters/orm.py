@@ -1,5 +1,5 @@
 """Tables of the matching database: the actor catalogue, the demandes it routes,
-and the assignments (proposals, then missions)."""
+the assignments (proposals, then missions) and its projection of billing's adhésions."""
 
 from __future__ import annotations
 
@@ -62,7 +62,26 @@ routed_demandes = Table(
     Column("correlation_id", String(64), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the collectivité submitted it: membership is judged at that date, every round.
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    # An unmatched demande's reason code (RequestUnmatched.reason).
+    Column("unmatched_reason", String(30), nullable=True),
     Index("routed_demandes_departement_status_idx", "departement", "status"),
+)
+
+# Matching's own copy of billing.adhesion.v1 (registered, ended), rebuilt from the topic by
+# ``mg-matching rebuild-memberships``.
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("adhesion_id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    Column("collectivite_kind", String(10), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Index("memberships_collectivite_idx", "collectivite_code", "year"),
 )
 
 assignments = Table(

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.matching.adapters.actors import SqlActorRepository
 from services.matching.adapters.assignments import SqlAssignmentRepository
 from services.matching.adapters.demandes import SqlDemandeRepository
+from services.matching.adapters.memberships import SqlMembershipRepository
 from services.matching.adapters.missions import (
     SqlDeliverableRepository,
     SqlHandoverRepository,
@@ -22,6 +23,7 @@ class MatchingUnitOfWork(SqlUnitOfWork):
     milestones: SqlMilestoneRepository
     deliverables: SqlDeliverableRepository
     handovers: SqlHandoverRepository
+    memberships: SqlMembershipRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.actors = SqlActorRepository(session)
@@ -30,3 +32,4 @@ class MatchingUnitOfWork(SqlUnitOfWork):
         self.milestones = SqlMilestoneRepository(session)
         self.deliverables = SqlDeliverableRepository(session)
         self.handovers = SqlHandoverRepository(session)
+        self.memberships = SqlMembershipRepository(session)

@@ -37,6 +37,8 @@ class RoutedDemande:
     correlation_id: str | None
     received_at: datetime
     updated_at: datetime
+    submitted_at: datetime
+    unmatched_reason: str | None = None  # a code of RequestUnmatched.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class Policy:
     response_working_days: int = 5
     # For demonstrations and drills: a deadline in seconds instead of working days.
     response_seconds: float | None = None
+    # The départements whose EPCI adhésions make their member communes members too.
+    epci_adhesion_covers_communes: frozenset[str] = frozenset()
 
     def deadline(self, now: datetime) -> datetime:
         if self.response_seconds is not None:

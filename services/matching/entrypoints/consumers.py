@@ -1,5 +1,5 @@
-"""Subscribers of the matching service: new and withdrawn demandes, conventions that
-expired unsigned; the expiry sweep."""
+"""Subscribers of the matching service: new and withdrawn demandes, billing's adhésions
+(its projection of the members), conventions that expired unsigned; the expiry sweep."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from typing import Any
 
 from services.matching import bootstrap
 from services.matching.config import MatchingRules
-from services.matching.service_layer import assignments, routing
+from services.matching.service_layer import assignments, memberships, routing
 from services.matching.service_layer.ports import UnitOfWork
+from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
 from shared.contracts.conventions import ConventionExpired
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
-from shared.contracts.topics import BILLING_CONVENTION, REQUESTS_REQUEST
+from shared.contracts.topics import BILLING_ADHESION, BILLING_CONVENTION, REQUESTS_REQUEST
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
@@ -29,14 +30,20 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
     async def on_withdrawn(uow: UnitOfWork, event: Received[Any]) -> None:
         await routing.follow_withdrawal(uow, event.payload, event.envelope, datetime.now(UTC))
 
+    async def on_adhesion(uow: UnitOfWork, event: Received[Any]) -> None:
+        await memberships.apply(uow, [event.payload])
+
     consumer = bootstrap.consumer(
         runtime,
         {
             RequestSubmitted.event_type: Route(RequestSubmitted, on_submitted),
             RequestWithdrawn.event_type: Route(RequestWithdrawn, on_withdrawn),
+            AdhesionRegistered.event_type: Route(AdhesionRegistered, on_adhesion),
+            AdhesionEnded.event_type: Route(AdhesionEnded, on_adhesion),
         },
     )
     runtime.subscribe(REQUESTS_REQUEST.name, consumer)
+    runtime.subscribe(BILLING_ADHESION.name, consumer)
 
     async def on_convention_expired(uow: UnitOfWork, event: Received[Any]) -> None:
         await assignments.release_on_expired_convention(

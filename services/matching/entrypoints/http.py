@@ -16,7 +16,7 @@ from services.matching.config import MatchingRules
 from services.matching.domain.catalogue import CatalogueError, actor_to_dict, actors_from_document
 from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, AssignmentStatus
 from services.matching.domain.routing import Policy
-from services.matching.service_layer import actors, assignments, routing
+from services.matching.service_layer import actors, assignments, memberships, routing
 from services.matching.service_layer.ports import UnitOfWork
 from shared.contracts.base import Line, Text
 from shared.errors import DomainValidationError, FieldError
@@ -26,6 +26,7 @@ from shared.refdata import get_territories
 actors_router = APIRouter(prefix="/v1/actors", tags=["acteurs"])
 assignments_router = APIRouter(prefix="/v1/assignments", tags=["mises en relation"])
 unmatched_router = APIRouter(prefix="/v1/unmatched", tags=["demandes sans acteur"])
+members_router = APIRouter(prefix="/v1/members", tags=["adhérents"])
 
 
 UoW = Annotated[UnitOfWork, Depends(bootstrap.http_unit_of_work)]
@@ -264,6 +265,10 @@ class UnmatchedView(BaseModel):
     uncovered_needs: list[str]
     summary: str
     since: datetime
+    reason: str | None = Field(
+        default=None,
+        description="aucun_acteur, territoire, eligibilite, adhesion_requise, capacite, refus",
+    )
 
 
 @unmatched_router.get(
@@ -286,6 +291,30 @@ async def list_unmatched(
             uncovered_needs=[str(n) for n in d.uncovered],
             summary=d.summary,
             since=d.updated_at,
+            reason=d.unmatched_reason,
         )
         for d in found
     ]
+
+
+# --- members --------------------------------------------------------------------------
+
+
+class MembersView(BaseModel):
+    departement: str | None
+    year: int | None
+    adhesions: int = Field(description="Adhésions known to matching, ended ones included.")
+
+
+@members_router.get(
+    "", response_model=MembersView, summary="Adhésions connues de la mise en relation (équipe)"
+)
+async def count_members(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str | None, Query(min_length=2, max_length=3)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> MembersView:
+    async with uow:
+        found = await memberships.count_members(uow, principal, departement, year)
+    return MembersView(departement=departement, year=year, adhesions=found)

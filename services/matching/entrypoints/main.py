@@ -1,15 +1,17 @@
 """``mg-matching``: the matching service process (HTTP API, subscribers, expiry sweep,
-outbox relay)."""
+outbox relay); ``mg-matching rebuild-memberships`` rebuilds its projection of the
+adhésions from the topic."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import typer
 from fastapi import FastAPI
 
 from services.matching import bootstrap
 from services.matching.config import MatchingRules, MissionSettings
-from services.matching.entrypoints import consumers, http, missions_http
+from services.matching.entrypoints import consumers, http, memberships_cli, missions_http
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "matching"
@@ -39,6 +41,7 @@ def build(
             http.unmatched_router,
             missions_http.missions_router,
             missions_http.handovers_router,
+            http.members_router,
         ],
     )
     app.state.matching_rules = rules
@@ -47,8 +50,24 @@ def build(
     return app
 
 
+app = typer.Typer(help="The matching service.", add_completion=False)
+
+
+@app.callback(invoke_without_command=True)
+def serve(context: typer.Context) -> None:
+    """Without a command: run the service."""
+    if context.invoked_subcommand is None:
+        run_service(NAME, MIGRATIONS, build)
+
+
+@app.command("rebuild-memberships")
+def rebuild_memberships() -> None:
+    """Rebuild the projection of the adhésions from offset 0 of billing.adhesion.v1."""
+    memberships_cli.rebuild_memberships(NAME, MIGRATIONS)
+
+
 def run() -> None:
-    run_service(NAME, MIGRATIONS, build)
+    app()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the matching use cases need of the outside world, as Protocols: one repository
-per aggregate (actors, routed demandes, assignments) and the unit of work holding them.
+per aggregate (actors, routed demandes, assignments), the projection of the adhésions,
+and the unit of work holding them.
 
 The SQL adapters (``services.matching.adapters``) and the tests' fakes
 (``tests.unit.fakes.matching``) both satisfy them; ``bootstrap`` wires the former.
@@ -7,12 +8,14 @@ The SQL adapters (``services.matching.adapters``) and the tests' fakes
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from services.matching.domain.deliverables import Deliverable
 from services.matching.domain.lifecycle import Assignment, AssignmentFilter
+from services.matching.domain.membership import Membership
 from services.matching.domain.missions import Handover, Milestone
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
@@ -109,6 +112,28 @@ class ContentStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
 
+class MembershipRepository(Protocol):
+    async def register(self, added: Sequence[Membership]) -> None:
+        """Store the adhésions; one already known is left as it is (its end kept)."""
+        ...
+
+    async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
+        """Mark it ended; False when the adhésion is unknown."""
+        ...
+
+    async def of(self, departement: str, codes: Collection[str]) -> list[Membership]:
+        """Every adhésion, of any year, of these collectivités in the département."""
+        ...
+
+    async def clear(self) -> int:
+        """Forget every adhésion (before a rebuild); how many there were."""
+        ...
+
+    async def count(self, departement: str | None = None, year: int | None = None) -> int:
+        """How many adhésions the projection holds, ended ones included."""
+        ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The matching service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -129,3 +154,6 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def handovers(self) -> HandoverRepository: ...
+
+    @property
+    def memberships(self) -> MembershipRepository: ...

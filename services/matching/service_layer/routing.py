@@ -9,7 +9,8 @@ from datetime import datetime
 
 from services.matching.domain.lifecycle import OPEN_STATUSES, Assignment, AssignmentStatus
 from services.matching.domain.matcher import propose
-from services.matching.domain.model import Need, Proposal
+from services.matching.domain.membership import is_member, membership_codes
+from services.matching.domain.model import Actor, ActorState, Need, Proposal, Requester
 from services.matching.domain.routing import (
     LIVE_STATUSES,
     Policy,
@@ -18,12 +19,14 @@ from services.matching.domain.routing import (
     next_round,
     requester_of,
 )
+from services.matching.domain.unmatched import explain
 from services.matching.service_layer.assignment_events import cancel, need_refs
 from services.matching.service_layer.ports import UnitOfWork
 from services.matching.service_layer.scopes import scope_departement
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import (
     AssignmentProposed,
+    CandidateRef,
     CriteriaRef,
     RequestUnmatched,
 )
@@ -59,11 +62,12 @@ async def route_demande(
         correlation_id=envelope.correlation_id,
         received_at=now,
         updated_at=now,
+        submitted_at=event.submitted_at,
     )
     if not await uow.demandes.add(demande):
         return None
     proposal = await _propose(uow, demande, needs, frozenset(), 1, policy, territories, now)
-    await _settle(uow, demande, needs, proposal, now)
+    await _settle(uow, demande, needs, proposal, now, frozenset(), policy, territories)
     outcome = "proposed" if proposal.links else "unmatched"
     MATCHING_OUTCOMES.labels(event.departement, outcome).inc()
     MATCHING_LATENCY.labels(event.departement).observe(
@@ -83,7 +87,7 @@ async def propose_next(
     proposal = await _propose(
         uow, demande, assignment.needs, excluded, round_, policy, territories, now
     )
-    await _settle(uow, demande, assignment.needs, proposal, now)
+    await _settle(uow, demande, assignment.needs, proposal, now, excluded, policy, territories)
 
 
 async def _propose(
@@ -96,9 +100,7 @@ async def _propose(
     territories: Territories,
     now: datetime,
 ) -> Proposal:
-    actors = await uow.actors.of_departement(demande.departement, lock=True)
-    states = await uow.actors.states([a.id for a in actors], demande.requester_code)
-    requester = requester_of(demande, territories, is_member=False)
+    actors, states, requester = await _offer(uow, demande, policy, territories)
     proposal = propose(needs, requester, actors, states, policy.weights, excluded)
     by_id = {a.id: a for a in actors}
     for link in proposal.links:
@@ -151,12 +153,33 @@ async def _propose(
     return proposal
 
 
+async def _offer(
+    uow: UnitOfWork, demande: RoutedDemande, policy: Policy, territories: Territories
+) -> tuple[list[Actor], dict[str, ActorState], Requester]:
+    """The département's actors, their states, and the requester as matching judges it."""
+    actors = await uow.actors.of_departement(demande.departement, lock=True)
+    states = await uow.actors.states([a.id for a in actors], demande.requester_code)
+    requester = requester_of(demande, territories, is_member=False)
+    codes = membership_codes(
+        requester.kind,
+        requester.code,
+        requester.epci_codes,
+        demande.departement in policy.epci_adhesion_covers_communes,
+    )
+    held = await uow.memberships.of(demande.departement, codes)
+    member = is_member(held, demande.departement, demande.submitted_at)
+    return actors, states, replace(requester, is_member=member)
+
+
 async def _settle(
     uow: UnitOfWork,
     demande: RoutedDemande,
     needs: tuple[Need, ...],
     proposal: Proposal,
     now: datetime,
+    excluded: frozenset[str],
+    policy: Policy,
+    territories: Territories,
 ) -> None:
     """Record what nobody covers; hand the demande to the team when nobody is left."""
     uncovered = tuple(dict.fromkeys((*demande.uncovered, *proposal.uncovered)))
@@ -167,16 +190,26 @@ async def _settle(
     others = [
         a for a in await uow.assignments.of_request(demande.request_id) if a.status in LIVE_STATUSES
     ]
+    if others:
+        demande = replace(
+            demande,
+            uncovered=tuple(dict.fromkeys((*uncovered, *needs))),
+            summary=proposal.summary,
+            updated_at=now,
+        )
+        await uow.demandes.save(demande)
+        return
+    actors, states, requester = await _offer(uow, demande, policy, territories)
+    why = explain(needs, requester, actors, states, excluded)
     demande = replace(
         demande,
         uncovered=tuple(dict.fromkeys((*uncovered, *needs))),
         summary=proposal.summary,
-        status="open" if others else "unmatched",
+        status="unmatched",
+        unmatched_reason=why.reason,
         updated_at=now,
     )
     await uow.demandes.save(demande)
-    if others:
-        return
     await uow.outbox.add(
         RequestUnmatched(
             request_id=demande.request_id,
@@ -186,6 +219,16 @@ async def _settle(
             reasons=[f"{e.actor_id} : {e.reason}" for e in proposal.exclusions],
             summary_text=proposal.summary,
             unmatched_at=now,
+            reason=why.reason,
+            candidates=[
+                CandidateRef(
+                    actor_id=actor.id,
+                    actor_name=actor.name,
+                    actor_kind=actor.kind.value,
+                    needs=need_refs(served),
+                )
+                for actor, served in why.candidates
+            ],
         ),
         departement=demande.departement,
         correlation_id=demande.correlation_id,

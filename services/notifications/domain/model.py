@@ -38,6 +38,7 @@ class Kind(StrEnum):
     NOUVELLE_PROPOSITION = "nouvelle_proposition"
     RAPPEL_REPONSE = "rappel_reponse"
     DEMANDE_SANS_ACTEUR = "demande_sans_acteur"
+    OFFRE_ADHESION = "offre_adhesion"
     PROPOSITION_EXPIREE = "proposition_expiree"
     LIVRAISON_EN_ECHEC = "livraison_en_echec"
     RESUME_QUOTIDIEN = "resume_quotidien"
@@ -66,6 +67,7 @@ ESSENTIAL = frozenset(
         Kind.RAPPEL_REPONSE,
         Kind.FACTURE_EMISE,
         Kind.DEMANDE_SANS_ACTEUR,
+        Kind.OFFRE_ADHESION,
         Kind.LIVRAISON_EN_ECHEC,
         Kind.RESUME_QUOTIDIEN,
         Kind.CONVENTION_A_SIGNER,
@@ -85,6 +87,7 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.NOUVELLE_PROPOSITION: "Nouvelle sollicitation d'un acteur",
     Kind.RAPPEL_REPONSE: "Rappel avant la date limite de réponse",
     Kind.DEMANDE_SANS_ACTEUR: "Demande sans acteur",
+    Kind.OFFRE_ADHESION: "Offre d'adhésion (acteurs réservés aux adhérents)",
     Kind.PROPOSITION_EXPIREE: "Proposition restée sans réponse",
     Kind.LIVRAISON_EN_ECHEC: "Échec de livraison d'une notification",
     Kind.RESUME_QUOTIDIEN: "Résumé quotidien",

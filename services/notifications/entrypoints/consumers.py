@@ -1,6 +1,6 @@
 """Subscribers of the notifications service: every event of the demandes, assignments,
-missions, conventions and invoices is recorded as the deliveries it causes; committing them
-wakes the dispatcher, which sends them."""
+missions, conventions, adhésions and invoices is recorded as the deliveries it causes;
+committing them wakes the dispatcher, which sends them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from services.notifications.bootstrap import ConsumingUnitOfWork, Notifications
 from services.notifications.service_layer.events import record_event
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import (
+    BILLING_ADHESION,
     BILLING_CONVENTION,
     BILLING_INVOICE,
     MATCHING_ASSIGNMENT,
@@ -24,6 +25,7 @@ CONSUMED_TOPICS = (
     REQUESTS_REQUEST.name,
     MATCHING_ASSIGNMENT.name,
     MATCHING_MISSION.name,
+    BILLING_ADHESION.name,
     BILLING_INVOICE.name,
     BILLING_CONVENTION.name,
 )

@@ -6,6 +6,7 @@ only through them; a rollback puts back what the last commit left.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Self
@@ -18,6 +19,7 @@ from services.matching.domain.lifecycle import (
     AssignmentFilter,
     AssignmentStatus,
 )
+from services.matching.domain.membership import Membership
 from services.matching.domain.missions import Handover, Milestone
 from services.matching.domain.model import Actor, ActorState
 from services.matching.domain.routing import RoutedDemande
@@ -198,6 +200,39 @@ class FakeDemandeRepository:
         return found[offset : offset + limit]
 
 
+class FakeMembershipRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Membership] = {}
+
+    async def register(self, added: Sequence[Membership]) -> None:
+        for m in added:
+            self.rows.setdefault(m.adhesion_id, m)
+
+    async def end(self, adhesion_id: UUID, ended_at: datetime) -> bool:
+        found = self.rows.get(adhesion_id)
+        if found is None:
+            return False
+        self.rows[adhesion_id] = replace(found, ended_at=ended_at)
+        return True
+
+    async def of(self, departement: str, codes: Collection[str]) -> list[Membership]:
+        return [
+            m
+            for m in self.rows.values()
+            if m.departement == departement and m.collectivite_code in codes
+        ]
+
+    async def clear(self) -> int:
+        count, self.rows = len(self.rows), {}
+        return count
+
+    async def count(self, departement: str | None = None, year: int | None = None) -> int:
+        return sum(
+            departement in (None, m.departement) and year in (None, m.year)
+            for m in self.rows.values()
+        )
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("matching")
@@ -207,6 +242,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.milestones = FakeMilestoneRepository()
         self.deliverables = FakeDeliverableRepository()
         self.handovers = FakeHandoverRepository()
+        self.memberships = FakeMembershipRepository()
         self._commit_repositories()
 
     async def __aenter__(self) -> Self:
@@ -222,12 +258,20 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             dict(self.milestones.rows),
             dict(self.deliverables.rows),
             list(self.handovers.rows),
+            dict(self.memberships.rows),
         )
 
     def _rollback_repositories(self) -> None:
-        actors, versions, demandes, assignments, milestones, deliverables, handovers = (
-            self._committed
-        )
+        (
+            actors,
+            versions,
+            demandes,
+            assignments,
+            milestones,
+            deliverables,
+            handovers,
+            memberships,
+        ) = self._committed
         self.actors.rows = dict(actors)
         self.actors.versions = dict(versions)
         self.demandes.rows = dict(demandes)
@@ -235,3 +279,4 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.milestones.rows = dict(milestones)
         self.deliverables.rows = dict(deliverables)
         self.handovers.rows = list(handovers)
+        self.memberships.rows = dict(memberships)

@@ -41,7 +41,7 @@ from services.notifications.domain.rules.notices import (
     tells_team_of_failure,
 )
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import InvoiceIssued
+from shared.contracts.billing import InvoiceIssued, MembershipOffered
 from shared.contracts.conventions import ConventionEvent, ConventionExpired, ConventionSent
 from shared.contracts.matching import (
     AssignmentAccepted,
@@ -106,6 +106,8 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
     AssignmentCompleted.event_type: (Rule(Role.REQUESTER, Kind.MISSION_TERMINEE),),
     InvoiceIssued.event_type: (Rule(Role.REQUESTER, Kind.FACTURE_EMISE, IfUnknown.TEAM),),
     RequestUnmatched.event_type: (Rule(Role.TEAM, Kind.DEMANDE_SANS_ACTEUR),),
+    # Billing's answer to an unmatched "adhesion_requise": the offer, to the requester.
+    MembershipOffered.event_type: (Rule(Role.REQUESTER, Kind.OFFRE_ADHESION),),
     AssignmentExpired.event_type: (Rule(Role.TEAM, Kind.PROPOSITION_EXPIREE),),
     ConventionSent.event_type: (Rule(Role.REQUESTER, Kind.CONVENTION_A_SIGNER),),
     # The reminder "at expiry": the collectivité and the actor, whose mission is released.

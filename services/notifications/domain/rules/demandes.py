@@ -1,6 +1,7 @@
 """What the messages of a demande's course say (submitted, proposed to actors, accepted,
-completed, invoiced, left without an actor), and the messages its clock causes: the
-actor's reminder before a proposal's deadline, the collectivité's "où en êtes-vous ?"."""
+completed, invoiced, left without an actor, the membership offered instead), and the
+messages its clock causes: the actor's reminder before a proposal's deadline, the
+collectivité's "où en êtes-vous ?"."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from services.notifications.domain.rules.addressing import (
 )
 from services.notifications.domain.wording import need_labels
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import InvoiceIssued
+from shared.contracts.billing import InvoiceIssued, MembershipOffered
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
@@ -27,7 +28,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
-from shared.french import PARIS, euros, long_date, long_datetime
+from shared.french import PARIS, euros, long_date, long_datetime, rate_euros
 
 
 def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +76,25 @@ def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
                 "besoins_non_couverts": need_labels(payload.uncovered_needs),
                 "raisons": list(payload.reasons),
                 "resume": payload.summary_text,
+                "motif": UNMATCHED_REASONS.get(payload.reason or ""),
+            }
+        case MembershipOffered():
+            found = {
+                "collectivite": payload.collectivite_name,
+                "annee": payload.year,
+                "offre": payload.tariff_label,
+                "acteurs": list(payload.actor_names),
+                "cotisation_ht": euros(payload.cotisation_excl_tax),
+                "cotisation_ttc": euros(payload.cotisation_incl_tax),
+                "tarifs": [
+                    {
+                        "acteur": rate.actor_label,
+                        "unite": "par jour" if rate.unit == "day" else "forfait",
+                        "adherent": rate_euros(rate.member),
+                        "non_adherent": rate_euros(rate.non_member),
+                    }
+                    for rate in payload.mission_rates
+                ],
             }
         case InvoiceIssued():
             found = {
@@ -89,6 +109,18 @@ def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
                 "emise_le": long_date(payload.issued_at.astimezone(PARIS).date()),
             }
     return found
+
+
+# The codes of RequestUnmatched.reason, as the département's team reads them.
+UNMATCHED_REASONS = {
+    "aucun_acteur": "aucun acteur de l'offre ne traite ce thème dans cette phase",
+    "territoire": "aucun acteur compétent n'intervient sur ce territoire",
+    "eligibilite": "la collectivité est hors des critères (population, type) des acteurs",
+    "adhesion_requise": "les acteurs compétents sont réservés aux adhérents ; "
+    "l'offre d'adhésion a été adressée à la collectivité",
+    "capacite": "les acteurs compétents ont atteint leur capacité",
+    "refus": "les acteurs compétents ont décliné ou laissé expirer leur proposition",
+}
 
 
 def reminder_at(proposed_at: datetime, respond_by: datetime, lead: timedelta) -> datetime | None:
