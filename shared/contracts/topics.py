@@ -34,6 +34,15 @@ REQUESTS_REQUEST = Topic(
     consumers=("matching", "notifications"),
     description="Lifecycle of a demande: submitted, withdrawn, status changes.",
 )
+REQUESTS_PROJECT = Topic(
+    "requests.project.v1",
+    writer="requests",
+    consumers=("notifications",),
+    description=(
+        "Projects across their phases: a phase opened or closed, with its Les Communs phase "
+        "and status; a demande that looks like an open one of the same collectivité."
+    ),
+)
 REQUESTS_COMMAND = Topic(
     "requests.command.v1",
     writer="departement-systems",
@@ -88,6 +97,7 @@ NOTIFICATIONS_DELIVERY = Topic(
 
 TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
+    REQUESTS_PROJECT,
     REQUESTS_COMMAND,
     MATCHING_ACTOR,
     MATCHING_ASSIGNMENT,

@@ -10,8 +10,11 @@ from services.requests.domain.model import RequestStatus
 from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import demandes
 from shared.auth.tokens import Principal, Role
+from shared.contracts.base import EventPayload
 from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
+from shared.contracts.topics import REQUESTS_REQUEST
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from tests.support.submissions import demande_body
 from tests.unit.fakes.requests import FakeUnitOfWork
@@ -28,6 +31,11 @@ def draft(**overrides: object) -> RequestDraft:
         "wished_end": date(2027, 12, 31),
     }
     return RequestDraft.model_validate(demande_body(**(values | overrides)))
+
+
+def demande_events(uow: FakeUnitOfWork) -> list[tuple[Envelope, EventPayload]]:
+    """The events of ``requests.request.v1``; the project's have their own tests."""
+    return [(e, p) for e, p in uow.published if p.topic == REQUESTS_REQUEST.name]
 
 
 def submission(d: RequestDraft, departement: str = "49", request_id=None) -> demandes.Submission:
@@ -50,7 +58,7 @@ async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit
     assert demande.requester_name == "Angers"
     assert demande.requester_population > 150_000
     assert demande.status is RequestStatus.SUBMITTED
-    [(envelope, event)] = uow.published
+    [(envelope, event)] = demande_events(uow)
     assert isinstance(event, RequestSubmitted)
     assert event.request_id == demande.id
     assert event.estimated_budget == Decimal("450000.00")
@@ -70,7 +78,7 @@ async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None
     )
     assert (created_first, created_second) == (True, False)
     assert first.id == second.id
-    assert len(uow.published) == 1
+    assert len(demande_events(uow)) == 1
 
 
 async def test_reusing_a_request_id_for_another_demande_is_a_conflict() -> None:
@@ -190,9 +198,9 @@ async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
     withdrawn = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     again = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     assert withdrawn.status is again.status is RequestStatus.WITHDRAWN
-    events = [e for _, e in uow.published]
-    assert [type(e) for e in events] == [RequestSubmitted, RequestWithdrawn]
-    assert uow.published[1][0].correlation_id == uow.published[0][0].correlation_id
+    published = demande_events(uow)
+    assert [type(e) for _, e in published] == [RequestSubmitted, RequestWithdrawn]
+    assert published[1][0].correlation_id == published[0][0].correlation_id
 
 
 async def test_scopes_are_enforced_on_read_and_withdraw() -> None:
