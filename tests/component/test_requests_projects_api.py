@@ -1,0 +1,219 @@
+"""Projects through the requests API, with the real database and broker: the next phase
+opened by the lead actor once the mission is completed (as matching's events say), the
+project's timeline, its events on ``requests.project.v1``, look-alike demandes flagged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlalchemy import func, select
+
+from services.requests.adapters.orm import demandes
+from shared.auth.tokens import Role
+from shared.contracts.base import EventPayload
+from shared.contracts.export import schema_path
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentCompleted,
+    AssignmentProposed,
+    CriteriaRef,
+    NeedRef,
+)
+from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_PROJECT
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.envelope import Envelope
+from shared.settings import KafkaSettings
+from tests.support.kafka_tap import TopicTap, publish_raw
+from tests.support.services import RunningService, running_requests_service
+from tests.support.tokens import bearer
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+TEAM_49 = bearer(Role.DEPARTEMENT, "49")
+ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "requester_code": "49007",
+        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
+        "title": f"Réhabilitation de la salle des fêtes {uuid.uuid4().hex[:6]}",
+        "description": "Diagnostic du bâtiment et programme de travaux d'accessibilité.",
+        "themes": ["batiments_publics"],
+        "phase": "faisabilite",
+    }
+    values.update(overrides)
+    return values
+
+
+@pytest.fixture
+async def service(
+    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+) -> AsyncIterator[RunningService]:
+    async with running_requests_service(fresh_database, kafka_topics) as running:
+        yield running
+
+
+async def count_rows(service: RunningService) -> int:
+    async with service.runtime.session_factory() as session:
+        return int((await session.execute(select(func.count()).select_from(demandes))).scalar_one())
+
+
+async def publish(kafka: KafkaSettings, *payloads: EventPayload) -> None:
+    records = []
+    for payload in payloads:
+        envelope = Envelope(type=payload.event_type, source="matching", departement="49")
+        headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+        records.append((b"49", payload.model_dump_json().encode(), headers))
+    await publish_raw(kafka, MATCHING_ASSIGNMENT.name, records)
+
+
+async def complete_mission(
+    service: RunningService, kafka: KafkaSettings, request_id: str, actor: str
+) -> None:
+    """``actor`` leads the demande's mission to its end, as matching would tell it."""
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {
+        "assignment_id": uuid.uuid4(),
+        "request_id": uuid.UUID(request_id),
+        "departement": "49",
+        "actor_id": actor,
+        "actor_name": actor.upper(),
+    }
+    need = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
+    await publish(
+        kafka,
+        AssignmentProposed(
+            **common,
+            requester_code="49007",
+            actor_kind="atd",
+            needs=[need],
+            lead=True,
+            round=1,
+            criteria=CriteriaRef(
+                coverage=1, expertise=1, load=1, continuity=0, locality=1, score=1
+            ),
+            reasons="Thème et territoire couverts.",
+            respond_by=now + timedelta(days=7),
+            proposed_at=now,
+        ),
+        AssignmentAccepted(**common, accepted_at=now),
+        AssignmentCompleted(
+            **common,
+            actor_kind="atd",
+            requester_code="49007",
+            requester_kind=RequesterKind.COMMUNE,
+            needs=[need],
+            days_spent=Decimal("3.5"),
+            started_at=now,
+            completed_at=now,
+        ),
+    )
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        read = await service.client.get(f"/v1/requests/{request_id}", headers=TEAM_49)
+        if read.json()["status"] == "completed":
+            return
+        assert asyncio.get_running_loop().time() < deadline, read.json()
+        await asyncio.sleep(0.2)
+
+
+def valid(event_type: str, payload: dict[str, Any]) -> None:
+    schema = json.loads(schema_path(event_type).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
+        payload
+    )
+
+
+async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_timeline(
+    service: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    async with TopicTap(kafka_topics, REQUESTS_PROJECT.name) as tap:
+        first = (await service.client.post("/v1/requests", json=body(), headers=ANGERS)).json()
+        project_id = first["project_id"]
+        early = await service.client.post(f"/v1/requests/{first['id']}/next-phase", headers=TEAM_49)
+        assert early.status_code == 409, early.text
+        assert "terminée" in early.json()["detail"]
+        assert await count_rows(service) == 1
+        await complete_mission(service, kafka_topics, first["id"], "atd49")
+        outsider = bearer(Role.ACTOR, "49", "caue49")
+        refused = await service.client.post(
+            f"/v1/requests/{first['id']}/next-phase", headers=outsider
+        )
+        assert refused.status_code == 403 and await count_rows(service) == 1
+        key = str(uuid.uuid4())
+        lead = bearer(Role.ACTOR, "49", "atd49")
+        opened = await service.client.post(
+            f"/v1/requests/{first['id']}/next-phase",
+            json={"deliverables": ["livrable:etude-faisabilite.pdf"]},
+            headers=lead | {"Idempotency-Key": key},
+        )
+        assert opened.status_code == 201, opened.text
+        again = await service.client.post(
+            f"/v1/requests/{first['id']}/next-phase", headers=lead | {"Idempotency-Key": key}
+        )
+        assert again.status_code == 200 and again.json()["id"] == opened.json()["id"] == key
+        second = opened.json()
+        assert (second["project_id"], second["phase"], second["phase_number"]) == (
+            project_id,
+            "conception",
+            2,
+        )
+        assert second["carried_deliverables"] == ["livrable:etude-faisabilite.pdf"]
+        records = await tap.collect(
+            lambda rs: sum(r.json().get("project_id") == project_id for r in rs) >= 3
+        )
+    mine = [r for r in records if r.json().get("project_id") == project_id]
+    assert [(r.headers["ce_type"].split(".")[2], r.json()["les_communs_status"]) for r in mine] == [
+        ("phase_opened", "En cours"),
+        ("phase_closed", "Terminé"),
+        ("phase_opened", "En cours"),
+    ]
+    for record in mine:
+        assert record.key == b"49"
+        valid(record.headers["ce_type"], record.json())
+    timeline = await service.client.get(f"/v1/projects/{project_id}", headers=ANGERS)
+    assert timeline.status_code == 200, timeline.text
+    view = timeline.json()
+    assert [(p["phase"], p["les_communs_phase"], p["lead_actors"]) for p in view["phases"]] == [
+        ("faisabilite", "Étude", ["ATD49"]),
+        ("conception", "Étude", []),
+    ]
+    assert (view["les_communs_phase"], view["les_communs_status"]) == ("Étude", "En cours")
+    other = bearer(Role.COLLECTIVITE, "49", "49015")
+    assert (
+        await service.client.get(f"/v1/projects/{project_id}", headers=other)
+    ).status_code == 403
+    missing = await service.client.get(f"/v1/projects/{uuid.uuid4()}", headers=TEAM_49)
+    assert missing.status_code == 404
+
+
+async def test_a_look_alike_demande_is_stored_flagged_and_announced(
+    service: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    title = f"Rénovation énergétique de l'école Jules Ferry {uuid.uuid4().hex[:6]}"
+    async with TopicTap(kafka_topics, REQUESTS_PROJECT.name) as tap:
+        original = await service.client.post("/v1/requests", json=body(title=title), headers=ANGERS)
+        twin = await service.client.post(
+            "/v1/requests", json=body(title=title.replace("de l'école", "- école")), headers=ANGERS
+        )
+        assert twin.status_code == 201, twin.text
+        records = await tap.collect(
+            lambda rs: (
+                any(r.json().get("demande_id") == twin.json()["id"] for r in rs)
+                and any(r.headers["ce_type"].endswith("duplicate_suspected.v1") for r in rs)
+            )
+        )
+    assert twin.json()["suspected_duplicate_of"] == [original.json()["id"]]
+    [flag] = [r for r in records if r.headers["ce_type"].endswith("duplicate_suspected.v1")]
+    valid(flag.headers["ce_type"], flag.json())
+    assert [c["demande_id"] for c in flag.json()["candidates"]] == [original.json()["id"]]
+    assert await count_rows(service) == 2
