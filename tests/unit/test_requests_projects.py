@@ -10,8 +10,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.requests.domain.duplicates import similarity
+from services.requests.domain.model import RequestStatus
 from services.requests.domain.progress import AssignmentView
-from services.requests.domain.project import NoNextPhase, next_phase
+from services.requests.domain.project import (
+    LES_COMMUNS_PHASE,
+    LES_COMMUNS_STATUS,
+    NoNextPhase,
+    next_phase,
+)
 from services.requests.service_layer import demandes, projects
 from shared.auth.tokens import Principal, Role
 from shared.contracts.projects import (
@@ -215,3 +221,8 @@ def test_the_next_phase_follows_the_order_of_phases() -> None:
         next_phase(Phase.EXPLOITATION)
     with pytest.raises(NoNextPhase):
         next_phase(Phase.TRAVAUX, Phase.CONCEPTION)
+
+
+def test_every_phase_and_status_of_ours_has_its_les_communs_counterpart() -> None:
+    assert set(LES_COMMUNS_PHASE) == set(Phase)
+    assert set(LES_COMMUNS_STATUS) == set(RequestStatus)

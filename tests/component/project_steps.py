@@ -1,0 +1,102 @@
+"""Steps of a project's life for the component tests: a demande's body, and a mission
+that an actor leads to its end, told by the events matching would publish."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.auth.tokens import Role
+from shared.contracts.base import EventPayload
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentCompleted,
+    AssignmentProposed,
+    CriteriaRef,
+    NeedRef,
+)
+from shared.contracts.topics import MATCHING_ASSIGNMENT
+from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from shared.messaging.envelope import Envelope
+from shared.settings import KafkaSettings
+from tests.support.kafka_tap import publish_raw
+from tests.support.services import RunningService
+from tests.support.tokens import bearer
+
+TEAM_49 = bearer(Role.DEPARTEMENT, "49")
+ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
+
+
+def body(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "requester_code": "49007",
+        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
+        "title": f"Réhabilitation de la salle des fêtes {uuid.uuid4().hex[:6]}",
+        "description": "Diagnostic du bâtiment et programme de travaux d'accessibilité.",
+        "themes": ["batiments_publics"],
+        "phase": "faisabilite",
+    }
+    values.update(overrides)
+    return values
+
+
+async def publish(kafka: KafkaSettings, *payloads: EventPayload) -> None:
+    records = []
+    for payload in payloads:
+        envelope = Envelope(type=payload.event_type, source="matching", departement="49")
+        headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
+        records.append((b"49", payload.model_dump_json().encode(), headers))
+    await publish_raw(kafka, MATCHING_ASSIGNMENT.name, records)
+
+
+async def complete_mission(
+    requests: RunningService, kafka: KafkaSettings, request_id: str, actor: str
+) -> None:
+    """``actor`` leads the demande's mission to its end, as matching would tell it."""
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {
+        "assignment_id": uuid.uuid4(),
+        "request_id": uuid.UUID(request_id),
+        "departement": "49",
+        "actor_id": actor,
+        "actor_name": actor.upper(),
+    }
+    need = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
+    await publish(
+        kafka,
+        AssignmentProposed(
+            **common,
+            requester_code="49007",
+            actor_kind="atd",
+            needs=[need],
+            lead=True,
+            round=1,
+            criteria=CriteriaRef(
+                coverage=1, expertise=1, load=1, continuity=0, locality=1, score=1
+            ),
+            reasons="Thème et territoire couverts.",
+            respond_by=now + timedelta(days=7),
+            proposed_at=now,
+        ),
+        AssignmentAccepted(**common, accepted_at=now),
+        AssignmentCompleted(
+            **common,
+            actor_kind="atd",
+            requester_code="49007",
+            requester_kind=RequesterKind.COMMUNE,
+            needs=[need],
+            days_spent=Decimal("3.5"),
+            started_at=now,
+            completed_at=now,
+        ),
+    )
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        read = await requests.client.get(f"/v1/requests/{request_id}", headers=TEAM_49)
+        if read.json()["status"] == "completed":
+            return
+        assert asyncio.get_running_loop().time() < deadline, read.json()
+        await asyncio.sleep(0.2)
