@@ -25,6 +25,7 @@ from rich.table import Table
 
 from shared.contracts.vocabulary import PHASE_LABELS, Phase
 from shared.settings import AuthSettings
+from stack.harness.les_communs import PHASE_STATUSES, PHASES
 from stack.harness.les_communs_process import URL, LesCommunsProcess
 from stack.scenario.api import actor_headers, admin_headers, team_headers
 from stack.scenario.outcome import Mission, Outcome
@@ -43,6 +44,8 @@ class NextPhase:
     demande_id: str
     phase: str
     opened_by: str
+    # How matching routed it: "proposed" (an actor was proposed) or "unmatched".
+    routed: str
 
 
 def goes_on(seed: int, demande: Demande) -> bool:
@@ -111,6 +114,7 @@ async def _open_in(
                 new_id,
                 response.json()["phase"],
                 "équipe du département" if by_team else "acteur pilote",
+                "proposed" if "proposed" in outcome.seen.get(new_id, ()) else "unmatched",
             )
         )
     return opened
@@ -152,6 +156,8 @@ async def phases_report(urls: Mapping[str, str], opened: list[NextPhase], consol
         + ", ".join(f"{label} {n}" for label, n in sorted(by_phase.items()))
         + " ; par "
         + ", ".join(f"{who} {n}" for who, n in sorted(by_opener.items()))
+        + f" ; routées : acteur proposé {sum(p.routed == 'proposed' for p in opened)}, "
+        + f"sans acteur {sum(p.routed == 'unmatched' for p in opened)}"
     )
     les_communs = LesCommunsProcess()
     if URL not in os.environ or not les_communs.wanted:
@@ -167,9 +173,17 @@ async def phases_report(urls: Mapping[str, str], opened: list[NextPhase], consol
     table.add_column("statut de phase")
     table.add_column("projets", justify="right")
     counts = Counter((p.get("phase") or "—", p.get("phaseStatut") or "—") for p in projets)
-    for (phase, statut), n in sorted(counts.items()):
+    for (phase, statut), n in sorted(counts.items(), key=lambda item: _order(item[0])):
         table.add_row(phase, statut, str(n))
     console.print(table)
+
+
+def _order(key: tuple[str, str]) -> tuple[int, int]:
+    phase, statut = key
+    return (
+        PHASES.index(phase) if phase in PHASES else len(PHASES),
+        PHASE_STATUSES.index(statut) if statut in PHASE_STATUSES else len(PHASE_STATUSES),
+    )
 
 
 async def _published(notifications_url: str, les_communs: LesCommunsProcess) -> list[Any]:
