@@ -4,21 +4,16 @@ project's timeline, its events on ``requests.project.v1``, look-alike demandes f
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-import jsonschema
 import pytest
-from sqlalchemy import func, select
 
-from services.requests.adapters.orm import demandes
 from shared.auth.tokens import Role
-from shared.contracts.export import schema_path
 from shared.contracts.topics import REQUESTS_PROJECT
 from shared.settings import KafkaSettings
 from tests.component.project_steps import ANGERS, TEAM_49, body, complete_mission
+from tests.component.test_requests_api import count_rows, schema_validator
 from tests.support.kafka_tap import TopicTap
 from tests.support.services import RunningService, running_requests_service
 from tests.support.tokens import bearer
@@ -32,18 +27,6 @@ async def service(
 ) -> AsyncIterator[RunningService]:
     async with running_requests_service(fresh_database, kafka_topics) as running:
         yield running
-
-
-async def count_rows(service: RunningService) -> int:
-    async with service.runtime.session_factory() as session:
-        return int((await session.execute(select(func.count()).select_from(demandes))).scalar_one())
-
-
-def valid(event_type: str, payload: dict[str, Any]) -> None:
-    schema = json.loads(schema_path(event_type).read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
-        payload
-    )
 
 
 async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_timeline(
@@ -92,7 +75,7 @@ async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_tim
     ]
     for record in mine:
         assert record.key == b"49"
-        valid(record.headers["ce_type"], record.json())
+        schema_validator(record.headers["ce_type"]).validate(record.json())
     timeline = await service.client.get(f"/v1/projects/{project_id}", headers=ANGERS)
     assert timeline.status_code == 200, timeline.text
     view = timeline.json()
@@ -127,6 +110,6 @@ async def test_a_look_alike_demande_is_stored_flagged_and_announced(
         )
     assert twin.json()["suspected_duplicate_of"] == [original.json()["id"]]
     [flag] = [r for r in records if r.headers["ce_type"].endswith("duplicate_suspected.v1")]
-    valid(flag.headers["ce_type"], flag.json())
+    schema_validator(flag.headers["ce_type"]).validate(flag.json())
     assert [c["demande_id"] for c in flag.json()["candidates"]] == [original.json()["id"]]
     assert await count_rows(service) == 2

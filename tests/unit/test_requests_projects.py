@@ -4,7 +4,7 @@ Communs phase and status travel in every project event; look-alike demandes are 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,40 +25,18 @@ from shared.contracts.projects import (
     ProjectPhaseClosed,
     ProjectPhaseOpened,
 )
-from shared.contracts.requests import RequestDraft, RequestSubmitted
+from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import Phase
 from shared.errors import Conflict, DomainValidationError, Forbidden
 from shared.refdata import get_territories
 from tests.unit.fakes.requests import FakeUnitOfWork
-
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")
-
-
-def draft(**overrides: object) -> RequestDraft:
-    values: dict[str, object] = {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@angers.fr"},
-        "title": "Rénovation énergétique de l'école Jules Ferry",
-        "description": "Audit énergétique et programme de travaux pour l'école Jules Ferry.",
-        "themes": ["energie", "batiments_publics"],
-        "phase": "faisabilite",
-        "wished_start": date(2027, 1, 15),
-    }
-    values.update(overrides)
-    return RequestDraft.model_validate(values)
+from tests.unit.requests_drafts import NOW, TEAM_49, draft, submission
 
 
 async def submit(uow: FakeUnitOfWork, **overrides: object) -> demandes.Demande:
     demande, _ = await demandes.submit_request(
         uow,
-        demandes.Submission(
-            draft=draft(**overrides),
-            request_id=uuid4(),
-            departement="49",
-            channel="api",
-            submitted_by="collectivite:maire",
-        ),
+        submission(draft(**({"title": "Rénovation énergétique de l'école"} | overrides))),
         get_territories(),
         NOW,
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -11,41 +11,18 @@ from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import demandes
 from shared.auth.tokens import Principal, Role
 from shared.contracts.base import EventPayload
-from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
 from shared.contracts.topics import REQUESTS_REQUEST
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
-from tests.support.submissions import demande_body
 from tests.unit.fakes.requests import FakeUnitOfWork
-
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")
-
-
-def draft(**overrides: object) -> RequestDraft:
-    values: dict[str, object] = {
-        "themes": ["energie", "batiments_publics"],
-        "estimated_budget": "450000.00",
-        "wished_start": date(2027, 1, 15),
-        "wished_end": date(2027, 12, 31),
-    }
-    return RequestDraft.model_validate(demande_body(**(values | overrides)))
+from tests.unit.requests_drafts import NOW, TEAM_49, draft, submission
 
 
 def demande_events(uow: FakeUnitOfWork) -> list[tuple[Envelope, EventPayload]]:
     """The events of ``requests.request.v1``; the project's have their own tests."""
     return [(e, p) for e, p in uow.published if p.topic == REQUESTS_REQUEST.name]
-
-
-def submission(d: RequestDraft, departement: str = "49", request_id=None) -> demandes.Submission:
-    return demandes.Submission(
-        draft=d,
-        request_id=request_id or uuid4(),
-        departement=departement,
-        channel="api",
-        submitted_by="departement:agent",
-    )
 
 
 async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit() -> None:
