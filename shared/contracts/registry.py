@@ -28,12 +28,18 @@ from shared.contracts.projects import (
     ProjectPhaseClosed,
     ProjectPhaseOpened,
 )
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn, SubmitRequestCommand
+from shared.contracts.requests import (
+    OpenNextPhaseCommand,
+    RequestSubmitted,
+    RequestWithdrawn,
+    SubmitRequestCommand,
+)
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestSubmitted,
     RequestWithdrawn,
     SubmitRequestCommand,
+    OpenNextPhaseCommand,
     ProjectPhaseOpened,
     ProjectPhaseClosed,
     ProjectDuplicateSuspected,

@@ -47,7 +47,9 @@ REQUESTS_COMMAND = Topic(
     "requests.command.v1",
     writer="departement-systems",
     consumers=("requests",),
-    description="Commands from département systems: submit a demande by event.",
+    description=(
+        "Commands from département systems: submit a demande, open a project's next phase."
+    ),
 )
 
 MATCHING_ACTOR = Topic(

@@ -1,6 +1,7 @@
 """Projects through the requests API, with the real database and broker: the next phase
 opened by the lead actor once the mission is completed (as matching's events say), the
-project's timeline, its events on ``requests.project.v1``, look-alike demandes flagged."""
+project's timeline, its events on ``requests.project.v1``, look-alike demandes flagged;
+the next phase opened by a command event."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from shared.auth.tokens import Role
-from shared.contracts.topics import REQUESTS_PROJECT
+from shared.contracts.requests import OpenNextPhaseCommand
+from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_PROJECT, REQUESTS_REQUEST
+from shared.contracts.vocabulary import Phase
+from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.component.project_steps import ANGERS, TEAM_49, body, complete_mission
 from tests.component.test_requests_api import count_rows, schema_validator
-from tests.support.kafka_tap import TopicTap
+from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import RunningService, running_requests_service
 from tests.support.tokens import bearer
 
@@ -112,4 +116,40 @@ async def test_a_look_alike_demande_is_stored_flagged_and_announced(
     [flag] = [r for r in records if r.headers["ce_type"].endswith("duplicate_suspected.v1")]
     schema_validator(flag.headers["ce_type"]).validate(flag.json())
     assert [c["demande_id"] for c in flag.json()["candidates"]] == [original.json()["id"]]
+    assert await count_rows(service) == 2
+
+
+async def test_a_departement_system_opens_the_next_phase_by_command(
+    service: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    first = (await service.client.post("/v1/requests", json=body(), headers=ANGERS)).json()
+    await complete_mission(service, kafka_topics, first["id"], "atd49")
+    new_id = str(uuid.uuid4())
+    envelope = Envelope(
+        type=OpenNextPhaseCommand.event_type, source="sig-departement", departement="49"
+    )
+    command = OpenNextPhaseCommand(
+        request_id=uuid.UUID(first["id"]),
+        new_request_id=uuid.UUID(new_id),
+        phase=Phase.TRAVAUX,
+        deliverables=["livrable:programme.pdf"],
+    )
+    record = (
+        b"49",
+        command.model_dump_json().encode(),
+        [(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
+    async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
+        # Sent twice: one next phase.
+        await publish_raw(kafka_topics, REQUESTS_COMMAND.name, [record, record])
+        records = await tap.collect(
+            lambda rs: any(r.json().get("request_id") == new_id for r in rs), settle=1.5
+        )
+    mine = [r for r in records if r.json().get("request_id") == new_id]
+    assert len(mine) == 1
+    assert mine[0].headers["causation_id"] == envelope.id
+    assert (mine[0].json()["channel"], mine[0].json()["phase"]) == ("event", "travaux")
+    read = (await service.client.get(f"/v1/requests/{new_id}", headers=TEAM_49)).json()
+    assert (read["project_id"], read["previous_demande_id"]) == (first["project_id"], first["id"])
+    assert read["carried_deliverables"] == ["livrable:programme.pdf"]
     assert await count_rows(service) == 2

@@ -14,6 +14,7 @@ from services.requests.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import Phase, Theme
 from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
+from shared.messaging.envelope import Envelope
 from shared.observability.metrics import DEMANDES
 
 
@@ -27,6 +28,8 @@ class NextPhase:
     description: str | None = None
     themes: list[Theme] | None = None
     deliverables: list[str] = field(default_factory=list)
+    # "event" when a département system sent it as a command.
+    channel: str = "api"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,13 @@ async def _ensure_can_open(uow: UnitOfWork, principal: Principal, closed: Demand
 
 
 async def open_next_phase(
-    uow: UnitOfWork, principal: Principal, demande_id: UUID, wanted: NextPhase, now: datetime
+    uow: UnitOfWork,
+    principal: Principal,
+    demande_id: UUID,
+    wanted: NextPhase,
+    now: datetime,
+    *,
+    caused_by: Envelope | None = None,
 ) -> tuple[Demande, bool]:
     """Open the project's next phase as a new demande, routed again like any other.
 
@@ -87,7 +96,7 @@ async def open_next_phase(
         estimated_budget=None,
         wished_start=None,
         wished_end=None,
-        channel="api",
+        channel=wanted.channel,
         submitted_by=f"{principal.role.value}:{principal.subject}",
         submitted_at=now,
         phase_number=closed.phase_number + 1,
@@ -100,7 +109,7 @@ async def open_next_phase(
         withdrawn_reason=None,
         correlation_id=None,
     )
-    if not await store_phase(uow, demande, project):
+    if not await store_phase(uow, demande, project, caused_by=caused_by):
         raise Conflict("Cet identifiant de demande est déjà utilisé.")
     await uow.commit()
     DEMANDES.labels(demande.departement, demande.status.value).inc()
