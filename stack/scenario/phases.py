@@ -144,13 +144,14 @@ async def _until(done: Callable[[], bool], timeout: float = 60.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def phases_report(urls: Mapping[str, str], opened: list[NextPhase], console: Console) -> None:
-    """Next phases opened, and the projects as the local Les Communs holds them."""
+def _next_phases_line(opened: list[NextPhase]) -> str:
+    if not opened:
+        return "aucune"
     by_phase = Counter(PHASE_LABELS[Phase(p.phase)] for p in opened)
     by_opener = Counter(p.opened_by for p in opened)
     by_departement = Counter(p.departement for p in opened)
-    console.print(
-        f"Phases suivantes ouvertes : {len(opened)} ("
+    return (
+        f"{len(opened)} ("
         + ", ".join(f"{dep} : {n}" for dep, n in sorted(by_departement.items()))
         + ") ; vers "
         + ", ".join(f"{label} {n}" for label, n in sorted(by_phase.items()))
@@ -159,6 +160,11 @@ async def phases_report(urls: Mapping[str, str], opened: list[NextPhase], consol
         + f" ; routées : acteur proposé {sum(p.routed == 'proposed' for p in opened)}, "
         + f"sans acteur {sum(p.routed == 'unmatched' for p in opened)}"
     )
+
+
+async def phases_report(urls: Mapping[str, str], opened: list[NextPhase], console: Console) -> None:
+    """Next phases opened, and the projects as the local Les Communs holds them."""
+    console.print(f"Phases suivantes ouvertes : {_next_phases_line(opened)}")
     les_communs = LesCommunsProcess()
     if URL not in os.environ or not les_communs.wanted:
         # Not the demo's stack (the tests' has no Les Communs), or a real one: not read here.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.refdata import get_territories
-from stack.scenario.phases import _order, goes_on
+from stack.scenario.phases import NextPhase, _next_phases_line, _order, goes_on
 from stack.scenario.plan import plan
 
 
@@ -33,3 +33,16 @@ def test_les_communs_phases_and_statuses_in_their_order() -> None:
         ("Étude", "Bloqué"),
         ("Opération", "Terminé"),
     ]
+
+
+def test_the_next_phases_line_says_where_they_went() -> None:
+    assert _next_phases_line([]) == "aucune"
+    opened = [
+        NextPhase("49", "a", "conception", "acteur pilote", "proposed"),
+        NextPhase("49", "b", "travaux", "équipe du département", "unmatched"),
+        NextPhase("35", "c", "conception", "acteur pilote", "proposed"),
+    ]
+    assert _next_phases_line(opened) == (
+        "3 (35 : 1, 49 : 2) ; vers Travaux / réalisation 1, Études / conception 2 ; "
+        "par acteur pilote 2, équipe du département 1 ; routées : acteur proposé 2, sans acteur 1"
+    )
