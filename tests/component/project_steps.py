@@ -20,10 +20,11 @@ from shared.contracts.matching import (
 )
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
-from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
+from tests.support.events import as_record
 from tests.support.kafka_tap import publish_raw
 from tests.support.services import RunningService
+from tests.support.submissions import demande_body
 from tests.support.tokens import bearer
 
 TEAM_49 = bearer(Role.DEPARTEMENT, "49")
@@ -31,25 +32,13 @@ ANGERS = bearer(Role.COLLECTIVITE, "49", "49007")
 
 
 def body(**overrides: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "requester_code": "49007",
-        "contact": {"name": "Marie Dupont", "email": "marie.dupont@example.fr"},
-        "title": f"Réhabilitation de la salle des fêtes {uuid.uuid4().hex[:6]}",
-        "description": "Diagnostic du bâtiment et programme de travaux d'accessibilité.",
-        "themes": ["batiments_publics"],
-        "phase": "faisabilite",
-    }
-    values.update(overrides)
-    return values
+    """A demande of Angers, its title made unique so that other runs' look nothing like it."""
+    title = f"Réhabilitation de la salle des fêtes {uuid.uuid4().hex[:6]}"
+    return demande_body(**({"title": title, "themes": ["batiments_publics"]} | overrides))
 
 
 async def publish(kafka: KafkaSettings, *payloads: EventPayload) -> None:
-    records = []
-    for payload in payloads:
-        envelope = Envelope(type=payload.event_type, source="matching", departement="49")
-        headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
-        records.append((b"49", payload.model_dump_json().encode(), headers))
-    await publish_raw(kafka, MATCHING_ASSIGNMENT.name, records)
+    await publish_raw(kafka, MATCHING_ASSIGNMENT.name, [as_record(p)[1] for p in payloads])
 
 
 async def complete_mission(

@@ -18,7 +18,7 @@ from shared.settings import KafkaSettings
 from stack.harness.les_communs import LesCommunsServer, free_port
 from tests.component.notification_demandes import settings_for
 from tests.component.project_steps import ANGERS, TEAM_49, body, complete_mission
-from tests.support.services import RunningService, running_requests_service, running_service
+from tests.support.services import RunningService, running_service, service_fixture
 from tests.support.smtp_server import SmtpSink, smtp_sink
 from tests.support.tokens import bearer
 
@@ -38,12 +38,7 @@ def les_communs_port() -> int:
     return free_port()
 
 
-@pytest.fixture
-async def requests_service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_requests_service(fresh_database, kafka_topics) as running:
-        yield running
+requests_service = service_fixture("requests_service", "requests")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the next phase opened by a command event."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -18,19 +17,15 @@ from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.component.project_steps import ANGERS, TEAM_49, body, complete_mission
 from tests.component.test_requests_api import count_rows, schema_validator
+from tests.support.events import as_record
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_requests_service
+from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
-@pytest.fixture
-async def service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_requests_service(fresh_database, kafka_topics) as running:
-        yield running
+service = service_fixture("service", "requests")
 
 
 async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_timeline(
@@ -134,11 +129,7 @@ async def test_a_departement_system_opens_the_next_phase_by_command(
         phase=Phase.TRAVAUX,
         deliverables=["livrable:programme.pdf"],
     )
-    record = (
-        b"49",
-        command.model_dump_json().encode(),
-        [(k, v.encode()) for k, v in envelope.to_headers().items()],
-    )
+    _, record = as_record(command, envelope)
     async with TopicTap(kafka_topics, REQUESTS_REQUEST.name) as tap:
         # Sent twice: one next phase.
         await publish_raw(kafka_topics, REQUESTS_COMMAND.name, [record, record])
