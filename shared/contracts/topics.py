@@ -68,9 +68,9 @@ MATCHING_ASSIGNMENT = Topic(
 MATCHING_MISSION = Topic(
     "matching.mission.v1",
     writer="matching",
-    # requests (a demande follows its missions) and billing (the balance at the last
-    # milestone) join when they subscribe: the stack waits for every declared reader's group.
-    consumers=("notifications",),
+    # billing (the balance at the last milestone) joins when it subscribes: the stack
+    # waits for every declared reader's group.
+    consumers=("requests", "notifications"),
     description="The course of accepted missions: milestones done, deliverables, hand-overs.",
 )
 

@@ -18,6 +18,7 @@ from shared.contracts.matching import (
     CriteriaRef,
     NeedRef,
 )
+from shared.contracts.missions import DeliverableAdded, DeliverableRef
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.settings import KafkaSettings
@@ -86,6 +87,38 @@ async def complete_mission(
     while True:
         read = await requests.client.get(f"/v1/requests/{request_id}", headers=TEAM_49)
         if read.json()["status"] == "completed":
+            return
+        assert asyncio.get_running_loop().time() < deadline, read.json()
+        await asyncio.sleep(0.2)
+
+
+def deliverable_added(request_id: str, download_url: str) -> DeliverableAdded:
+    return DeliverableAdded(
+        assignment_id=uuid.uuid4(),
+        request_id=uuid.UUID(request_id),
+        departement="49",
+        actor_id="atd49",
+        actor_name="ATD49",
+        requester_code="49007",
+        milestone_id=uuid.uuid4(),
+        milestone_title="Étude de faisabilité remise",
+        deliverable=DeliverableRef(
+            deliverable_id=uuid.uuid4(),
+            name="etude-faisabilite.pdf",
+            content_type="application/pdf",
+            size=1234,
+            sha256="0" * 64,
+            download_url=download_url,
+        ),
+        added_at=datetime.now(UTC),
+    )
+
+
+async def until_deliverable(requests: RunningService, request_id: str, reference: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        read = await requests.client.get(f"/v1/requests/{request_id}", headers=TEAM_49)
+        if reference in read.json()["deliverables"]:
             return
         assert asyncio.get_running_loop().time() < deadline, read.json()
         await asyncio.sleep(0.2)

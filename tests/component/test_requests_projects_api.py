@@ -11,11 +11,23 @@ import pytest
 
 from shared.auth.tokens import Role
 from shared.contracts.requests import OpenNextPhaseCommand
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_PROJECT, REQUESTS_REQUEST
+from shared.contracts.topics import (
+    MATCHING_MISSION,
+    REQUESTS_COMMAND,
+    REQUESTS_PROJECT,
+    REQUESTS_REQUEST,
+)
 from shared.contracts.vocabulary import Phase
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
-from tests.component.project_steps import ANGERS, TEAM_49, body, complete_mission
+from tests.component.project_steps import (
+    ANGERS,
+    TEAM_49,
+    body,
+    complete_mission,
+    deliverable_added,
+    until_deliverable,
+)
 from tests.component.test_requests_api import count_rows, schema_validator
 from tests.support.events import as_record
 from tests.support.kafka_tap import TopicTap, publish_raw
@@ -44,6 +56,14 @@ async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_tim
             f"/v1/requests/{first['id']}/next-phase", headers=outsider
         )
         assert refused.status_code == 403 and await count_rows(service) == 1
+        # The mission's deliverable, as matching announces it: carried to the next phase.
+        report = f"https://matching.example.fr/v1/deliverables/{uuid.uuid4()}/content"
+        await publish_raw(
+            kafka_topics,
+            MATCHING_MISSION.name,
+            [as_record(deliverable_added(first["id"], report))[1]],
+        )
+        await until_deliverable(service, first["id"], report)
         key = str(uuid.uuid4())
         lead = bearer(Role.ACTOR, "49", "atd49")
         opened = await service.client.post(
@@ -62,7 +82,7 @@ async def test_the_lead_actor_opens_the_next_phase_and_the_project_keeps_its_tim
             "conception",
             2,
         )
-        assert second["carried_deliverables"] == ["livrable:etude-faisabilite.pdf"]
+        assert second["carried_deliverables"] == [report, "livrable:etude-faisabilite.pdf"]
         records = await tap.collect(
             lambda rs: sum(r.json().get("project_id") == project_id for r in rs) >= 3
         )

@@ -204,3 +204,18 @@ def test_the_next_phase_follows_the_order_of_phases() -> None:
 def test_every_phase_and_status_of_ours_has_its_les_communs_counterpart() -> None:
     assert set(LES_COMMUNS_PHASE) == set(Phase)
     assert set(LES_COMMUNS_STATUS) == set(RequestStatus)
+
+
+async def test_the_next_phase_carries_the_deliverables_of_the_closed_one() -> None:
+    uow = FakeUnitOfWork()
+    first = await submit(uow)
+    report = "https://mg.example.fr/v1/deliverables/1/content"
+    assert await projects.follow_deliverable(uow, first.id, report)
+    # The same event delivered again keeps one reference.
+    assert not await projects.follow_deliverable(uow, first.id, report)
+    await led_and_completed(uow, first.id, "atd49")
+    second, _ = await projects.open_next_phase(
+        uow, TEAM_49, first.id, projects.NextPhase(uuid4(), deliverables=["dossier:plans"]), NOW
+    )
+    assert second.carried_deliverables == [report, "dossier:plans"]
+    assert second.deliverables == []

@@ -51,6 +51,7 @@ demandes = Table(
     # At most one next phase per demande: two clicks on "next phase" open one.
     Column("previous_demande_id", Uuid, nullable=True, unique=True),
     Column("carried_deliverables", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("deliverables", ARRAY(Text), nullable=False, server_default="{}"),
     Column("suspected_duplicate_of", ARRAY(Uuid), nullable=False, server_default="{}"),
     Index("demandes_project_idx", "project_id", "phase_number"),
     Index("demandes_departement_status_idx", "departement", "status", "submitted_at"),

@@ -49,6 +49,7 @@ def _row_values(d: Demande) -> dict[str, Any]:
         "phase_number": d.phase_number,
         "previous_demande_id": d.previous_demande_id,
         "carried_deliverables": d.carried_deliverables,
+        "deliverables": d.deliverables,
         "suspected_duplicate_of": d.suspected_duplicate_of,
     }
 
@@ -87,6 +88,7 @@ def _from_row(row: Any) -> Demande:
         phase_number=row.phase_number,
         previous_demande_id=row.previous_demande_id,
         carried_deliverables=list(row.carried_deliverables),
+        deliverables=list(row.deliverables),
         suspected_duplicate_of=list(row.suspected_duplicate_of),
     )
 
@@ -185,6 +187,19 @@ class SqlDemandeRepository:
             )
         ).one_or_none()
         return _from_row(row) if row is not None else None
+
+    async def add_deliverable(self, demande_id: UUID, reference: str) -> bool:
+        # Appended once: a redelivered event finds it there already.
+        result = await self._session.execute(
+            update(demandes)
+            .where(
+                demandes.c.id == demande_id,
+                func.array_position(demandes.c.deliverables, reference).is_(None),
+            )
+            .values(deliverables=func.array_append(demandes.c.deliverables, reference))
+            .returning(demandes.c.id)
+        )
+        return result.scalar_one_or_none() is not None
 
     async def assignments(self, demande_id: UUID) -> list[AssignmentView]:
         rows = await self._session.execute(

@@ -77,8 +77,10 @@ class Demande:
     project_id: UUID
     phase_number: int = 1
     previous_demande_id: UUID | None = None
-    # References of the deliverables of the project's earlier phases.
+    # References (download URLs) of the deliverables of the project's earlier phases,
+    # and of this phase's own, as matching's mission events announce them.
     carried_deliverables: list[str] = field(default_factory=list)
+    deliverables: list[str] = field(default_factory=list)
     # Open demandes of the same collectivité that this one looks like, flagged at intake.
     suspected_duplicate_of: list[UUID] = field(default_factory=list)
     status: RequestStatus = RequestStatus.SUBMITTED

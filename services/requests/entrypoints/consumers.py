@@ -22,8 +22,9 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
+from shared.contracts.missions import DeliverableAdded
 from shared.contracts.requests import OpenNextPhaseCommand, SubmitRequestCommand
-from shared.contracts.topics import MATCHING_ASSIGNMENT, REQUESTS_COMMAND
+from shared.contracts.topics import MATCHING_ASSIGNMENT, MATCHING_MISSION, REQUESTS_COMMAND
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.consumer import Received, RejectedEvent, Route
 from shared.refdata import get_territories
@@ -98,6 +99,11 @@ async def on_unmatched(uow: UnitOfWork, event: Received[Any]) -> None:
     )
 
 
+async def on_deliverable(uow: UnitOfWork, event: Received[Any]) -> None:
+    payload: DeliverableAdded = event.payload
+    await projects.follow_deliverable(uow, payload.request_id, payload.deliverable.download_url)
+
+
 def register(runtime: ServiceRuntime) -> None:
     commands = bootstrap.consumer(
         runtime,
@@ -118,5 +124,12 @@ def register(runtime: ServiceRuntime) -> None:
             RequestUnmatched.event_type: Route(RequestUnmatched, on_unmatched),
         },
     )
-    for topic, handler in ((REQUESTS_COMMAND.name, commands), (MATCHING_ASSIGNMENT.name, progress)):
+    missions = bootstrap.consumer(
+        runtime, {DeliverableAdded.event_type: Route(DeliverableAdded, on_deliverable)}
+    )
+    for topic, handler in (
+        (REQUESTS_COMMAND.name, commands),
+        (MATCHING_ASSIGNMENT.name, progress),
+        (MATCHING_MISSION.name, missions),
+    ):
         runtime.subscribe(topic, handler)

@@ -71,6 +71,7 @@ class RequestView(BaseModel):
     carried_deliverables: list[str] = Field(
         description="Références des livrables des phases précédentes du projet."
     )
+    deliverables: list[str] = Field(description="Références des livrables de cette phase.")
     suspected_duplicate_of: list[UUID] = Field(
         description="Demandes ouvertes de la même collectivité qui lui ressemblent (signalées "
         "à l'équipe du département)."
@@ -112,6 +113,7 @@ class RequestView(BaseModel):
             phase_number=d.phase_number,
             previous_demande_id=d.previous_demande_id,
             carried_deliverables=d.carried_deliverables,
+            deliverables=d.deliverables,
             suspected_duplicate_of=d.suspected_duplicate_of,
             assignments=[
                 AssignmentOut(

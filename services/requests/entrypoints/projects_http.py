@@ -56,6 +56,7 @@ class PhaseView(BaseModel):
     les_communs_status: LesCommunsStatus
     lead_actors: list[str]
     carried_deliverables: list[str]
+    deliverables: list[str]
     submitted_at: datetime
     status_changed_at: datetime | None
 
@@ -73,6 +74,7 @@ class PhaseView(BaseModel):
             les_communs_status=entry.les_communs_status,
             lead_actors=entry.lead_actors,
             carried_deliverables=d.carried_deliverables,
+            deliverables=d.deliverables,
             submitted_at=d.submitted_at,
             status_changed_at=d.status_changed_at,
         )

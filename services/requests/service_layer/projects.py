@@ -101,7 +101,12 @@ async def open_next_phase(
         submitted_at=now,
         phase_number=closed.phase_number + 1,
         previous_demande_id=closed.id,
-        carried_deliverables=[*closed.carried_deliverables, *wanted.deliverables],
+        carried_deliverables=list(
+            dict.fromkeys(
+                [*closed.carried_deliverables, *closed.deliverables, *wanted.deliverables]
+            )
+        ),
+        deliverables=[],
         suspected_duplicate_of=[],
         status=RequestStatus.SUBMITTED,
         status_changed_at=now,
@@ -114,6 +119,12 @@ async def open_next_phase(
     await uow.commit()
     DEMANDES.labels(demande.departement, demande.status.value).inc()
     return demande, True
+
+
+async def follow_deliverable(uow: UnitOfWork, demande_id: UUID, reference: str) -> bool:
+    """Keep the reference of a deliverable that matching announced for the demande's
+    mission, for the next phase to carry; the caller commits."""
+    return await uow.demandes.add_deliverable(demande_id, reference)
 
 
 async def read_project(uow: UnitOfWork, principal: Principal, project_id: UUID) -> Timeline:

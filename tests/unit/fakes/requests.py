@@ -62,6 +62,14 @@ class FakeDemandeRepository:
     async def next_of(self, demande_id: UUID) -> Demande | None:
         return next((d for d in self._all() if d.previous_demande_id == demande_id), None)
 
+    async def add_deliverable(self, demande_id: UUID, reference: str) -> bool:
+        demande = await self.get(demande_id)
+        if demande is None or reference in demande.deliverables:
+            return False
+        demande.deliverables.append(reference)
+        self.staged[demande_id] = demande
+        return True
+
     async def search(
         self, criteria: DemandeFilter, *, limit: int, offset: int
     ) -> tuple[list[Demande], int]:

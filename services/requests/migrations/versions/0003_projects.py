@@ -47,6 +47,10 @@ def upgrade() -> None:
     )
     op.add_column(
         "demandes",
+        sa.Column("deliverables", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
+    )
+    op.add_column(
+        "demandes",
         sa.Column(
             "suspected_duplicate_of",
             postgresql.ARRAY(sa.Uuid()),
@@ -73,6 +77,7 @@ def downgrade() -> None:
     op.drop_constraint("demandes_previous_demande_id_key", "demandes", type_="unique")
     for column in (
         "suspected_duplicate_of",
+        "deliverables",
         "carried_deliverables",
         "previous_demande_id",
         "phase_number",
