@@ -101,7 +101,8 @@ async def _open_in(
         outcome.submitted_at[new_id] = time.perf_counter()
         response = await requests.post(
             f"/v1/requests/{demande.request_id}/next-phase",
-            json={"deliverables": [f"livrable:{demande.request_id}:rapport-final.pdf"]},
+            # The deliverables of the closed phase's missions go with it by themselves.
+            json={},
             headers=headers | {"Idempotency-Key": new_id},
         )
         if response.status_code not in (200, 201):
