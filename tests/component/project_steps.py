@@ -18,10 +18,11 @@ from shared.contracts.matching import (
     CriteriaRef,
     NeedRef,
 )
-from shared.contracts.missions import DeliverableAdded, DeliverableRef
+from shared.contracts.missions import DeliverableAdded
 from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.settings import KafkaSettings
+from tests.support import events
 from tests.support.events import as_record
 from tests.support.kafka_tap import publish_raw
 from tests.support.services import RunningService
@@ -93,25 +94,9 @@ async def complete_mission(
 
 
 def deliverable_added(request_id: str, download_url: str) -> DeliverableAdded:
-    return DeliverableAdded(
-        assignment_id=uuid.uuid4(),
-        request_id=uuid.UUID(request_id),
-        departement="49",
-        actor_id="atd49",
-        actor_name="ATD49",
-        requester_code="49007",
-        milestone_id=uuid.uuid4(),
-        milestone_title="Étude de faisabilité remise",
-        deliverable=DeliverableRef(
-            deliverable_id=uuid.uuid4(),
-            name="etude-faisabilite.pdf",
-            content_type="application/pdf",
-            size=1234,
-            sha256="0" * 64,
-            download_url=download_url,
-        ),
-        added_at=datetime.now(UTC),
-    )
+    announced = events.deliverable_added(request_id=uuid.UUID(request_id), actor_id="atd49")
+    reference = announced.deliverable.model_copy(update={"download_url": download_url})
+    return announced.model_copy(update={"deliverable": reference})
 
 
 async def until_deliverable(requests: RunningService, request_id: str, reference: str) -> None:
