@@ -17,7 +17,7 @@ from services.notifications.domain.model import Kind, Role
 from services.notifications.domain.rules import Known
 from services.notifications.service_layer.les_communs import LesCommunsPublisher, follow_project
 from shared.contracts.projects import (
-    CandidateRef,
+    DuplicateCandidate,
     LesCommunsPhase,
     LesCommunsStatus,
     ProjectDuplicateSuspected,
@@ -158,7 +158,7 @@ def test_a_look_alike_demande_is_told_to_the_team_with_its_candidate() -> None:
         themes=[Theme.ENERGIE],
         phase=Phase.FAISABILITE,
         candidates=[
-            CandidateRef(
+            DuplicateCandidate(
                 demande_id=uuid.uuid4(),
                 project_id=uuid.uuid4(),
                 title="Rénovation énergétique de l'école Jules Ferry",
