@@ -32,6 +32,7 @@ from stack.scenario.api import actor_headers, assignments, team_headers, token
 from stack.scenario.members import MEMBER_SHARE, wait_for_members
 from stack.scenario.missions import deliver_milestones
 from stack.scenario.outcome import Mission, Outcome, Played
+from stack.scenario.phases import open_next_phases
 from stack.scenario.plan import DEPARTEMENTS, Answer, Demande, answer, days_spent, plan
 from stack.scenario.preparation import (
     cotisation_run,
@@ -170,6 +171,9 @@ async def run_scenario(
                     )
                 )
                 await _complete_missions(shared)
+                outcome.next_phases = await open_next_phases(
+                    requests, shared.auth, outcome, seed, departements
+                )
     finally:
         listener.cancel()
         await producer.stop()

@@ -20,6 +20,7 @@ from shared.contracts.matching import (
     NeedRef,
     RequestUnmatched,
 )
+from shared.contracts.missions import DeliverableAdded, DeliverableRef
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
@@ -114,6 +115,26 @@ def assignment_completed(**overrides: object) -> AssignmentCompleted:
         "completed_at": now,
     }
     return AssignmentCompleted.model_validate(_assignment(values | overrides))
+
+
+def deliverable_added(**overrides: object) -> DeliverableAdded:
+    """A deliverable of the mission, as matching announces it (without the bytes)."""
+    deliverable_id = uuid.uuid4()
+    values: dict[str, object] = {
+        "requester_code": ANGERS.code,
+        "milestone_id": uuid.uuid4(),
+        "milestone_title": "Étude de faisabilité remise",
+        "deliverable": DeliverableRef(
+            deliverable_id=deliverable_id,
+            name="etude-faisabilite.pdf",
+            content_type="application/pdf",
+            size=1234,
+            sha256="0" * 64,
+            download_url=f"https://matching.example.fr/v1/deliverables/{deliverable_id}/content",
+        ),
+        "added_at": datetime.now(UTC),
+    }
+    return DeliverableAdded.model_validate(_assignment(values | overrides))
 
 
 def request_unmatched(**overrides: object) -> RequestUnmatched:

@@ -17,6 +17,7 @@ from services.notifications.adapters.contacts import SqlContactRepository, SqlPr
 from services.notifications.adapters.deliveries import SqlDeliveryRepository
 from services.notifications.adapters.demandes import SqlDemandeRepository
 from services.notifications.adapters.digests import SqlDigestRepository
+from services.notifications.adapters.les_communs_projects import SqlLesCommunsRepository
 from services.notifications.adapters.subscriptions import SqlSubscriptionRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
@@ -28,6 +29,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
     subscriptions: SqlSubscriptionRepository
     deliveries: SqlDeliveryRepository
     digests: SqlDigestRepository
+    les_communs: SqlLesCommunsRepository
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
         self.subscriptions = SqlSubscriptionRepository(session)
         self.deliveries = SqlDeliveryRepository(session)
         self.digests = SqlDigestRepository(session)
+        self.les_communs = SqlLesCommunsRepository(session)
 
     async def commit(self) -> None:
         await super().commit()

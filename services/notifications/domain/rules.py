@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -30,9 +31,10 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
+from shared.contracts.projects import ProjectDuplicateSuspected
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
-from shared.french import PARIS, euros, long_date, long_datetime, rate_euros
+from shared.french import PARIS, euros, long_date, long_datetime, percent, rate_euros
 
 
 class IfUnknown(StrEnum):
@@ -72,6 +74,7 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
         Rule(Role.ACTOR, Kind.MISSION_REAFFECTEE),
         Rule(Role.TEAM, Kind.MISSION_REAFFECTEE),
     ),
+    ProjectDuplicateSuspected.event_type: (Rule(Role.TEAM, Kind.DOUBLON_PRESUME),),
 }
 
 SCHEDULED: dict[Kind, tuple[Role, str]] = {
@@ -267,6 +270,21 @@ def event_context(payload: EventPayload, known: Known) -> dict[str, Any]:
             }
         case MilestoneDone() | DeliverableAdded() | MissionReassigned():
             context |= mission_context(payload)
+        case ProjectDuplicateSuspected():
+            context |= {
+                "demande_titre": payload.title,
+                "collectivite": payload.requester_name,
+                "phase": PHASE_LABELS[payload.phase],
+                "themes": [THEME_LABELS[t] for t in payload.themes],
+                "candidats": [
+                    {
+                        "titre": c.title,
+                        "deposee_le": long_date(c.submitted_at.astimezone(PARIS).date()),
+                        "ressemblance": percent(Decimal(str(round(c.similarity, 2)))),
+                    }
+                    for c in payload.candidates
+                ],
+            }
         case InvoiceIssued():
             context |= {
                 "collectivite": payload.collectivite_name,
