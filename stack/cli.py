@@ -42,6 +42,7 @@ from stack.harness.detached import (
     StackProcess,
     all_services,
 )
+from stack.harness.les_communs_process import LesCommunsProcess, demo_environment
 from stack.harness.process import port_in_use
 from stack.scenario.plan import DEPARTEMENTS
 from stack.scenario.play import AlreadyPlayed, play
@@ -56,8 +57,13 @@ INTERRUPTED = 130
 
 
 def _processes() -> list[StackProcess]:
-    mailbox = MailboxProcess()
-    return [*([mailbox] if mailbox.wanted else []), *all_services()]
+    demo_environment()
+    mailbox, les_communs = MailboxProcess(), LesCommunsProcess()
+    return [
+        *([mailbox] if mailbox.wanted else []),
+        *([les_communs] if les_communs.wanted else []),
+        *all_services(),
+    ]
 
 
 def _check_ports() -> None:
@@ -65,11 +71,17 @@ def _check_ports() -> None:
     for process in _processes():
         if process.pid() is not None:
             continue
-        port = process.port if isinstance(process, ServiceProcess | MailboxProcess) else None
+        port = (
+            process.port
+            if isinstance(process, ServiceProcess | MailboxProcess | LesCommunsProcess)
+            else None
+        )
         if port is not None and port_in_use(port):
             variable = (
                 "MG_NOTIFICATIONS_SMTP_PORT"
                 if isinstance(process, MailboxProcess)
+                else "MG_NOTIFICATIONS_LES_COMMUNS_URL"
+                if isinstance(process, LesCommunsProcess)
                 else f"MG_{process.name.upper()}_HTTP_PORT"
             )
             console.print(
@@ -90,6 +102,8 @@ def _start() -> None:
         where = process.url if isinstance(process, ServiceProcess) else ""
         if isinstance(process, MailboxProcess):
             where = f"smtp://127.0.0.1:{process.port}"
+        if isinstance(process, LesCommunsProcess):
+            where = process.url
         console.print(f"[green]{process.name} prêt[/] sur {where}")
 
 
@@ -112,6 +126,12 @@ def _addresses() -> None:
         console.print(
             f"[bold]Courriels[/]      smtp://127.0.0.1:{mailbox.port}, conservés dans "
             f"{mailbox.directory} (format Maildir)"
+        )
+    les_communs = LesCommunsProcess()
+    if les_communs.wanted:
+        console.print(
+            f"[bold]Les Communs[/]    {les_communs.url}/projets (serveur local de démonstration, "
+            f"clé {les_communs.api_key})"
         )
     console.print(f"[bold]Journaux[/]       {LOCAL / 'services'}")
     console.rule("Dans un autre terminal")
@@ -184,10 +204,10 @@ def up(
 
 @app.command()
 def down() -> None:
-    """Stop the services and the mailbox."""
-    for process in reversed([MailboxProcess(), *all_services()]):
+    """Stop the services, the mailbox and the local Les Communs."""
+    for process in reversed([MailboxProcess(), LesCommunsProcess(), *all_services()]):
         stopped = process.stop()
-        if stopped or process.name != "mailbox":
+        if stopped or process.name not in ("mailbox", "les-communs"):
             console.print(f"{process.name} : {'arrêté' if stopped else 'déjà arrêté'}")
 
 
@@ -199,6 +219,8 @@ def status() -> None:
         where = process.url if isinstance(process, ServiceProcess) else ""
         if isinstance(process, MailboxProcess):
             where = f"smtp://127.0.0.1:{process.port} → {process.directory}"
+        if isinstance(process, LesCommunsProcess):
+            where = process.url
         state = f"[green]en marche[/] (pid {pid}) {where}" if pid else "[red]arrêté[/]"
         console.print(f"{process.name:<14} {state}")
     console.print(f"{'kafka':<14} {KafkaSettings().bootstrap_servers} (infra/stack.sh status)")

@@ -1,5 +1,6 @@
 """The one place where the notifications service's adapters meet its service layer:
-units of work, the mailer and the webhook client, the dispatcher.
+units of work, the mailer and the webhook client, the dispatcher, the Les Communs
+publisher.
 
 Committing a unit of work from :meth:`Notifications.unit_of_work` wakes the outbox relay
 when it wrote events and the dispatcher when it made a delivery due, whoever commits it:
@@ -9,16 +10,19 @@ a subscriber, an HTTP route, a job or the dispatcher itself.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import Request
 
+from services.notifications.adapters.les_communs import LesCommunsClient
 from services.notifications.adapters.mailer import SmtpMailer
 from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
 from services.notifications.adapters.webhooks import WebhookSender
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.model import Channel
 from services.notifications.service_layer.dispatcher import Dispatcher
+from services.notifications.service_layer.les_communs import LesCommunsPublisher
 from services.notifications.service_layer.ports import Sender, UnitOfWork
 from shared.messaging.consumer import ConsumerUnitOfWork
 from shared.runtime import ServiceRuntime
@@ -35,6 +39,17 @@ def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
     }
 
 
+def les_communs_publisher(
+    settings: NotificationSettings, uow_factory: Callable[[], UnitOfWork]
+) -> LesCommunsPublisher | None:
+    """The publisher of our projects to Les Communs, when its address is configured."""
+    if not settings.les_communs_url:
+        return None
+    key = settings.les_communs_api_key.get_secret_value() if settings.les_communs_api_key else ""
+    client = LesCommunsClient(settings.les_communs_url, key, settings.les_communs_timeout_seconds)
+    return LesCommunsPublisher(uow_factory=uow_factory, client=client, settings=settings)
+
+
 class Notifications:
     """The service wired once per process."""
 
@@ -46,6 +61,8 @@ class Notifications:
         self._units = runtime.unit_of_work(
             functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)
         )
+
+        self.les_communs = les_communs_publisher(settings, self.unit_of_work)
 
     def unit_of_work(self) -> UnitOfWork:
         return self._units()

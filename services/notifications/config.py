@@ -37,6 +37,18 @@ class NotificationSettings(BaseSettings):
     # Local demonstrations only: production endpoints must be HTTPS.
     allow_plain_http_webhooks: bool = False
 
+    # --- Les Communs (ANCT): our projects published to their API (ADR 0015) ---------------
+    # Unset: the projects are kept, ready to go, and nothing is sent.
+    les_communs_url: str | None = None
+    # One API key for the whole service, given by Les Communs.
+    les_communs_api_key: SecretStr | None = None
+    les_communs_timeout_seconds: float = Field(default=10.0, gt=0)
+    les_communs_concurrency: int = Field(default=4, ge=1, le=100)
+    les_communs_poll_seconds: float = Field(default=1.0, gt=0)
+    # Never given up while Les Communs is away: the delay grows to this ceiling.
+    les_communs_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    les_communs_backoff_max_seconds: float = Field(default=900.0, gt=0)
+
     # --- retries and dispatch ----------------------------------------------------------
     max_attempts: int = Field(default=8, ge=1, le=50)
     backoff_base_seconds: float = Field(default=30.0, gt=0)
@@ -60,7 +72,11 @@ class NotificationSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> NotificationSettings:
-        longest = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
+        longest = max(
+            self.smtp_timeout_seconds,
+            self.webhook_timeout_seconds,
+            self.les_communs_timeout_seconds,
+        )
         if self.lease_seconds <= 2 * longest:
             raise ValueError(
                 "lease_seconds must exceed twice the longest send timeout, or a slow send "

@@ -31,12 +31,26 @@ from shared.contracts.matching import (
 )
 from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
 from shared.contracts.notifications import DeliveryDeadLettered, DeliverySent
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn, SubmitRequestCommand
+from shared.contracts.projects import (
+    ProjectDuplicateSuspected,
+    ProjectPhaseClosed,
+    ProjectPhaseOpened,
+)
+from shared.contracts.requests import (
+    OpenNextPhaseCommand,
+    RequestSubmitted,
+    RequestWithdrawn,
+    SubmitRequestCommand,
+)
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestSubmitted,
     RequestWithdrawn,
     SubmitRequestCommand,
+    OpenNextPhaseCommand,
+    ProjectPhaseOpened,
+    ProjectPhaseClosed,
+    ProjectDuplicateSuspected,
     ActorRegistered,
     ActorUpdated,
     AssignmentProposed,

@@ -66,6 +66,29 @@ class SubmitRequestCommand(RequestDraft, EventPayload):
     )
 
 
+class OpenNextPhaseCommand(EventPayload):
+    """A département system opens the next phase of a project whose phase is completed;
+    the same rules as ``POST /v1/requests/{id}/next-phase`` by the département's team."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str] = "requests.command.open-next-phase.v1"
+    topic: ClassVar[str] = REQUESTS_COMMAND.name
+    producer: ClassVar[str] = REQUESTS_COMMAND.writer
+    summary: ClassVar[str] = "Open the next phase of a project whose phase is completed."
+
+    request_id: UUID = Field(description="The demande of the completed phase.")
+    new_request_id: UUID = Field(
+        description="Chosen by the sender: the demande of the next phase; sending the same "
+        "command twice opens one phase."
+    )
+    phase: Phase | None = Field(default=None, description="By default the phase that follows.")
+    title: Line | None = Field(default=None, min_length=5, max_length=MAX_TITLE)
+    description: Text | None = Field(default=None, min_length=10, max_length=MAX_DESCRIPTION)
+    themes: list[Theme] | None = Field(default=None, min_length=1, max_length=6)
+    deliverables: list[Line] = Field(default_factory=list, max_length=100)
+
+
 class Requester(BaseModel):
     model_config = ConfigDict(frozen=True)
 

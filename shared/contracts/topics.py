@@ -34,11 +34,22 @@ REQUESTS_REQUEST = Topic(
     consumers=("matching", "notifications"),
     description="Lifecycle of a demande: submitted, withdrawn, status changes.",
 )
+REQUESTS_PROJECT = Topic(
+    "requests.project.v1",
+    writer="requests",
+    consumers=("notifications",),
+    description=(
+        "Projects across their phases: a phase opened or closed, with its Les Communs phase "
+        "and status; a demande that looks like an open one of the same collectivité."
+    ),
+)
 REQUESTS_COMMAND = Topic(
     "requests.command.v1",
     writer="departement-systems",
     consumers=("requests",),
-    description="Commands from département systems: submit a demande by event.",
+    description=(
+        "Commands from département systems: submit a demande, open a project's next phase."
+    ),
 )
 
 MATCHING_ACTOR = Topic(
@@ -57,9 +68,9 @@ MATCHING_ASSIGNMENT = Topic(
 MATCHING_MISSION = Topic(
     "matching.mission.v1",
     writer="matching",
-    # requests (a demande follows its missions) and billing (the balance at the last
-    # milestone) join when they subscribe: the stack waits for every declared reader's group.
-    consumers=("notifications",),
+    # billing (the balance at the last milestone) joins when it subscribes: the stack
+    # waits for every declared reader's group.
+    consumers=("requests", "notifications"),
     description="The course of accepted missions: milestones done, deliverables, hand-overs.",
 )
 
@@ -97,6 +108,7 @@ NOTIFICATIONS_DELIVERY = Topic(
 
 TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
+    REQUESTS_PROJECT,
     REQUESTS_COMMAND,
     MATCHING_ACTOR,
     MATCHING_ASSIGNMENT,

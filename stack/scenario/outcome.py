@@ -37,6 +37,8 @@ class Outcome:
     email_latencies_ms: list[float] = field(default_factory=list)
     missions: list[Mission] = field(default_factory=list)
     course: MissionCourse = field(default_factory=MissionCourse)
+    # The projects' next phases opened at the end (stack.scenario.phases.NextPhase).
+    next_phases: list[Any] = field(default_factory=list)
 
     def routed(self, request_id: str) -> bool:
         """Whether matching routed the demande: a proposal, or nobody."""

@@ -33,6 +33,7 @@ from stack.scenario.conventions import settle_conventions
 from stack.scenario.members import MEMBER_SHARE, wait_for_members
 from stack.scenario.missions import deliver_milestones
 from stack.scenario.outcome import Mission, Outcome, Played
+from stack.scenario.phases import open_next_phases
 from stack.scenario.plan import DEPARTEMENTS, Answer, Demande, answer, days_spent, plan
 from stack.scenario.preparation import (
     cotisation_run,
@@ -183,6 +184,9 @@ async def run_scenario(
                 )
                 released = await settle(outcome.missions) if settle else set()
                 await _complete_missions(shared, released)
+                outcome.next_phases = await open_next_phases(
+                    requests, shared.auth, outcome, seed, departements
+                )
     finally:
         listener.cancel()
         await producer.stop()

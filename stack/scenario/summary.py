@@ -26,6 +26,7 @@ from stack.scenario.conventions import conventions_report
 from stack.scenario.members import members_report
 from stack.scenario.missions import report_course
 from stack.scenario.outcome import Played
+from stack.scenario.phases import phases_report
 from stack.scenario.plan import DEPARTEMENTS
 
 STATUS_LABELS = {
@@ -80,6 +81,7 @@ async def report(
     await conventions_report(urls["billing"], departements, console)
     await members_report(urls, departements, console)
     await _invoiced_report(urls["billing"], departements, console)
+    await phases_report(urls, outcome.next_phases, console)
     await _notifications_report(urls["notifications"], departements, console)
     if mail_received is not None:
         console.print(f"Courriels reçus par la boîte aux lettres locale : {mail_received}")

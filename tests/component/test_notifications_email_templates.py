@@ -76,6 +76,8 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
     contexts[Kind.RAPPEL_CONVENTION] = rules.convention_reminder(
         card, "CONV-85-2027-000001", "1234.50", d.now
     ).context
+    look_alike = events.duplicate_suspected(departement=DEP, title="École <b>bis</b>")
+    contexts[Kind.DOUBLON_PRESUME] = rules.plan(look_alike, known)[0].context
     contexts[Kind.RESUME_QUOTIDIEN] = {
         "date": "25 novembre 2026",
         "items": [

@@ -45,6 +45,8 @@ def good_event(topic: str) -> EventPayload:
         )
     if topic == "billing.adhesion.v1":
         return events.adhesion_registered()
+    if topic == "matching.mission.v1":
+        return events.deliverable_added()
     return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 

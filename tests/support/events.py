@@ -22,6 +22,8 @@ from shared.contracts.matching import (
     NeedRef,
     RequestUnmatched,
 )
+from shared.contracts.missions import DeliverableAdded, DeliverableRef
+from shared.contracts.projects import DuplicateCandidate, ProjectDuplicateSuspected
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
@@ -145,6 +147,26 @@ def assignment_completed(**overrides: object) -> AssignmentCompleted:
     return AssignmentCompleted.model_validate(_assignment(values | overrides))
 
 
+def deliverable_added(**overrides: object) -> DeliverableAdded:
+    """A deliverable of the mission, as matching announces it (without the bytes)."""
+    deliverable_id = uuid.uuid4()
+    values: dict[str, object] = {
+        "requester_code": ANGERS.code,
+        "milestone_id": uuid.uuid4(),
+        "milestone_title": "Étude de faisabilité remise",
+        "deliverable": DeliverableRef(
+            deliverable_id=deliverable_id,
+            name="etude-faisabilite.pdf",
+            content_type="application/pdf",
+            size=1234,
+            sha256="0" * 64,
+            download_url=f"https://matching.example.fr/v1/deliverables/{deliverable_id}/content",
+        ),
+        "added_at": datetime.now(UTC),
+    }
+    return DeliverableAdded.model_validate(_assignment(values | overrides))
+
+
 def request_unmatched(**overrides: object) -> RequestUnmatched:
     values: dict[str, object] = {
         "request_id": uuid.uuid4(),
@@ -229,6 +251,35 @@ def convention_event(model: type[ConventionT], **overrides: object) -> Conventio
         "valid_until": datetime.now(UTC) + timedelta(days=90),
     }
     return model.model_validate(values | overrides)
+
+
+def duplicate_suspected(
+    detected_at: datetime | None = None, **overrides: object
+) -> ProjectDuplicateSuspected:
+    """A demande of Angers that looks like one submitted (at ``detected_at`` too) before it,
+    80 % alike."""
+    now = detected_at or datetime.now(UTC)
+    values: dict[str, object] = {
+        "demande_id": uuid.uuid4(),
+        "project_id": uuid.uuid4(),
+        "departement": "49",
+        "requester_code": ANGERS.code,
+        "requester_name": ANGERS.name,
+        "title": "Rénovation énergétique - école Jules-Ferry",
+        "themes": [Theme.ENERGIE],
+        "phase": Phase.FAISABILITE,
+        "candidates": [
+            DuplicateCandidate(
+                demande_id=uuid.uuid4(),
+                project_id=uuid.uuid4(),
+                title="Rénovation énergétique de l'école Jules Ferry",
+                submitted_at=now,
+                similarity=0.8,
+            )
+        ],
+        "detected_at": now,
+    }
+    return ProjectDuplicateSuspected.model_validate(values | overrides)
 
 
 def envelope_of(payload: EventPayload, departement: str | None = None) -> Envelope:

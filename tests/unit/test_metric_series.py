@@ -47,6 +47,9 @@ def test_the_known_label_sets_come_from_the_contracts() -> None:
     assert set(published_event_types("requests")) == {
         "requests.request.submitted.v1",
         "requests.request.withdrawn.v1",
+        "requests.project.phase_opened.v1",
+        "requests.project.phase_closed.v1",
+        "requests.project.duplicate_suspected.v1",
     }
     assert "notifications.delivery.sent.v1" in published_event_types("notifications")
     # The exception FastStream sees is the one the idempotent consumer raises.

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from uuid import uuid4
 
@@ -10,34 +10,19 @@ from services.requests.domain.model import RequestStatus
 from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import demandes
 from shared.auth.tokens import Principal, Role
-from shared.contracts.requests import RequestDraft, RequestSubmitted, RequestWithdrawn
+from shared.contracts.base import EventPayload
+from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.contracts.topics import REQUESTS_REQUEST
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
+from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
-from tests.support.submissions import demande_body
 from tests.unit.fakes.requests import FakeUnitOfWork
-
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
-TEAM_49 = Principal(Role.DEPARTEMENT, "agent", "49")
+from tests.unit.requests_drafts import NOW, TEAM_49, draft, submission
 
 
-def draft(**overrides: object) -> RequestDraft:
-    values: dict[str, object] = {
-        "themes": ["energie", "batiments_publics"],
-        "estimated_budget": "450000.00",
-        "wished_start": date(2027, 1, 15),
-        "wished_end": date(2027, 12, 31),
-    }
-    return RequestDraft.model_validate(demande_body(**(values | overrides)))
-
-
-def submission(d: RequestDraft, departement: str = "49", request_id=None) -> demandes.Submission:
-    return demandes.Submission(
-        draft=d,
-        request_id=request_id or uuid4(),
-        departement=departement,
-        channel="api",
-        submitted_by="departement:agent",
-    )
+def demande_events(uow: FakeUnitOfWork) -> list[tuple[Envelope, EventPayload]]:
+    """The events of ``requests.request.v1``; the project's have their own tests."""
+    return [(e, p) for e, p in uow.published if p.topic == REQUESTS_REQUEST.name]
 
 
 async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit() -> None:
@@ -50,7 +35,7 @@ async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit
     assert demande.requester_name == "Angers"
     assert demande.requester_population > 150_000
     assert demande.status is RequestStatus.SUBMITTED
-    [(envelope, event)] = uow.published
+    [(envelope, event)] = demande_events(uow)
     assert isinstance(event, RequestSubmitted)
     assert event.request_id == demande.id
     assert event.estimated_budget == Decimal("450000.00")
@@ -70,7 +55,7 @@ async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None
     )
     assert (created_first, created_second) == (True, False)
     assert first.id == second.id
-    assert len(uow.published) == 1
+    assert len(demande_events(uow)) == 1
 
 
 async def test_reusing_a_request_id_for_another_demande_is_a_conflict() -> None:
@@ -190,9 +175,9 @@ async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
     withdrawn = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     again = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     assert withdrawn.status is again.status is RequestStatus.WITHDRAWN
-    events = [e for _, e in uow.published]
-    assert [type(e) for e in events] == [RequestSubmitted, RequestWithdrawn]
-    assert uow.published[1][0].correlation_id == uow.published[0][0].correlation_id
+    published = demande_events(uow)
+    assert [type(e) for _, e in published] == [RequestSubmitted, RequestWithdrawn]
+    assert published[1][0].correlation_id == published[0][0].correlation_id
 
 
 async def test_scopes_are_enforced_on_read_and_withdraw() -> None:

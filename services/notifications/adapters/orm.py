@@ -177,3 +177,30 @@ deliveries = Table(
     Index("deliveries_held_idx", "address", postgresql_where=text("status = 'held'")),
     Index("deliveries_departement_status_idx", "departement", "status", "created_at"),
 )
+
+# Our projects as published to the ANCT "Les Communs" API: the newest state of each, and
+# how far its publication went (ADR 0015). One row per project, whatever the events.
+les_communs_projects = Table(
+    "les_communs_projects",
+    metadata,
+    Column("project_id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    # The highest project_revision heard of, and its body for POST /projets.
+    Column("revision", Integer, nullable=False),
+    Column("body", JSONB, nullable=False),
+    # The revision Les Communs acknowledged; 0 before the first.
+    Column("sent_revision", Integer, nullable=False, server_default="0"),
+    # pending, sent, dead_lettered (an answer that retrying cannot change: 400, 401…)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("les_communs_id", String(64), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "les_communs_projects_due_idx",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+)

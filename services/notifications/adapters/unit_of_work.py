@@ -18,6 +18,7 @@ from services.notifications.adapters.convention_reminders import SqlConventionRe
 from services.notifications.adapters.deliveries import SqlDeliveryRepository
 from services.notifications.adapters.demandes import SqlDemandeRepository
 from services.notifications.adapters.digests import SqlDigestRepository
+from services.notifications.adapters.les_communs_projects import SqlLesCommunsRepository
 from services.notifications.adapters.subscriptions import SqlSubscriptionRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
@@ -30,6 +31,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
     deliveries: SqlDeliveryRepository
     digests: SqlDigestRepository
     convention_reminders: SqlConventionReminderRepository
+    les_communs: SqlLesCommunsRepository
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
         self.deliveries = SqlDeliveryRepository(session)
         self.digests = SqlDigestRepository(session)
         self.convention_reminders = SqlConventionReminderRepository(session)
+        self.les_communs = SqlLesCommunsRepository(session)
 
     async def commit(self) -> None:
         await super().commit()

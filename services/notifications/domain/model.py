@@ -40,6 +40,7 @@ class Kind(StrEnum):
     DEMANDE_SANS_ACTEUR = "demande_sans_acteur"
     OFFRE_ADHESION = "offre_adhesion"
     PROPOSITION_EXPIREE = "proposition_expiree"
+    DOUBLON_PRESUME = "doublon_presume"
     LIVRAISON_EN_ECHEC = "livraison_en_echec"
     RESUME_QUOTIDIEN = "resume_quotidien"
     CONVENTION_A_SIGNER = "convention_a_signer"
@@ -68,6 +69,7 @@ ESSENTIAL = frozenset(
         Kind.FACTURE_EMISE,
         Kind.DEMANDE_SANS_ACTEUR,
         Kind.OFFRE_ADHESION,
+        Kind.DOUBLON_PRESUME,
         Kind.LIVRAISON_EN_ECHEC,
         Kind.RESUME_QUOTIDIEN,
         Kind.CONVENTION_A_SIGNER,
@@ -89,6 +91,7 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.DEMANDE_SANS_ACTEUR: "Demande sans acteur",
     Kind.OFFRE_ADHESION: "Offre d'adhésion (acteurs réservés aux adhérents)",
     Kind.PROPOSITION_EXPIREE: "Proposition restée sans réponse",
+    Kind.DOUBLON_PRESUME: "Demande qui ressemble à une demande ouverte",
     Kind.LIVRAISON_EN_ECHEC: "Échec de livraison d'une notification",
     Kind.RESUME_QUOTIDIEN: "Résumé quotidien",
     Kind.CONVENTION_A_SIGNER: "Convention à signer",

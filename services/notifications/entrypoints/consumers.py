@@ -1,6 +1,7 @@
-"""Subscribers of the notifications service: every event of the demandes, assignments,
-missions, conventions, adhésions and invoices is recorded as the deliveries it causes;
-committing them wakes the dispatcher, which sends them."""
+"""Subscribers of the notifications service: every event of the demandes, projects,
+assignments, missions, conventions, adhésions and invoices is recorded as the deliveries it
+causes; committing them wakes the dispatcher, which sends them. A project's phase events
+also keep its newest state for Les Communs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from services.notifications.bootstrap import ConsumingUnitOfWork, Notifications
 from services.notifications.service_layer.events import record_event
+from services.notifications.service_layer.les_communs import follow_project
+from shared.contracts.projects import ProjectPhaseClosed, ProjectPhaseOpened
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import (
     BILLING_ADHESION,
@@ -16,6 +19,7 @@ from shared.contracts.topics import (
     BILLING_INVOICE,
     MATCHING_ASSIGNMENT,
     MATCHING_MISSION,
+    REQUESTS_PROJECT,
     REQUESTS_REQUEST,
 )
 from shared.messaging.consumer import Received, Route
@@ -23,6 +27,7 @@ from shared.runtime import ServiceRuntime
 
 CONSUMED_TOPICS = (
     REQUESTS_REQUEST.name,
+    REQUESTS_PROJECT.name,
     MATCHING_ASSIGNMENT.name,
     MATCHING_MISSION.name,
     BILLING_ADHESION.name,
@@ -38,7 +43,11 @@ def register(runtime: ServiceRuntime, notifications: Notifications) -> None:
     settings = notifications.settings
 
     async def on_event(uow: ConsumingUnitOfWork, event: Received[Any]) -> None:
-        await record_event(uow, event.envelope, event.payload, settings, datetime.now(UTC))
+        now = datetime.now(UTC)
+        if isinstance(event.payload, ProjectPhaseOpened | ProjectPhaseClosed):
+            # Kept for Les Communs in the same transaction as the processed event.
+            await follow_project(uow, event.payload, now)
+        await record_event(uow, event.envelope, event.payload, settings, now)
 
     routes = {m.event_type: Route(m, on_event) for m in EVENT_MODELS if m.topic in CONSUMED_TOPICS}
     consumer = runtime.consumer(notifications.consumer_unit_of_work, routes)

@@ -1,4 +1,5 @@
-"""The service's own clock: the dispatcher, reminders and follow-ups, daily digests.
+"""The service's own clock: the dispatcher, the Les Communs publisher, reminders and
+follow-ups, daily digests.
 
 Each runs in every instance; row locks (``SKIP LOCKED``) and unique notification ids
 make that safe. What they record wakes the dispatcher on commit (``bootstrap``).
@@ -19,11 +20,16 @@ class Jobs:
         self._settings = notifications.settings
         self._unit_of_work = notifications.unit_of_work
         self.dispatcher = notifications.dispatcher
+        self.les_communs = notifications.les_communs
 
     def register(self) -> None:
         s = self._settings
         # The dispatcher runs until stopped; ``every`` restarts it if it ever fails.
         self._runtime.every(s.dispatch_poll_seconds, self.dispatcher.run, "notifications-dispatch")
+        if self.les_communs is not None:
+            self._runtime.every(
+                s.les_communs_poll_seconds, self.les_communs.run, "notifications-les-communs"
+            )
         self._runtime.every(
             s.schedule_scan_seconds, self.remind_and_follow_up, "notifications-schedule"
         )

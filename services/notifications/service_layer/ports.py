@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from services.notifications.domain.les_communs import DueProject, ProjectState, PublishedProject
 from services.notifications.domain.model import (
     Delivery,
     DeliveryStatus,
@@ -200,6 +201,26 @@ class DigestRepository(Protocol):
     async def mark_digested(self, ids: list[UUID], digest_id: UUID) -> None: ...
 
 
+class LesCommunsRepository(Protocol):
+    """Our projects' publication to Les Communs: the newest state of each (ADR 0015)."""
+
+    async def follow(self, state: ProjectState, now: datetime) -> bool:
+        """Keep the state if it is newer than the stored one (and make it due)."""
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[DueProject]:
+        """Due projects, locked; their due time moved to ``lease_until``."""
+
+    async def mark_sent(
+        self, project_id: UUID, revision: int, les_communs_id: str, now: datetime
+    ) -> None: ...
+
+    async def mark_retry(self, project_id: UUID, at: datetime, error: str) -> None: ...
+
+    async def mark_dead(self, project_id: UUID, error: str, now: datetime) -> None: ...
+
+    async def listing(self, departement: str | None, limit: int) -> list[PublishedProject]: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The notifications service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -224,11 +245,23 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
     @property
     def convention_reminders(self) -> ConventionReminderRepository: ...
 
+    @property
+    def les_communs(self) -> LesCommunsRepository: ...
+
 
 class Sender(Protocol):
     """One channel's way out: the mailer (email) or the webhook client (webhook).
     Raises :class:`services.notifications.domain.delivery.DeliveryFailed` on failure."""
 
     async def send(self, delivery: Delivery) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ProjectPublisher(Protocol):
+    """The way out to Les Communs: an idempotent upsert of one project. Returns the
+    project's id there; raises ``DeliveryFailed`` (permanent when retrying cannot help)."""
+
+    async def upsert(self, body: dict[str, Any]) -> str: ...
 
     async def aclose(self) -> None: ...

@@ -46,6 +46,14 @@ demandes = Table(
     Column("status_detail", Text, nullable=True),
     Column("withdrawn_reason", Text, nullable=True),
     Column("correlation_id", String(64), nullable=True),
+    Column("project_id", Uuid, nullable=False),
+    Column("phase_number", Integer, nullable=False, server_default="1"),
+    # At most one next phase per demande: two clicks on "next phase" open one.
+    Column("previous_demande_id", Uuid, nullable=True, unique=True),
+    Column("carried_deliverables", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("deliverables", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("suspected_duplicate_of", ARRAY(Uuid), nullable=False, server_default="{}"),
+    Index("demandes_project_idx", "project_id", "phase_number"),
     Index("demandes_departement_status_idx", "departement", "status", "submitted_at"),
     Index("demandes_requester_idx", "requester_code", "submitted_at"),
     Index("demandes_themes_idx", "themes", postgresql_using="gin"),
@@ -65,4 +73,18 @@ demande_assignments = Table(
     Column("status", String(20), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("demande_assignments_request_idx", "request_id"),
+)
+
+
+# A project: what a collectivité carries across phases, one demande per phase (ADR 0015).
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("requester_code", String(9), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # The last project_revision its events carried.
+    Column("revision", Integer, nullable=False, server_default="0"),
 )

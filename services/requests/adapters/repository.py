@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.requests.adapters.orm import demande_assignments, demandes
+from services.requests.adapters.orm import demande_assignments, demandes, projects
 from services.requests.domain.model import ContactPerson, Demande, DemandeFilter, RequestStatus
 from services.requests.domain.progress import AssignmentView
+from services.requests.domain.project import Project
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
 
@@ -44,6 +45,12 @@ def _row_values(d: Demande) -> dict[str, Any]:
         "status_detail": d.status_detail,
         "withdrawn_reason": d.withdrawn_reason,
         "correlation_id": d.correlation_id,
+        "project_id": d.project_id,
+        "phase_number": d.phase_number,
+        "previous_demande_id": d.previous_demande_id,
+        "carried_deliverables": d.carried_deliverables,
+        "deliverables": d.deliverables,
+        "suspected_duplicate_of": d.suspected_duplicate_of,
     }
 
 
@@ -77,7 +84,21 @@ def _from_row(row: Any) -> Demande:
         status_detail=row.status_detail,
         withdrawn_reason=row.withdrawn_reason,
         correlation_id=row.correlation_id,
+        project_id=row.project_id,
+        phase_number=row.phase_number,
+        previous_demande_id=row.previous_demande_id,
+        carried_deliverables=list(row.carried_deliverables),
+        deliverables=list(row.deliverables),
+        suspected_duplicate_of=list(row.suspected_duplicate_of),
     )
+
+
+# Demandes whose phase is still under way: those a new one may duplicate.
+OPEN_STATUSES = [
+    RequestStatus.SUBMITTED.value,
+    RequestStatus.PROPOSED.value,
+    RequestStatus.IN_PROGRESS.value,
+]
 
 
 class SqlDemandeRepository:
@@ -141,6 +162,45 @@ class SqlDemandeRepository:
         ).all()
         return [_from_row(r) for r in rows], int(total)
 
+    async def open_of(self, requester_code: str, departement: str) -> list[Demande]:
+        rows = await self._session.execute(
+            select(demandes).where(
+                demandes.c.requester_code == requester_code,
+                demandes.c.departement == departement,
+                demandes.c.status.in_(OPEN_STATUSES),
+            )
+        )
+        return [_from_row(r) for r in rows.all()]
+
+    async def of_project(self, project_id: UUID) -> list[Demande]:
+        rows = await self._session.execute(
+            select(demandes)
+            .where(demandes.c.project_id == project_id)
+            .order_by(demandes.c.phase_number, demandes.c.submitted_at)
+        )
+        return [_from_row(r) for r in rows.all()]
+
+    async def next_of(self, demande_id: UUID) -> Demande | None:
+        row = (
+            await self._session.execute(
+                select(demandes).where(demandes.c.previous_demande_id == demande_id)
+            )
+        ).one_or_none()
+        return _from_row(row) if row is not None else None
+
+    async def add_deliverable(self, demande_id: UUID, reference: str) -> bool:
+        # Appended once: a redelivered event finds it there already.
+        result = await self._session.execute(
+            update(demandes)
+            .where(
+                demandes.c.id == demande_id,
+                func.array_position(demandes.c.deliverables, reference).is_(None),
+            )
+            .values(deliverables=func.array_append(demandes.c.deliverables, reference))
+            .returning(demandes.c.id)
+        )
+        return result.scalar_one_or_none() is not None
+
     async def assignments(self, demande_id: UUID) -> list[AssignmentView]:
         rows = await self._session.execute(
             select(demande_assignments)
@@ -178,4 +238,42 @@ class SqlDemandeRepository:
                 index_elements=[demande_assignments.c.assignment_id],
                 set_={"status": view.status, "updated_at": view.updated_at},
             )
+        )
+
+
+class SqlProjectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, project: Project) -> None:
+        await self._session.execute(
+            pg_insert(projects).values(
+                id=project.id,
+                departement=project.departement,
+                requester_code=project.requester_code,
+                title=project.title,
+                created_at=project.created_at,
+                revision=project.revision,
+            )
+        )
+
+    async def get(self, project_id: UUID, *, for_update: bool = False) -> Project | None:
+        query = select(projects).where(projects.c.id == project_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._session.execute(query)).one_or_none()
+        if row is None:
+            return None
+        return Project(
+            id=row.id,
+            departement=row.departement,
+            requester_code=row.requester_code,
+            title=row.title,
+            created_at=row.created_at,
+            revision=row.revision,
+        )
+
+    async def save_revision(self, project: Project) -> None:
+        await self._session.execute(
+            update(projects).where(projects.c.id == project.id).values(revision=project.revision)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -73,6 +73,16 @@ class Demande:
     channel: str
     submitted_by: str
     submitted_at: datetime
+    # The project this demande is one phase of (ADR 0015).
+    project_id: UUID
+    phase_number: int = 1
+    previous_demande_id: UUID | None = None
+    # References (download URLs) of the deliverables of the project's earlier phases,
+    # and of this phase's own, as matching's mission events announce them.
+    carried_deliverables: list[str] = field(default_factory=list)
+    deliverables: list[str] = field(default_factory=list)
+    # Open demandes of the same collectivité that this one looks like, flagged at intake.
+    suspected_duplicate_of: list[UUID] = field(default_factory=list)
     status: RequestStatus = RequestStatus.SUBMITTED
     status_changed_at: datetime | None = None
     withdrawn_reason: str | None = None

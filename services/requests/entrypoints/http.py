@@ -65,6 +65,17 @@ class RequestView(BaseModel):
     status_changed_at: datetime | None
     submitted_at: datetime
     withdrawn_reason: str | None
+    project_id: UUID = Field(description="Le projet dont cette demande est une phase.")
+    phase_number: int = Field(description="1 pour la première phase du projet, puis 2, 3…")
+    previous_demande_id: UUID | None = Field(description="La demande de la phase précédente.")
+    carried_deliverables: list[str] = Field(
+        description="Références des livrables des phases précédentes du projet."
+    )
+    deliverables: list[str] = Field(description="Références des livrables de cette phase.")
+    suspected_duplicate_of: list[UUID] = Field(
+        description="Demandes ouvertes de la même collectivité qui lui ressemblent (signalées "
+        "à l'équipe du département)."
+    )
     assignments: list[AssignmentOut] = Field(
         default_factory=list, description="Avec qui : les acteurs proposés ou en mission."
     )
@@ -98,6 +109,12 @@ class RequestView(BaseModel):
             status_changed_at=d.status_changed_at,
             submitted_at=d.submitted_at,
             withdrawn_reason=d.withdrawn_reason,
+            project_id=d.project_id,
+            phase_number=d.phase_number,
+            previous_demande_id=d.previous_demande_id,
+            carried_deliverables=d.carried_deliverables,
+            deliverables=d.deliverables,
+            suspected_duplicate_of=d.suspected_duplicate_of,
             assignments=[
                 AssignmentOut(
                     assignment_id=a.assignment_id,

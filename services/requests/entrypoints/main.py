@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.requests.entrypoints import consumers, http
+from services.requests.entrypoints import consumers, http, projects_http
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "requests"
@@ -20,9 +20,10 @@ def build(runtime: ServiceRuntime) -> FastAPI:
         title="Matière Grise — demandes",
         description=(
             "Dépôt et suivi des demandes d'accompagnement des communes et EPCI. "
-            "Chaque changement d'état est publié sur le sujet Kafka `requests.request.v1`."
+            "Chaque changement d'état est publié sur le sujet Kafka `requests.request.v1`, la vie "
+            "des projets (phases ouvertes et closes, doublons présumés) sur `requests.project.v1`."
         ),
-        routers=[http.router],
+        routers=[http.router, projects_http.router],
     )
 
 

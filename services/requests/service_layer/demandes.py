@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from services.requests.domain.model import (
     ContactPerson,
@@ -14,7 +14,9 @@ from services.requests.domain.model import (
     RequestStatus,
 )
 from services.requests.domain.progress import AssignmentView, mark_unmatched, progress
+from services.requests.domain.project import Project
 from services.requests.domain.validation import check_draft, resolve_requester
+from services.requests.service_layer import phases
 from services.requests.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import (
@@ -61,7 +63,9 @@ def submission_departement(
     return home
 
 
-def _new_demande(submission: Submission, territories: Territories, now: datetime) -> Demande:
+def _new_demande(
+    submission: Submission, territories: Territories, now: datetime, project_id: UUID
+) -> Demande:
     draft = submission.draft
     # "Today" for the person who asks is the day in Paris.
     errors = check_draft(draft, now.astimezone(PARIS).date())
@@ -94,6 +98,7 @@ def _new_demande(submission: Submission, territories: Territories, now: datetime
         channel=submission.channel,
         submitted_by=submission.submitted_by,
         submitted_at=now,
+        project_id=project_id,
         status=RequestStatus.SUBMITTED,
         status_changed_at=now,
     )
@@ -130,23 +135,30 @@ def submitted_event(demande: Demande) -> RequestSubmitted:
 async def submit_request(
     uow: UnitOfWork, submission: Submission, territories: Territories, now: datetime
 ) -> tuple[Demande, bool]:
-    """Store the demande and its ``submitted`` event; the same id twice gives one demande.
+    """Store the demande, the project it opens and their events; the same id twice gives
+    one demande.
 
     Returns the demande and whether this call created it.
     """
-    demande = _new_demande(submission, territories, now)
+    project = Project(
+        id=uuid4(),
+        departement=submission.departement,
+        requester_code=submission.draft.requester_code,
+        title=submission.draft.title.strip(),
+        created_at=now,
+    )
+    demande = _new_demande(submission, territories, now, project.id)
     existing = await uow.demandes.get(submission.request_id)
     if existing is not None:
         return _same_or_conflict(existing, demande), False
-    envelope = await uow.outbox.add(
-        submitted_event(demande),
-        departement=demande.departement,
+    await uow.projects.add(project)
+    if not await store_phase(
+        uow,
+        demande,
+        project,
         caused_by=submission.caused_by,
         correlation_id=submission.correlation_id,
-    )
-    # Later events of this demande continue the flow that its submission started.
-    demande.correlation_id = envelope.correlation_id
-    if not await uow.demandes.add(demande):
+    ):
         # Another instance stored the same id between our read and our insert.
         await uow.rollback()
         existing = await uow.demandes.get(submission.request_id)
@@ -156,6 +168,33 @@ async def submit_request(
     await uow.commit()
     DEMANDES.labels(demande.departement, demande.status.value).inc()
     return demande, True
+
+
+async def store_phase(
+    uow: UnitOfWork,
+    demande: Demande,
+    project: Project,
+    *,
+    caused_by: Envelope | None = None,
+    correlation_id: str | None = None,
+) -> bool:
+    """Write a new demande, its ``submitted`` event (matching routes it) and its project's
+    ``phase_opened``; a project's first demande is also checked for duplicates. False,
+    nothing to commit, when the demande's id is taken."""
+    envelope = await uow.outbox.add(
+        submitted_event(demande),
+        departement=demande.departement,
+        caused_by=caused_by,
+        correlation_id=correlation_id,
+    )
+    # Later events of this demande continue the flow that its submission started.
+    demande.correlation_id = envelope.correlation_id
+    if demande.previous_demande_id is None:
+        await phases.flag_duplicates(uow, demande, envelope)
+    if not await uow.demandes.add(demande):
+        return False
+    await phases.phase_opened(uow, project, demande, envelope)
+    return True
 
 
 def _same_or_conflict(existing: Demande, candidate: Demande) -> Demande:
@@ -243,6 +282,7 @@ async def withdraw_request(
     except InvalidTransition as exc:
         raise Conflict(str(exc)) from exc
     await uow.demandes.save_status(demande)
+    await phases.phase_closed_if_over(uow, demande, now)
     await uow.outbox.add(
         RequestWithdrawn(
             request_id=demande.id,
@@ -281,5 +321,6 @@ async def follow_assignment(
     if changed:
         await uow.demandes.save_status(demande)
         if demande.status is not before:
+            await phases.phase_closed_if_over(uow, demande, now)
             DEMANDES.labels(demande.departement, demande.status.value).inc()
     return demande

@@ -6,9 +6,12 @@ from dataclasses import replace
 from typing import Self
 from uuid import UUID
 
-from services.requests.domain.model import Demande, DemandeFilter
+from services.requests.domain.model import Demande, DemandeFilter, RequestStatus
 from services.requests.domain.progress import AssignmentView
+from services.requests.domain.project import Project
 from tests.unit.fakes import FakeUnitOfWorkBase
+
+OPEN_STATUSES = (RequestStatus.SUBMITTED, RequestStatus.PROPOSED, RequestStatus.IN_PROGRESS)
 
 
 class FakeDemandeRepository:
@@ -40,6 +43,33 @@ class FakeDemandeRepository:
     async def save_status(self, demande: Demande) -> None:
         self.staged[demande.id] = replace(demande)
 
+    def _all(self) -> list[Demande]:
+        return [replace(d) for d in ({**self.rows, **self.staged}).values()]
+
+    async def open_of(self, requester_code: str, departement: str) -> list[Demande]:
+        return [
+            d
+            for d in self._all()
+            if d.requester_code == requester_code
+            and d.departement == departement
+            and d.status in OPEN_STATUSES
+        ]
+
+    async def of_project(self, project_id: UUID) -> list[Demande]:
+        found = [d for d in self._all() if d.project_id == project_id]
+        return sorted(found, key=lambda d: (d.phase_number, d.submitted_at))
+
+    async def next_of(self, demande_id: UUID) -> Demande | None:
+        return next((d for d in self._all() if d.previous_demande_id == demande_id), None)
+
+    async def add_deliverable(self, demande_id: UUID, reference: str) -> bool:
+        demande = await self.get(demande_id)
+        if demande is None or reference in demande.deliverables:
+            return False
+        demande.deliverables.append(reference)
+        self.staged[demande_id] = demande
+        return True
+
     async def search(
         self, criteria: DemandeFilter, *, limit: int, offset: int
     ) -> tuple[list[Demande], int]:
@@ -55,10 +85,27 @@ class FakeDemandeRepository:
         return found[offset : offset + limit], len(found)
 
 
+class FakeProjectRepository:
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Project] = {}
+        self.staged: dict[UUID, Project] = {}
+
+    async def add(self, project: Project) -> None:
+        self.staged[project.id] = replace(project)
+
+    async def get(self, project_id: UUID, *, for_update: bool = False) -> Project | None:
+        found = self.staged.get(project_id) or self.rows.get(project_id)
+        return replace(found) if found else None
+
+    async def save_revision(self, project: Project) -> None:
+        self.staged[project.id] = replace(project)
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("requests")
         self.demandes = FakeDemandeRepository()
+        self.projects = FakeProjectRepository()
 
     async def __aenter__(self) -> Self:
         # The base returns its own type, which lacks this service's repositories.
@@ -67,6 +114,9 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
     def _commit_repositories(self) -> None:
         self.demandes.rows.update(self.demandes.staged)
         self.demandes.staged.clear()
+        self.projects.rows.update(self.projects.staged)
+        self.projects.staged.clear()
 
     def _rollback_repositories(self) -> None:
         self.demandes.staged.clear()
+        self.projects.staged.clear()

@@ -51,6 +51,7 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
+from shared.contracts.projects import ProjectDuplicateSuspected
 from shared.contracts.requests import RequestSubmitted
 
 # What the rest of the service reads of the rules, whichever module writes it.
@@ -122,6 +123,7 @@ WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
         Rule(Role.ACTOR, Kind.MISSION_REAFFECTEE),
         Rule(Role.TEAM, Kind.MISSION_REAFFECTEE),
     ),
+    ProjectDuplicateSuspected.event_type: (Rule(Role.TEAM, Kind.DOUBLON_PRESUME),),
 }
 
 SCHEDULED: dict[Kind, tuple[Role, str]] = {

@@ -1,11 +1,12 @@
 """What the messages of a demande's course say (submitted, proposed to actors, accepted,
-completed, invoiced, left without an actor, the membership offered instead), and the
-messages its clock causes: the actor's reminder before a proposal's deadline, the
-collectivité's "où en êtes-vous ?"."""
+completed, invoiced, left without an actor, the membership offered instead, flagged as
+looking like another demande), and the messages its clock causes: the actor's reminder
+before a proposal's deadline, the collectivité's "où en êtes-vous ?"."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -26,9 +27,10 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
+from shared.contracts.projects import ProjectDuplicateSuspected
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
-from shared.french import PARIS, euros, long_date, long_datetime, rate_euros
+from shared.french import PARIS, euros, long_date, long_datetime, percent, rate_euros
 
 
 def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +96,21 @@ def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
                         "non_adherent": rate_euros(rate.non_member),
                     }
                     for rate in payload.mission_rates
+                ],
+            }
+        case ProjectDuplicateSuspected():
+            found = {
+                "demande_titre": payload.title,
+                "collectivite": payload.requester_name,
+                "phase": PHASE_LABELS[payload.phase],
+                "themes": [THEME_LABELS[t] for t in payload.themes],
+                "candidats": [
+                    {
+                        "titre": c.title,
+                        "deposee_le": long_date(c.submitted_at.astimezone(PARIS).date()),
+                        "ressemblance": percent(Decimal(str(round(c.similarity, 2)))),
+                    }
+                    for c in payload.candidates
                 ],
             }
         case InvoiceIssued():

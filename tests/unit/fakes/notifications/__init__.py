@@ -3,7 +3,7 @@ one set of tables that outlives each unit of work (as the database does), and se
 whose outcomes a test scripts.
 
 One module per aggregate: ``tables`` (the rows), ``demandes``, ``contacts``,
-``subscriptions``, ``deliveries``; the unit of work and the sender are here."""
+``subscriptions``, ``deliveries``, ``les_communs``; the unit of work and the sender are here."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.unit.fakes.notifications.deliveries import (
     FakeDigestRepository,
 )
 from tests.unit.fakes.notifications.demandes import FakeDemandeRepository
+from tests.unit.fakes.notifications.les_communs import FakeLesCommunsRepository
 from tests.unit.fakes.notifications.subscriptions import FakeSubscriptionRepository
 from tests.unit.fakes.notifications.tables import DeliveryRow, Tables
 
@@ -45,6 +46,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.deliveries = FakeDeliveryRepository(self.tables)
         self.digests = FakeDigestRepository(self.tables)
         self.convention_reminders = FakeConventionReminderRepository(self.tables)
+        self.les_communs = FakeLesCommunsRepository(self.tables)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self.tables.load(self.committed)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from services.notifications.domain.les_communs import ProjectState
 from services.notifications.domain.model import (
     Delivery,
     DeliveryStatus,
@@ -107,6 +108,18 @@ class DeliveryRow:
 
 
 @dataclass
+class LesCommunsRow:
+    state: ProjectState
+    status: str
+    next_attempt_at: datetime
+    sent_revision: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+    les_communs_id: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass
 class Tables:
     """What the notifications database holds."""
 
@@ -118,6 +131,7 @@ class Tables:
     subscriptions: dict[UUID, tuple[StoredSubscription, str]] = field(default_factory=dict)
     deliveries: dict[UUID, DeliveryRow] = field(default_factory=dict)
     convention_reminders: dict[UUID, ConventionReminderRow] = field(default_factory=dict)
+    les_communs: dict[UUID, LesCommunsRow] = field(default_factory=dict)
 
     def load(self, other: Tables) -> None:
         """Become a copy of ``other``, in place (the repositories keep their tables)."""
