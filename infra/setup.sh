@@ -15,8 +15,9 @@ command -v mvn >/dev/null || missing+=(maven)
 # Prometheus and promtool check the alert rules and scrape the services in the tests.
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
-# WeasyPrint renders the invoices' PDF/A (Factur-X) with Pango and its fonts; HarfBuzz's
-# subsetter makes the embedded fonts, and so the files, the same bytes on every run.
+# WeasyPrint prints the conventions and renders the invoices' PDF/A (Factur-X) with Pango and
+# its fonts; HarfBuzz's subsetter makes the embedded fonts, and so the files, the same bytes on
+# every run.
 for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
     dpkg -s "${package}" >/dev/null 2>&1 || missing+=("${package}")
 done

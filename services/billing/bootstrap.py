@@ -8,13 +8,17 @@ from collections.abc import Callable, Mapping
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.billing.adapters.pdf import html_to_pdf
 from services.billing.adapters.unit_of_work import BillingUnitOfWork
-from services.billing.service_layer.ports import FacturXRenderer, UnitOfWork
+from services.billing.service_layer.ports import FacturXRenderer, PdfPrinter, UnitOfWork
 from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
 
 # FastAPI dependency: a fresh unit of work per request; its commit wakes the relay.
 http_unit_of_work: Callable[[Request], UnitOfWork] = unit_of_work_dependency(BillingUnitOfWork)
+
+# Prints the documents (conventions) to PDF.
+pdf_printer: PdfPrinter = html_to_pdf
 
 
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], UnitOfWork]:

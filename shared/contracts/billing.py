@@ -124,6 +124,9 @@ class InvoiceIssued(_DocumentEvent):
     tariff_version: int
     request_id: UUID | None = None
     assignment_id: UUID | None = None
+    convention_number: str | None = None
+    engagement_number: str | None = None
+    service_code: str | None = None
 
 
 class CreditNoteIssued(_DocumentEvent):

@@ -114,6 +114,12 @@ class AssignmentAccepted(AssignmentEvent):
     summary: ClassVar[str] = "The actor accepted: the mission starts."
 
     accepted_at: AwareDatetime
+    # What billing needs to prepare the convention; optional for the events written before.
+    lead: bool | None = None
+    actor_kind: str | None = None
+    requester_code: str | None = None
+    requester_kind: RequesterKind | None = None
+    needs: list[NeedRef] = Field(default_factory=list)
 
 
 class AssignmentDeclined(AssignmentEvent):

@@ -10,6 +10,14 @@ from shared.contracts.billing import (
     InvoiceIssued,
     MembershipOffered,
 )
+from shared.contracts.conventions import (
+    ConventionAmended,
+    ConventionExpired,
+    ConventionPrepared,
+    ConventionRefused,
+    ConventionSent,
+    ConventionSigned,
+)
 from shared.contracts.matching import (
     ActorRegistered,
     ActorUpdated,
@@ -60,6 +68,12 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     MembershipOffered,
     InvoiceIssued,
     CreditNoteIssued,
+    ConventionPrepared,
+    ConventionSent,
+    ConventionSigned,
+    ConventionRefused,
+    ConventionExpired,
+    ConventionAmended,
     DeliverySent,
     DeliveryDeadLettered,
 )

@@ -89,6 +89,15 @@ BILLING_INVOICE = Topic(
     consumers=("notifications",),
     description="Invoices and credit notes, numbered without gaps per département and year.",
 )
+BILLING_CONVENTION = Topic(
+    "billing.convention.v1",
+    writer="billing",
+    # The contract also names "requests": add it with the requests service's subscriber
+    # (a declared consumer that does not subscribe stalls the stack's group checks).
+    consumers=("matching", "notifications"),
+    description="Conventions (devis) of the missions: prepared, sent, signed, refused, expired, "
+    "amended.",
+)
 
 NOTIFICATIONS_DELIVERY = Topic(
     "notifications.delivery.v1",
@@ -106,6 +115,7 @@ TOPICS: tuple[Topic, ...] = (
     MATCHING_MISSION,
     BILLING_ADHESION,
     BILLING_INVOICE,
+    BILLING_CONVENTION,
     NOTIFICATIONS_DELIVERY,
 )
 

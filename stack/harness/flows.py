@@ -4,6 +4,7 @@ who answer its proposals, the demandes themselves and the loops that wait for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -138,6 +139,7 @@ class EventTap(Follower):
         self.flows: dict[str, Flow] = {}
         self.on_proposed = on_proposed
         self.foreign_records = 0
+        self.advances = 0
         self.deliveries: dict[str, list[tuple[float, str]]] = defaultdict(list)  # source ce_id
         self.read = 0
 
@@ -175,6 +177,11 @@ class EventTap(Follower):
                 return
             ref = str(body.get("assignment_id"))
         elif stage == "invoiced":
+            if "causation_id" not in headers:
+                # The advance invoiced at the convention's signature (an HTTP call, no
+                # cause): the flow's invoice is the balance, caused by the completion.
+                self.advances += 1
+                return
             ref = str(body.get("document_id"))
         flow.seen[stage].append(Sighting(at, now, ce_id, record.partition, ref))
         if stage == "proposed" and self.on_proposed is not None:
@@ -183,7 +190,9 @@ class EventTap(Follower):
 
 class ActorDriver:
     """The actors: each proposal made to one of ours is accepted, then completed with
-    ``days_spent`` days, over the matching API, with that actor's own token."""
+    ``days_spent`` days, over the matching API, with that actor's own token. With
+    ``billing``, a lead actor's mission is completed once its convention is sent by the
+    actor and signed by the collectivité (no mission is invoiced without one)."""
 
     def __init__(
         self,
@@ -192,8 +201,10 @@ class ActorDriver:
         *,
         days_spent: str = "2",
         concurrency: int = 48,
+        billing: Callable[[], httpx.AsyncClient] | None = None,
     ) -> None:
         self._client = client
+        self._billing = billing
         self._auth = auth or AuthSettings()
         self._days = days_spent
         self._semaphore = asyncio.Semaphore(concurrency)
@@ -218,9 +229,18 @@ class ActorDriver:
         return self._headers[key]
 
     async def _post(self, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> int:
+        return await self._post_to(self._client, path, body, headers)
+
+    async def _post_to(
+        self,
+        client: Callable[[], httpx.AsyncClient],
+        path: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> int:
         for attempt in range(3):
             try:
-                response = await self._client().post(path, json=body, headers=headers)
+                response = await client().post(path, json=body, headers=headers)
             except httpx.TransportError as exc:
                 if attempt == 2:
                     self.errors.append(f"{path}: {exc!r}")
@@ -244,9 +264,36 @@ class ActorDriver:
             flow.accept = (started, time.time(), status)
             if status != 200:
                 return
+            if self._billing is not None and body.get("lead"):
+                await self._sign_convention(body, headers)
             started = time.time()
             status = await self._post(f"{base}/complete", {"days_spent": self._days}, headers)
             flow.complete = (started, time.time(), status)
+
+    async def _sign_convention(self, body: dict[str, Any], actor: dict[str, str]) -> None:
+        """Billing prepares the convention from the acceptance: the actor sends it, the
+        collectivité signs it."""
+        assert self._billing is not None
+        departement, code = str(body["departement"]), str(body["requester_code"])
+        team = bearer_header(self._auth, Role.DEPARTEMENT, departement, None)
+        deadline = time.monotonic() + 60
+        path = f"/v1/conventions?demande_id={body['request_id']}"
+        found: list[Any] = []
+        while not found and time.monotonic() < deadline:
+            # A killed billing instance (the drills): try again until it is back.
+            with contextlib.suppress(httpx.TransportError, RuntimeError):
+                response = await self._billing().get(path, headers=team)
+                found = response.json() if response.status_code == 200 else []
+            if not found:
+                await asyncio.sleep(0.2)
+        if not found:
+            self.errors.append(f"{path}: no convention after 60 s")
+            return
+        url = f"/v1/conventions/{found[0]['id']}"
+        signer = bearer_header(self._auth, Role.COLLECTIVITE, departement, code)
+        client = self._billing
+        await self._post_to(client, f"{url}/send", None, actor)
+        await self._post_to(client, f"{url}/sign", {"engagement_number": "EJ-DRILL"}, signer)
 
     async def drain(self) -> None:
         while self._tasks:

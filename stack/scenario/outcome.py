@@ -17,6 +17,8 @@ class Mission:
     demande: Demande
     assignment_id: str
     actor_id: str
+    # The lead actor's mission has the demande's convention.
+    lead: bool = False
 
 
 @dataclass

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
 from stack.scenario.api import actor_headers, assignments, team_headers, token
+from stack.scenario.conventions import settle_conventions
 from stack.scenario.members import MEMBER_SHARE, wait_for_members
 from stack.scenario.missions import deliver_milestones
 from stack.scenario.outcome import Mission, Outcome, Played
@@ -84,6 +85,14 @@ async def play(
     console.print(f"Adhésions ({MEMBER_SHARE:.0%} des collectivités) : {enrolled}")
     known = await wait_for_members(urls["billing"], urls["matching"], departements, years, console)
     console.print(f"Adhésions connues de la mise en relation : {known}")
+
+    async def settle(missions: list[Mission]) -> set[str]:
+        leads = {m.assignment_id for m in missions if m.lead}
+        tally = await settle_conventions(
+            urls["billing"], missions, leads, seed, console, billing_env
+        )
+        return tally.released
+
     outcome = await run_scenario(
         urls["requests"],
         urls["matching"],
@@ -92,6 +101,7 @@ async def play(
         seed=seed,
         console=console,
         departements=departements,
+        settle=settle,
     )
     run = await cotisation_run(urls["billing"], this_year + 1, console, departements)
     console.print(
@@ -143,9 +153,11 @@ async def run_scenario(
     seed: int = 2026,
     console: Console,
     departements: Sequence[str] = DEPARTEMENTS,
+    settle: Callable[[list[Mission]], Awaitable[set[str]]] | None = None,
 ) -> Outcome:
-    """File the demandes of the seed's plan, answer as the actors, then complete the
-    missions; what was seen on Kafka along the way is in the outcome."""
+    """File the demandes of the seed's plan, answer as the actors, ``settle`` the missions'
+    conventions (it returns the missions no longer open), then complete the missions;
+    what was seen on Kafka along the way is in the outcome."""
     planned = plan(seed, demandes, departements, get_territories(), datetime.now(UTC).date())
     outcome = Outcome()
     consumer = await _tap(kafka)
@@ -170,7 +182,8 @@ async def run_scenario(
                         for dep in departements
                     )
                 )
-                await _complete_missions(shared)
+                released = await settle(outcome.missions) if settle else set()
+                await _complete_missions(shared, released)
                 outcome.next_phases = await open_next_phases(
                     requests, shared.auth, outcome, seed, departements
                 )
@@ -294,7 +307,9 @@ async def _post_answer(
     response.raise_for_status()
     shared.outcome.answers[ANSWER_LABELS[decision]] += 1
     if decision is Answer.ACCEPT:
-        shared.outcome.missions.append(Mission(demande, proposal["id"], proposal["actor_id"]))
+        shared.outcome.missions.append(
+            Mission(demande, proposal["id"], proposal["actor_id"], bool(proposal.get("lead")))
+        )
 
 
 async def _until_expired(shared: _Play, proposal: dict[str, Any]) -> None:
@@ -317,11 +332,12 @@ async def _until_expired(shared: _Play, proposal: dict[str, Any]) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _complete_missions(shared: _Play) -> None:
-    """Most missions end, with the days the plan gives; the others still run."""
+async def _complete_missions(shared: _Play, released: set[str]) -> None:
+    """Most missions end, with the days the plan gives; the others still run, and those
+    whose convention expired were cancelled."""
     for mission in shared.outcome.missions:
         days = days_spent(shared.seed, mission.demande, mission.actor_id)
-        if days is None:
+        if days is None or mission.assignment_id in released:
             continue
         await deliver_milestones(
             shared.matching,

@@ -22,6 +22,7 @@ from shared.refdata import get_territories
 from shared.settings import AuthSettings
 from stack.harness.measures import percentile
 from stack.scenario.api import admin_headers, all_pages, team_headers
+from stack.scenario.conventions import conventions_report
 from stack.scenario.members import members_report
 from stack.scenario.missions import report_course
 from stack.scenario.outcome import Played
@@ -77,6 +78,7 @@ async def report(
     )
     report_course(outcome.course, console)
     await _unmatched_report(urls["matching"], departements, console)
+    await conventions_report(urls["billing"], departements, console)
     await members_report(urls, departements, console)
     await _invoiced_report(urls["billing"], departements, console)
     await phases_report(urls, outcome.next_phases, console)

@@ -1,5 +1,6 @@
 """The billing service with its real database and broker: adhésions, the cotisation run,
-mission invoices from completion events, credit notes, documents."""
+conventions prepared from acceptances and signed, mission invoices on their schedule,
+credit notes, documents."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from services.billing.adapters.orm import conventions as conventions_table
 from services.billing.adapters.orm import invoices
 from shared.auth.tokens import Role
+from shared.contracts.matching import AssignmentAccepted
 from shared.contracts.topics import BILLING_INVOICE, MATCHING_ASSIGNMENT
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support import events
+from tests.support.conventions import send_and_sign, wait_convention
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
@@ -92,25 +96,36 @@ async def test_cotisation_run_numbers_without_gaps_and_does_nothing_twice(
     ]
 
 
-async def completion(assignment_id: uuid.UUID, requester: str, days: str) -> tuple[Envelope, bytes]:
-    event = events.assignment_completed(
-        assignment_id=assignment_id,
-        departement="78",
-        actor_id="caue78",
-        actor_name="CAUE des Yvelines",
-        requester_code=requester,
+def mission(
+    assignment_id: uuid.UUID, requester: str, days: str
+) -> tuple[tuple[Envelope, bytes], tuple[Envelope, bytes]]:
+    """The lead actor's acceptance and the completion of one mission, as matching writes them."""
+    common: dict[str, Any] = {
+        "assignment_id": assignment_id,
+        "request_id": uuid.uuid4(),
+        "departement": "78",
+        "actor_id": "caue78",
+        "actor_name": "CAUE des Yvelines",
+        "requester_code": requester,
+    }
+    accepted = events.assignment_accepted(**common, accepted_at=datetime(YEAR, 3, 1, tzinfo=UTC))
+    completed = events.assignment_completed(
+        **common,
         days_spent=Decimal(days),
         started_at=datetime(YEAR, 3, 1, tzinfo=UTC),
         completed_at=datetime(YEAR, 6, 1, tzinfo=UTC),
     )
-    return events.envelope_of(event), event.model_dump_json().encode()
+    return (
+        (events.envelope_of(accepted), accepted.model_dump_json().encode()),
+        (events.envelope_of(completed), completed.model_dump_json().encode()),
+    )
 
 
 def record(envelope: Envelope, value: bytes) -> events.Raw:
     return b"78", value, events.kafka_headers(envelope)
 
 
-async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_note(
+async def test_a_mission_is_invoiced_once_on_its_signed_convention_and_cancelled_by_a_credit_note(
     billing: RunningService, kafka_topics: KafkaSettings
 ) -> None:
     member = await billing.client.post(
@@ -118,8 +133,25 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
     )
     assert member.status_code == 201
     for_member, for_other = uuid.uuid4(), uuid.uuid4()
-    env_member, value_member = await completion(for_member, "78005", "3.5")
-    env_other, value_other = await completion(for_other, "78321", "3.5")
+    (acc_member, acc_member_value), (env_member, value_member) = mission(for_member, "78005", "3.5")
+    (acc_other, acc_other_value), (env_other, value_other) = mission(for_other, "78321", "3.5")
+    # The acceptance twice: one convention per demande all the same.
+    await publish_raw(
+        kafka_topics,
+        MATCHING_ASSIGNMENT.name,
+        [
+            record(acc_member, acc_member_value),
+            record(acc_member, acc_member_value),
+            record(acc_other, acc_other_value),
+        ],
+    )
+    conventions = {}
+    for assignment_id, value in ((for_member, acc_member_value), (for_other, acc_other_value)):
+        demande = AssignmentAccepted.model_validate_json(value).request_id
+        prepared = await wait_convention(billing.client, "78", demande)
+        conventions[assignment_id] = await send_and_sign(
+            billing.client, prepared, f"EJ-{assignment_id.hex[:8]}", estimated_days="3.5"
+        )
     # The same event twice, and the same completion published again under another id.
     replay = Envelope(type=env_member.type, source="matching", departement="78")
     async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
@@ -135,7 +167,8 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
         )
         records = await tap.collect(
             lambda rs: (
-                {str(for_member), str(for_other)} <= {r.json().get("assignment_id") for r in rs}
+                {str(for_member), str(for_other)}
+                <= {r.json().get("assignment_id") for r in rs if r.headers.get("causation_id")}
             ),
             settle=1.5,
         )
@@ -150,24 +183,39 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
                 )
             ).scalars()
         }
+        prepared_count = await session.scalar(
+            select(func.count()).where(conventions_table.c.assignment_id == for_member)
+        )
+    assert prepared_count == 1, "one convention per demande, whatever the redeliveries"
     # Only this service's documents: another billing instance on the broker may bill too.
-    issued = [
+    # The balances are caused by the completions; the advances (signature) by nothing.
+    caused = [r for r in records if r.headers.get("causation_id")]
+    balances = [
         r.json()
-        for r in records
+        for r in caused
         if r.json().get("assignment_id") in (str(for_member), str(for_other))
         and r.json().get("document_id") in ours
     ]
-    assert len(ours) == 2 and len(issued) == 2, "one invoice per mission, whatever the redeliveries"
-    by_assignment = {i["assignment_id"]: i for i in issued}
-    member_total = Decimal(by_assignment[str(for_member)]["total_incl_tax"])
-    other_total = Decimal(by_assignment[str(for_other)]["total_incl_tax"])
+    assert len(ours) == 4, "an advance at signature and a balance at completion, once each"
+    assert len(balances) == 2, "one balance per mission, whatever the redeliveries"
+    by_assignment = {i["assignment_id"]: i for i in balances}
+    member_total = Decimal(conventions[for_member]["total_incl_tax"])
+    other_total = Decimal(conventions[for_other]["total_incl_tax"])
     assert member_total < other_total, "members pay the reduced rate"
-    assert "adhérent" in by_assignment[str(for_member)]["lines"][0]["label"]
+    assert "tarif adhérent" in conventions[for_member]["lines"][0]["label"]
+    assert by_assignment[str(for_member)]["convention_number"] == conventions[for_member]["number"]
     assert [
         r.headers["causation_id"]
-        for r in records
+        for r in caused
         if r.json().get("assignment_id") == str(for_member) and r.json()["document_id"] in ours
     ] == [env_member.id]
+    # The advances are of the year of signature (today), the balances of the completion's.
+    listed = (await billing.client.get("/v1/invoices?limit=1000", headers=TEAM_78)).json()
+    paid = {a: Decimal(0) for a in (str(for_member), str(for_other))}
+    for invoice in listed:
+        if invoice["id"] in ours:
+            paid[invoice["assignment_id"]] += Decimal(invoice["total_incl_tax"])
+    assert paid == {str(for_member): member_total, str(for_other): other_total}
 
     invoice_id = by_assignment[str(for_member)]["document_id"]
     async with TopicTap(kafka_topics, BILLING_INVOICE.name) as tap:
@@ -186,7 +234,9 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
         )
     note = credit.json()
     assert note["document_kind"] == "credit_note" and note["refers_to"] == invoice_id
-    assert Decimal(note["total_incl_tax"]) == -member_total
+    assert Decimal(note["total_incl_tax"]) == -Decimal(
+        by_assignment[str(for_member)]["total_incl_tax"]
+    )
     [event] = [r.json() for r in notes if r.headers["ce_type"] == "billing.credit_note.issued.v1"]
     assert event["refers_to_number"] == by_assignment[str(for_member)]["number"]
 
@@ -197,7 +247,7 @@ async def test_a_completed_mission_is_invoiced_once_and_cancelled_by_a_credit_no
     export = await billing.client.get(f"/v1/invoices/export.csv?year={YEAR}", headers=TEAM_78)
     rows_csv = export.text.strip().splitlines()
     assert rows_csv[0].startswith("numero;type;nature")
-    assert len(rows_csv) == 1 + 3
+    assert len(rows_csv) == 1 + 2 + 1, "the balances and the credit note of the year"
     assert any(
         line.startswith(note["number"]) and by_assignment[str(for_member)]["number"] in line
         for line in rows_csv

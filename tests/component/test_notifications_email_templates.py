@@ -12,6 +12,7 @@ import pytest
 from services.notifications.adapters.mailer import Templates
 from services.notifications.domain import rules
 from services.notifications.domain.model import Kind
+from shared.contracts.conventions import ConventionExpired, ConventionSent
 from tests.component.notification_demandes import DEP, TEAM_ADDRESS, Demande
 from tests.component.test_notifications_membership_offer import offered
 from tests.support import events
@@ -58,6 +59,25 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
     contexts[Kind.LIVRAISON_EN_ECHEC] = dead_letter_notice(
         departement=DEP, team_address=TEAM_ADDRESS, subscription_id=uuid.uuid4()
     ).context
+    convention: dict[str, Any] = {
+        "number": "CONV-85-2027-000001",
+        "departement": DEP,
+        "demande_id": d.request_id,
+        "assignment_id": d.assignment_id,
+        "actor_id": "a",
+        "total_excl_tax": "1234.50",
+        "total_incl_tax": "1234.50",
+        "valid_until": d.now,
+    }
+    sent = events.convention_event(ConventionSent, **convention, sent_at=d.now)
+    contexts[Kind.CONVENTION_A_SIGNER] = rules.plan(sent, known)[0].context
+    lapsed = events.convention_event(ConventionExpired, **convention, expired_at=d.now)
+    contexts[Kind.CONVENTION_EXPIREE] = rules.plan(lapsed, known)[0].context
+    contexts[Kind.RAPPEL_CONVENTION] = rules.convention_reminder(
+        card, "CONV-85-2027-000001", "1234.50", d.now
+    ).context
+    look_alike = events.duplicate_suspected(departement=DEP, title="École <b>bis</b>")
+    contexts[Kind.DOUBLON_PRESUME] = rules.plan(look_alike, known)[0].context
     contexts[Kind.RESUME_QUOTIDIEN] = {
         "date": "25 novembre 2026",
         "items": [
@@ -74,3 +94,6 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
         assert rendered.html.startswith('<!DOCTYPE html>\n<html lang="fr">')
         assert "<script>" not in rendered.html, kind
         assert not re.search(r"\bNone\b", rendered.text), kind
+        if kind in (Kind.CONVENTION_A_SIGNER, Kind.RAPPEL_CONVENTION, Kind.CONVENTION_EXPIREE):
+            assert "CONV-85-2027-000001" in rendered.subject + rendered.text
+            assert "1 234,50" in rendered.text.replace("\u202f", " ") or kind.name.endswith("EE")

@@ -1,11 +1,13 @@
-"""One demande from submission to invoice, through the four services and the real broker,
-with a real SMTP server: each recipient receives exactly the expected messages, no more."""
+"""One demande from submission to invoice (through its signed convention), through the four
+services and the real broker, with a real SMTP server: each recipient receives exactly the
+expected messages, no more."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -13,6 +15,7 @@ from services.notifications.config import NotificationSettings
 from shared.auth.tokens import Role
 from shared.settings import KafkaSettings
 from tests.e2e.flow import complete, eventually, submit, until_status
+from tests.support.conventions import send_and_sign, wait_convention
 from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import SmtpSink, smtp_sink
 from tests.support.tokens import bearer
@@ -105,14 +108,20 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     accepted = await matching.client.post(f"/v1/assignments/{assignment_id}/accept", headers=ACTOR)
     assert accepted.status_code == 200, accepted.text
     await until_status(requests.client, request_id, ADMIN, "in_progress")
+    # No mission is invoiced before the collectivité signs its convention.
+    convention = await wait_convention(billing.client, "49", request_id)
+    assert convention["assignment_id"] == assignment_id and convention["actor_id"] == ACTOR_ID
+    signed = await send_and_sign(billing.client, convention, "BC-2027-0042", estimated_days="4")
     await complete(matching.client, assignment_id, "4", ACTOR)
     invoices = await eventually(
         billing.client,
         "/v1/invoices?departement=49",
         ADMIN,
-        lambda items: any(i["assignment_id"] == assignment_id for i in items),
+        lambda items: len([i for i in items if i["assignment_id"] == assignment_id]) == 2,
     )
-    invoice = next(i for i in invoices if i["assignment_id"] == assignment_id)
+    # The advance at signature, the balance at completion: the convention's price.
+    mine = [i for i in invoices if i["assignment_id"] == assignment_id]
+    assert sum(Decimal(i["total_incl_tax"]) for i in mine) == Decimal(signed["total_incl_tax"])
 
     expected = {
         REQUESTER_ADDRESS: Counter(
@@ -120,7 +129,9 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
                 "demande_recue",
                 "acteur_propose",
                 "mission_acceptee",
+                "convention_a_signer",
                 "mission_terminee",
+                "facture_emise",
                 "facture_emise",
             ]
         ),
@@ -141,8 +152,9 @@ async def test_one_demande_from_submission_to_invoice_sends_exactly_the_expected
     assert got[ACTOR_ADDRESS] == expected[ACTOR_ADDRESS]
     assert got[TEAM_ADDRESS] == Counter(), "nothing went wrong: the team hears nothing"
     ids = [m.message_id for a in expected for m in smtp.to(a)]
-    assert len(ids) == len(set(ids)) == 6
-    invoice_mail = next(
+    assert len(ids) == len(set(ids)) == 8
+    invoice_mails = [
         m for m in smtp.to(REQUESTER_ADDRESS) if str(m.message["X-MG-Kind"]) == "facture_emise"
-    )
-    assert invoice["number"] in invoice_mail.text
+    ]
+    for invoice in mine:
+        assert any(invoice["number"] in m.text for m in invoice_mails)

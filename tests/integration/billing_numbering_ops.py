@@ -1,5 +1,6 @@
 """The operations two billing instances perform concurrently in the numbering test: mission
-invoices, credit notes and cotisation batches, drawn by Hypothesis, some rolled back on
+invoices (the advance at the convention's signature, the balance at completion), credit
+notes and cotisation batches, drawn by Hypothesis, some rolled back on
 purpose right after the numbers were taken or just before the commit."""
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.billing.adapters.unit_of_work import BillingUnitOfWork
 from services.billing.domain.adhesion import Adhesion
-from services.billing.domain.invoice import Invoice
+from services.billing.domain.invoice import Invoice, advance_key
 from services.billing.service_layer.cotisation_run import invoice_cotisations
-from services.billing.service_layer.invoices import cancel_invoice, invoice_mission
+from services.billing.service_layer.invoices import cancel_invoice
+from services.billing.service_layer.mission_invoices import invoice_mission
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import AssignmentCompleted
 from shared.contracts.vocabulary import RequesterKind
@@ -28,6 +30,7 @@ from shared.db.engine import make_session_factory
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from tests.support import events
+from tests.support.conventions import sign_for_completions
 
 DEPARTEMENTS = ("49", "78", "24", "2A")
 YEARS = (2026, 2027)
@@ -181,6 +184,24 @@ class Ledger:
     rolled_back: set[uuid.UUID] = field(default_factory=set)
 
 
+async def signed_first(
+    factory: async_sessionmaker[AsyncSession],
+    event: AssignmentCompleted,
+    ledger: Ledger,
+    stats: Stats,
+) -> None:
+    """A mission is invoiced on its signed convention: signing it issues the advance, a
+    document numbered like the others (in the year of signature), cancellable too."""
+    unit_of_work = lambda: BillingUnitOfWork(factory, source="billing")  # noqa: E731
+    await sign_for_completions(unit_of_work, [event])
+    async with unit_of_work() as uow:
+        advance = await uow.invoices.by_source(advance_key(event.assignment_id))
+    assert advance is not None
+    stats.committed["advance"] += 1
+    ledger.committed[advance.id] = advance
+    ledger.cancellable.append(advance)
+
+
 async def perform(
     op: Op, factory: async_sessionmaker[AsyncSession], ledger: Ledger, stats: Stats
 ) -> None:
@@ -198,7 +219,8 @@ async def perform(
         async with uow:
             if kind == "mission":
                 event, envelope = completion(op)
-                invoice = await invoice_mission(uow, event, envelope, get_territories(), now)
+                await signed_first(factory, event, ledger, stats)
+                invoice = await invoice_mission(uow, event, envelope)
                 assert invoice is not None
                 issued = [invoice]
                 await uow.commit()
@@ -237,7 +259,7 @@ async def reset(engine: AsyncEngine, year_members: list[Adhesion]) -> None:
         await conn.execute(
             text(
                 "TRUNCATE invoices, invoice_counters, adhesions, tariffs, cotisation_runs, "
-                "outbox, processed_events"
+                "outbox, processed_events, conventions, convention_counters, unbilled_completions"
             )
         )
     async with BillingUnitOfWork(make_session_factory(engine), source="billing") as uow:

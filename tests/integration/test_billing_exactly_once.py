@@ -3,7 +3,8 @@
 Kafka delivers at least once, and a producer may publish the same completion again
 under a new event id (a replay, a retry after a lost acknowledgement). The billing
 service must invoice each mission once: the inbox drops a known ``ce_id``, the
-business key ``mission:<assignment_id>`` drops a new copy. The annual cotisation
+business key ``mission:<assignment_id>`` drops a new copy. (Each mission's convention is
+signed first: its balance is what the completion invoices.) The annual cotisation
 run may be started again (by mistake, or after a crash): members already invoiced
 are skipped through ``cotisation:<year>:<code>``.
 
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from services.billing import bootstrap
 from services.billing.adapters.unit_of_work import BillingUnitOfWork
 from services.billing.service_layer import adhesions
 from shared.auth.tokens import Role
@@ -40,6 +42,7 @@ from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
 from tests.support import events
+from tests.support.conventions import sign_for_completions
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
 from tests.support.services import RunningService, service_fixture
 from tests.support.tokens import bearer
@@ -148,12 +151,15 @@ async def test_every_completion_delivered_again_adds_no_invoice(
     copies = [
         Envelope(type=e.event_type, source="matching", departement=e.departement) for e in events
     ]
+    # No mission is invoiced without its signed convention: each is signed first (the
+    # advance at signature is an invoice of its own, not counted below).
+    await sign_for_completions(bootstrap.unit_of_work_factory(billing.runtime), events)
     ours = [str(e.assignment_id) for e in events]
     sent = [e.id for e in originals + copies]
     total = len(events)
     # Only these completions: a test elsewhere may publish others on the shared topic.
     missions = (
-        "SELECT count(*) FROM invoices WHERE invoice_kind = 'mission' "
+        "SELECT count(*) FROM invoices WHERE source_key LIKE 'mission:%' "
         "AND assignment_id::text = ANY(:ours)"
     )
     inbox = "SELECT count(*) FROM processed_events WHERE event_id = ANY(:ids)"
@@ -180,6 +186,7 @@ async def test_every_completion_delivered_again_adds_no_invoice(
         # Round 2, after all that: everything again, then one sentinel per partition key,
         # whose invoice proves that everything published before it was consumed.
         sentinels = [completion(dep, MISSIONS_PER_DEPARTEMENT + 1) for dep in DEPARTEMENTS]
+        await sign_for_completions(bootstrap.unit_of_work_factory(billing.runtime), sentinels)
         sentinel_envelopes = [
             Envelope(type=s.event_type, source="matching", departement=s.departement)
             for s in sentinels
@@ -200,7 +207,7 @@ async def test_every_completion_delivered_again_adds_no_invoice(
             lambda: _equals(billing, missions, total + len(sentinels), ours=ours),
             "sentinels invoiced",
         )
-        documents = await document_ids(billing, "invoice_kind = 'mission'")
+        documents = await document_ids(billing, "source_key LIKE 'mission:%'")
         records = await tap.collect(
             lambda rs: len(issued(rs, documents)) >= len(documents), settle=2.0
         )

@@ -12,6 +12,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from shared.contracts.base import EventPayload
-from shared.contracts.topics import TOPICS, dead_letter_topic
+from shared.contracts.conventions import ConventionExpired
+from shared.contracts.topics import BILLING_CONVENTION, TOPICS, dead_letter_topic
 from shared.messaging.envelope import Envelope
 from shared.messaging.tables import PROCESSED_EVENTS
 from shared.settings import KafkaSettings
@@ -37,6 +39,10 @@ def good_event(topic: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
         return events.request_submitted()
+    if topic == BILLING_CONVENTION.name:
+        return events.convention_event(
+            ConventionExpired, actor_id="fuzz-actor", expired_at=datetime.now(UTC)
+        )
     if topic == "billing.adhesion.v1":
         return events.adhesion_registered()
     if topic == "matching.mission.v1":

@@ -100,7 +100,11 @@ class DrillRun(FlowRun):
     def __init__(self, stack: Stack, seed: int, patience: float = 180.0) -> None:
         self.stack = stack
         self.patience = patience
-        self.actors = PatientActors(lambda: stack.client("matching"), patience=patience)
+        self.actors = PatientActors(
+            lambda: stack.client("matching"),
+            patience=patience,
+            billing=lambda: stack.client("billing"),
+        )
         self.tap: DrillTap = DrillTap(
             stack.kafka, stack.actor_ids.values(), self.actors.on_proposed
         )

@@ -22,7 +22,7 @@ from stack.harness.stack import Stack
 if TYPE_CHECKING:
     from tests.perf.drill import DrillRun
 
-# The requester's message for each stage's event (services/notifications/domain/rules.py).
+# The requester's message for each stage's event (services/notifications/domain/rules/).
 REQUESTER_KIND = {
     "submitted": "demande_recue",
     "proposed": "acteur_propose",
@@ -138,7 +138,8 @@ async def check(run: DrillRun, notifications: bool) -> dict[str, Any]:
         "billing",
         "SELECT assignment_id, count(*) AS n FROM invoices "
         "WHERE request_id = ANY($1::uuid[]) AND invoice_kind = 'mission' "
-        "AND document_kind = 'invoice' GROUP BY assignment_id",
+        # The balance, invoiced at completion (the advance is the convention's signature).
+        "AND document_kind = 'invoice' AND source_key LIKE 'mission:%' GROUP BY assignment_id",
         ids,
     )
     invoiced = {str(r["assignment_id"]): int(r["n"]) for r in invoices}

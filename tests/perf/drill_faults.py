@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,13 +38,19 @@ class PatientActors(ActorDriver):
         self.retried_statuses: Counter[int] = Counter()  # 0: no answer (connection refused...)
         self.conflicts_after_retry = 0
 
-    async def _post(self, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> int:
+    async def _post_to(
+        self,
+        client: Callable[[], httpx.AsyncClient],
+        path: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> int:
         deadline = time.monotonic() + self.patience
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await self._client().post(path, json=body, headers=headers)
+                response = await client().post(path, json=body, headers=headers)
                 status = response.status_code
             except (httpx.TransportError, RuntimeError) as exc:
                 status, text = 0, repr(exc)

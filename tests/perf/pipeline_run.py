@@ -37,7 +37,9 @@ class Run(FlowRun):
 
     def __init__(self, stack: Stack, seed: int) -> None:
         self.stack = stack
-        self.driver = ActorDriver(lambda: stack.client("matching"))
+        self.driver = ActorDriver(
+            lambda: stack.client("matching"), billing=lambda: stack.client("billing")
+        )
         super().__init__(
             EventTap(stack.kafka, stack.actor_ids.values(), self.driver.on_proposed),
             Demandes(stack.options.departements, seed),

@@ -7,9 +7,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import AdhesionRegistered, InvoiceIssued, LineRef
+from shared.contracts.conventions import ConventionEvent
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
@@ -21,6 +23,7 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from shared.contracts.missions import DeliverableAdded, DeliverableRef
+from shared.contracts.projects import DuplicateCandidate, ProjectDuplicateSuspected
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
@@ -30,6 +33,7 @@ NEED = NeedRef(theme=Theme.BATIMENTS_PUBLICS, phase=Phase.FAISABILITE)
 ANGERS = Requester(kind=RequesterKind.COMMUNE, code="49007", name="Angers", population=157175)
 
 Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+ConventionT = TypeVar("ConventionT", bound=ConventionEvent)
 
 
 def commune_requester(commune: Commune) -> Requester:
@@ -88,8 +92,34 @@ def assignment_proposed(**overrides: object) -> AssignmentProposed:
 
 
 def assignment_accepted(**overrides: object) -> AssignmentAccepted:
-    values: dict[str, object] = {"accepted_at": datetime.now(UTC)}
+    """A lead actor's acceptance, with what billing prepares the convention from."""
+    values: dict[str, object] = {
+        "accepted_at": datetime.now(UTC),
+        "lead": True,
+        "actor_kind": "caue",
+        "requester_code": ANGERS.code,
+        "requester_kind": RequesterKind.COMMUNE,
+        "needs": [NEED],
+    }
     return AssignmentAccepted.model_validate(_assignment(values | overrides))
+
+
+def accepted_before(completed: AssignmentCompleted, **overrides: object) -> AssignmentAccepted:
+    """The lead actor's acceptance that started the mission ``completed`` ends."""
+    same = completed.model_dump(
+        include={
+            "assignment_id",
+            "request_id",
+            "departement",
+            "actor_id",
+            "actor_name",
+            "actor_kind",
+            "requester_code",
+            "requester_kind",
+            "needs",
+        }
+    )
+    return assignment_accepted(**(same | {"accepted_at": completed.started_at} | overrides))
 
 
 def assignment_declined(**overrides: object) -> AssignmentDeclined:
@@ -198,6 +228,58 @@ def mission_invoice(**overrides: object) -> InvoiceIssued:
         "assignment_id": uuid.uuid4(),
     }
     return InvoiceIssued.model_validate(values | overrides)
+
+
+def convention_event(model: type[ConventionT], **overrides: object) -> ConventionT:
+    """An event of the convention of a mission of Angers (1,700.00 €, no VAT, valid 90
+    days); ``overrides`` give the event's own fields (``sent_at``, ``expired_at``…)."""
+    amount = Decimal("1700.00")
+    values: dict[str, object] = {
+        "convention_id": uuid.uuid4(),
+        "number": "CONV-49-2027-000001",
+        "version": 0,
+        "departement": "49",
+        "demande_id": uuid.uuid4(),
+        "assignment_id": uuid.uuid4(),
+        "actor_id": "caue49",
+        "collectivite_kind": RequesterKind.COMMUNE,
+        "collectivite_code": ANGERS.code,
+        "collectivite_name": ANGERS.name,
+        "total_excl_tax": amount,
+        "total_vat": Decimal("0.00"),
+        "total_incl_tax": amount,
+        "valid_until": datetime.now(UTC) + timedelta(days=90),
+    }
+    return model.model_validate(values | overrides)
+
+
+def duplicate_suspected(
+    detected_at: datetime | None = None, **overrides: object
+) -> ProjectDuplicateSuspected:
+    """A demande of Angers that looks like one submitted (at ``detected_at`` too) before it,
+    80 % alike."""
+    now = detected_at or datetime.now(UTC)
+    values: dict[str, object] = {
+        "demande_id": uuid.uuid4(),
+        "project_id": uuid.uuid4(),
+        "departement": "49",
+        "requester_code": ANGERS.code,
+        "requester_name": ANGERS.name,
+        "title": "Rénovation énergétique - école Jules-Ferry",
+        "themes": [Theme.ENERGIE],
+        "phase": Phase.FAISABILITE,
+        "candidates": [
+            DuplicateCandidate(
+                demande_id=uuid.uuid4(),
+                project_id=uuid.uuid4(),
+                title="Rénovation énergétique de l'école Jules Ferry",
+                submitted_at=now,
+                similarity=0.8,
+            )
+        ],
+        "detected_at": now,
+    }
+    return ProjectDuplicateSuspected.model_validate(values | overrides)
 
 
 def envelope_of(payload: EventPayload, departement: str | None = None) -> Envelope:

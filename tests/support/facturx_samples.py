@@ -18,7 +18,14 @@ from services.billing.domain.identities import (
     VatStatus,
     french_vat_number,
 )
-from services.billing.domain.invoice import Collectivite, Invoice, Line, VatRule, issue
+from services.billing.domain.invoice import (
+    Collectivite,
+    ContractRef,
+    Invoice,
+    Line,
+    VatRule,
+    issue,
+)
 from services.billing.domain.pricing import cotisation_lines, mission_lines
 from services.billing.domain.shipped_sellers import seller_for
 from services.billing.domain.shipped_tariffs import tariff_for
@@ -85,7 +92,13 @@ def cotisation(
     )
 
 
-def mission(departement: str, sequence: int, lines: list[Line] | None = None) -> Invoice:
+def mission(
+    departement: str,
+    sequence: int,
+    lines: list[Line] | None = None,
+    contract: ContractRef | None = None,
+) -> Invoice:
+    """A mission of Angers; ``contract``, the signed convention it follows."""
     tariff = tariff_for(departement, 2027)
     return _invoice(
         departement,
@@ -95,6 +108,7 @@ def mission(departement: str, sequence: int, lines: list[Line] | None = None) ->
         collectivite=Collectivite(code="49007", kind=RequesterKind.COMMUNE, name="Angers"),
         source_key=f"mission:{uuid4()}",
         assignment_id=uuid4(),
+        contract=contract,
     )
 
 

@@ -1,6 +1,7 @@
 """Billing and membership, on the fakes: the membership offer answering an unmatched
 ``adhesion_requise``, the member rate from billing's own adhésions in force when the
-mission ended, and a partial enrolment that a seed reproduces."""
+lead actor accepted (the convention's price), and a partial enrolment that a seed
+reproduces."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from shared.contracts.matching import CandidateRef, NeedRef, RequestUnmatched
 from shared.contracts.vocabulary import Phase, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from tests.unit.billing_missions import NOW, TEAM_49, bill, completion, sign_mission
 from tests.unit.fakes.billing import FakeUnitOfWork
-from tests.unit.test_billing_use_cases import ADMIN, NOW, TEAM_49, bill, completion, register
+from tests.unit.test_billing_use_cases import ADMIN, register
 
 NEED = NeedRef(theme=Theme.JURIDIQUE_MARCHES_PUBLICS, phase=Phase.FAISABILITE)
 
@@ -86,20 +88,24 @@ async def test_other_reasons_get_no_offer() -> None:
     assert uow.events() == []
 
 
-async def test_the_member_rate_needs_an_adhesion_in_force_when_the_mission_ended() -> None:
+async def test_the_member_rate_needs_an_adhesion_in_force_when_the_lead_actor_accepted() -> None:
     uow = FakeUnitOfWork()
     adhesion_id = await register(uow, "49007")
-    # Ended after the mission: the member rate still applies; before it: no longer.
+    # Ended after the acceptance: the member rate still applies; by then: no longer.
     event = completion("49007")
     await adhesions.end_adhesion(
         uow, TEAM_49, adhesion_id, "Départ", datetime(2027, 10, 1, tzinfo=UTC)
     )
-    member = await bill(uow, event)
-    assert member is not None and member.totals.incl_tax == Decimal("850.00")
+    member = await sign_mission(uow, event)
+    assert member.pricing.is_member and member.totals.incl_tax == Decimal("850.00")
+    invoiced = await bill(uow, event)
+    # The completion is invoiced on that convention, whatever became of the adhésion since.
+    assert invoiced is not None and invoiced.contract is not None
+    assert invoiced.contract.convention_number == member.number
     other = await register(uow, "49015")
     await adhesions.end_adhesion(uow, TEAM_49, other, "Départ", NOW)
-    late = await bill(uow, completion("49015"))
-    assert late is not None and late.totals.incl_tax == Decimal("1250.00")
+    late = await sign_mission(uow, completion("49015"))
+    assert not late.pricing.is_member and late.totals.incl_tax == Decimal("1250.00")
 
 
 async def test_a_partial_enrolment_takes_the_same_share_for_the_same_seed() -> None:

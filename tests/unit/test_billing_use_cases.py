@@ -3,7 +3,7 @@ credit notes, the cotisation run, their idempotency and who may do what."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -12,7 +12,13 @@ import pytest
 from services.billing.domain.invoice import Invoice, InvoiceFilter, totals
 from services.billing.domain.shipped_tariffs import tariff_for
 from services.billing.domain.tariff import TariffError, tariff_to_dict
-from services.billing.service_layer import adhesions, cotisation_run, invoices, tariffs
+from services.billing.service_layer import (
+    adhesions,
+    cotisation_run,
+    invoices,
+    mission_invoices,
+    tariffs,
+)
 from shared.auth.tokens import Principal, Role
 from shared.contracts.billing import (
     AdhesionEnded,
@@ -20,35 +26,16 @@ from shared.contracts.billing import (
     CreditNoteIssued,
     InvoiceIssued,
 )
-from shared.contracts.matching import AssignmentCompleted
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
-from tests.support import events
+from tests.unit.billing_missions import NOW, TEAM_49, bill, completion, sign_mission
 from tests.unit.fakes.billing import FakeUnitOfWork
 
-NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 ADMIN = Principal(Role.ADMIN, "admin", None)
-TEAM_49 = Principal(Role.DEPARTEMENT, "agent-49", "49")
 TEAM_78 = Principal(Role.DEPARTEMENT, "agent-78", "78")
 ANGERS = Principal(Role.COLLECTIVITE, "mairie", "49", scope="49007")
 ACTOR_49 = Principal(Role.ACTOR, "caue", "49", scope="caue49")
-
-
-def completion(requester: str = "49007", days: str = "2.5") -> AssignmentCompleted:
-    return events.assignment_completed(
-        requester_code=requester,
-        days_spent=Decimal(days),
-        started_at=datetime(2027, 3, 1, tzinfo=UTC),
-        completed_at=datetime(2027, 9, 15, tzinfo=UTC),
-    )
-
-
-async def bill(uow: FakeUnitOfWork, event: AssignmentCompleted) -> Invoice | None:
-    envelope = Envelope(type=event.event_type, source="matching", departement="49")
-    invoice = await invoices.invoice_mission(uow, event, envelope, get_territories(), NOW)
-    await uow.commit()  # the consumer commits
-    return invoice
 
 
 async def register(uow: FakeUnitOfWork, code: str = "49007", who: Principal = TEAM_49) -> UUID:
@@ -157,39 +144,53 @@ async def test_a_team_publishes_a_new_version_of_its_own_tariff_only() -> None:
 # --- mission invoices ------------------------------------------------------------------
 
 
-async def test_a_mission_is_invoiced_once_at_the_member_or_non_member_rate() -> None:
+async def test_a_mission_is_invoiced_on_its_convention_at_the_member_or_non_member_rate() -> None:
     uow = FakeUnitOfWork()
     await register(uow, "49007")
-    member = await bill(uow, completion("49007"))
-    other = await bill(uow, completion("49002"))
+    member_event, other_event = completion("49007"), completion("49002")
+    member_convention = await sign_mission(uow, member_event)
+    other_convention = await sign_mission(uow, other_event)
+    member = await bill(uow, member_event)
+    other = await bill(uow, other_event)
     assert member is not None and other is not None
-    assert [member.number, other.number] == ["49-2027-000001", "49-2027-000002"]
+    # The advances at signature took 1 and 2; the balances follow.
+    assert [member.number, other.number] == ["49-2027-000003", "49-2027-000004"]
     # 49-2027: a CAUE day costs 340 € to members and 500 € to the others.
-    assert member.totals.incl_tax == Decimal("850.00")
-    assert other.totals.incl_tax == Decimal("1250.00")
-    assert "tarif adhérent" in member.lines[0].label
-    assert "tarif non adhérent" in other.lines[0].label
+    assert member_convention.totals.incl_tax == Decimal("850.00")
+    assert other_convention.totals.incl_tax == Decimal("1250.00")
+    assert "tarif adhérent" in member_convention.lines[0].label
+    assert "tarif non adhérent" in other_convention.lines[0].label
     events = [e for e in uow.events() if isinstance(e, InvoiceIssued)]
-    assert [e.total_incl_tax for e in events] == [Decimal("850.00"), Decimal("1250.00")]
-    assert events[0].assignment_id == member.assignment_id
+    # 30 % at signature, 70 % at delivery: the invoices add up to the convention.
+    assert [e.total_incl_tax for e in events] == [
+        Decimal("255.00"),
+        Decimal("375.00"),
+        Decimal("595.00"),
+        Decimal("875.00"),
+    ]
+    assert events[2].assignment_id == member.assignment_id
+    assert {e.convention_number for e in events[::2]} == {member_convention.number}
 
 
 async def test_a_redelivered_completion_is_not_invoiced_twice() -> None:
     uow = FakeUnitOfWork()
     event = completion()
+    await sign_mission(uow, event)
     assert await bill(uow, event) is not None
     assert await bill(uow, event) is None
-    assert len(uow.events()) == 1
-    assert uow.invoices.counters == {("49", 2027): 1}
+    assert len([e for e in uow.events() if isinstance(e, InvoiceIssued)]) == 2
+    assert uow.invoices.counters == {("49", 2027): 2}
 
 
 async def test_a_rolled_back_invoice_gives_its_number_back() -> None:
     uow = FakeUnitOfWork()
+    event = completion()
+    await sign_mission(uow, event)
     envelope = Envelope(type="t", source="matching", departement="49")
-    await invoices.invoice_mission(uow, completion(), envelope, get_territories(), NOW)
+    await mission_invoices.invoice_mission(uow, event, envelope)
     await uow.rollback()
-    invoice = await bill(uow, completion())
-    assert invoice is not None and invoice.sequence == 1
+    invoice = await bill(uow, event)
+    assert invoice is not None and invoice.sequence == 2
 
 
 # --- credit notes ----------------------------------------------------------------------
@@ -197,19 +198,22 @@ async def test_a_rolled_back_invoice_gives_its_number_back() -> None:
 
 async def test_a_credit_note_negates_the_invoice_and_refers_to_it() -> None:
     uow = FakeUnitOfWork()
-    invoice = await bill(uow, completion())
+    event = completion()
+    await sign_mission(uow, event)
+    invoice = await bill(uow, event)
     assert invoice is not None
     credit = await invoices.cancel_invoice(uow, TEAM_49, invoice.id, "Erreur de saisie", NOW)
     assert credit.document_kind == "credit_note" and credit.refers_to == invoice.id
-    assert credit.number == "49-2027-000002"
+    assert credit.number == "49-2027-000003"
     assert totals(invoice.lines + credit.lines).incl_tax == Decimal("0.00")
     assert credit.totals.incl_tax == -invoice.totals.incl_tax
     event = uow.events()[-1]
     assert isinstance(event, CreditNoteIssued)
     assert (event.refers_to_number, event.reason) == (invoice.number, "Erreur de saisie")
     # Cancelling again gives the same credit note; a credit note is not cancelled.
+    before = len(uow.events())
     again = await invoices.cancel_invoice(uow, TEAM_49, invoice.id, "Encore", NOW)
-    assert again.id == credit.id and len(uow.events()) == 2
+    assert again.id == credit.id and len(uow.events()) == before
     with pytest.raises(Conflict, match="Un avoir ne s'annule pas"):
         await invoices.cancel_invoice(uow, TEAM_49, credit.id, "Non", NOW)
     assert uow.invoices.staged_counters == {}, "no number is taken for a refused cancellation"
@@ -223,13 +227,16 @@ async def test_a_credit_note_negates_the_invoice_and_refers_to_it() -> None:
 
 async def test_who_reads_which_invoices() -> None:
     uow = FakeUnitOfWork()
-    angers = await bill(uow, completion("49007"))
-    allonnes = await bill(uow, completion("49002"))
+    angers_event, allonnes_event = completion("49007"), completion("49002")
+    await sign_mission(uow, angers_event, "EJ-ANGERS")
+    await sign_mission(uow, allonnes_event, "EJ-ALLONNES", "SERVICE-TECH")
+    angers = await bill(uow, angers_event)
+    allonnes = await bill(uow, allonnes_event)
     assert angers is not None and allonnes is not None
     mine = await invoices.list_invoices(
         uow, ANGERS, departement=None, year=None, collectivite="49002", limit=10, offset=0
     )
-    assert [i.id for i in mine] == [angers.id]
+    assert [i.id for i in mine][-1] == angers.id and len(mine) == 2
     assert (await invoices.read_invoice(uow, ANGERS, angers.id)).id == angers.id
     with pytest.raises(Forbidden):
         await invoices.read_invoice(uow, ANGERS, allonnes.id)
@@ -244,7 +251,10 @@ async def test_who_reads_which_invoices() -> None:
     with pytest.raises(Forbidden):
         await invoices.export_csv(uow, ANGERS, 2027, None)
     csv = await invoices.export_csv(uow, TEAM_49, 2027, None)
-    assert csv.count("\r\n") == 3 and csv.count(";1250.00;0.00;1250.00;") == 2
+    # Two invoices per mission (advance, balance), each citing its convention.
+    assert csv.count("\r\n") == 5
+    assert csv.count(";875.00;0.00;875.00;;CONV-49-2027-000002;EJ-ALLONNES;SERVICE-TECH") == 1
+    assert csv.count(";EJ-ANGERS;\r\n") == 2
 
 
 # --- the cotisation run ----------------------------------------------------------------

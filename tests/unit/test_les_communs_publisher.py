@@ -17,14 +17,13 @@ from services.notifications.domain.model import Kind, Role
 from services.notifications.domain.rules import Known
 from services.notifications.service_layer.les_communs import LesCommunsPublisher, follow_project
 from shared.contracts.projects import (
-    DuplicateCandidate,
     LesCommunsPhase,
     LesCommunsStatus,
-    ProjectDuplicateSuspected,
     ProjectPhaseClosed,
     ProjectPhaseOpened,
 )
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
+from tests.support import events
 from tests.unit.fakes.notifications import FakeUnitOfWork, Tables
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -148,26 +147,7 @@ async def test_a_refusal_is_dead_lettered_until_a_newer_state_comes() -> None:
 
 
 def test_a_look_alike_demande_is_told_to_the_team_with_its_candidate() -> None:
-    event = ProjectDuplicateSuspected(
-        demande_id=uuid.uuid4(),
-        project_id=uuid.uuid4(),
-        departement="49",
-        requester_code="49007",
-        requester_name="Angers",
-        title="Rénovation énergétique - école Jules-Ferry",
-        themes=[Theme.ENERGIE],
-        phase=Phase.FAISABILITE,
-        candidates=[
-            DuplicateCandidate(
-                demande_id=uuid.uuid4(),
-                project_id=uuid.uuid4(),
-                title="Rénovation énergétique de l'école Jules Ferry",
-                submitted_at=NOW,
-                similarity=0.8,
-            )
-        ],
-        detected_at=NOW,
-    )
+    event = events.duplicate_suspected(detected_at=NOW)
     [planned] = rules.plan(event, Known("49", "equipe-49@departement.example.fr"))
     assert (planned.kind, planned.role) == (Kind.DOUBLON_PRESUME, Role.TEAM)
     assert planned.address == "equipe-49@departement.example.fr"

@@ -16,6 +16,7 @@ from services.matching.domain.model import Actor
 from services.matching.domain.routing import Policy
 from services.matching.service_layer import actors, assignments, routing
 from shared.auth.tokens import Principal, Role
+from shared.contracts.conventions import ConventionExpired
 from shared.contracts.matching import (
     ActorRegistered,
     ActorUpdated,
@@ -295,3 +296,48 @@ async def test_each_caller_sees_the_assignments_of_its_scope() -> None:
             await assignments.read_assignment(
                 uow, Principal(Role.DEPARTEMENT, "a", "44"), caue.assignment_id
             )
+
+
+async def test_an_expired_convention_cancels_the_mission_and_frees_the_capacity() -> None:
+    uow = FakeUnitOfWork()
+    await offer(uow, entry("caue", 3, capacity=1))
+    event, _ = await route(uow, ["architecture_paysage"])
+    [proposed] = proposals(uow)
+    async with uow:
+        await assignments.accept(uow, as_actor("caue"), proposed.assignment_id, NOW)
+    [accepted] = [e for e in uow.events() if isinstance(e, AssignmentAccepted)]
+    # What billing needs to prepare the convention travels with the acceptance.
+    assert (accepted.lead, accepted.actor_kind, accepted.requester_code) == (True, "caue", "49007")
+    assert [n.theme for n in accepted.needs] == [Theme.ARCHITECTURE_PAYSAGE]
+
+    def expired(version: int) -> ConventionExpired:
+        return ConventionExpired(
+            convention_id=uuid4(),
+            number="CONV-49-2026-000001" + (f"-A{version}" if version else ""),
+            version=version,
+            departement="49",
+            demande_id=event.request_id,
+            assignment_id=proposed.assignment_id,
+            actor_id="caue",
+            collectivite_kind="commune",
+            collectivite_code="49007",
+            collectivite_name="Angers",
+            total_excl_tax=Decimal("1000.00"),
+            total_vat=Decimal("0.00"),
+            total_incl_tax=Decimal("1000.00"),
+            valid_until=NOW,
+            expired_at=NOW,
+        )
+
+    envelope = Envelope(type=ConventionExpired.event_type, source="billing", departement="49")
+    async with uow:
+        # An avenant that expires leaves the signed convention and the mission alone.
+        assert not await assignments.release_on_expired_convention(uow, expired(1), envelope, NOW)
+        assert await assignments.release_on_expired_convention(uow, expired(0), envelope, NOW)
+        await uow.commit()
+        assert not await assignments.release_on_expired_convention(uow, expired(0), envelope, NOW)
+    cancelled = uow.events()[-1]
+    assert isinstance(cancelled, AssignmentCancelled) and cancelled.was_accepted
+    assert cancelled.reason == assignments.CONVENTION_EXPIRED_REASON
+    assert uow.assignments.rows[proposed.assignment_id].status is AssignmentStatus.CANCELLED
+    assert (await uow.actors.states(["caue"], "49007"))["caue"].load == 0

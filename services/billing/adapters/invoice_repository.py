@@ -7,12 +7,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.billing.adapters.numbering import GaplessNumbering
 from services.billing.adapters.orm import invoice_counters, invoices
-from services.billing.domain.invoice import Collectivite, Invoice, InvoiceFilter, Line, Totals
+from services.billing.domain.invoice import (
+    Collectivite,
+    ContractRef,
+    Invoice,
+    InvoiceFilter,
+    Line,
+    Totals,
+)
 from shared.contracts.vocabulary import RequesterKind
 
 # Columns holding an attribute of the same name.
@@ -45,6 +52,9 @@ def invoice_row(invoice: Invoice) -> dict[str, Any]:
         "total_excl_tax": sums.excl_tax,
         "total_vat": sums.vat,
         "total_incl_tax": sums.incl_tax,
+        "convention_number": invoice.contract.convention_number if invoice.contract else None,
+        "engagement_number": invoice.contract.engagement_number if invoice.contract else None,
+        "service_code": invoice.contract.service_code if invoice.contract else None,
     }
 
 
@@ -58,53 +68,22 @@ def _invoice(row: Any) -> Invoice:
         lines=tuple(Line.of(li) for li in row.lines),
         # The stored totals, not a new sum: what was issued is what is shown.
         totals=Totals(row.total_excl_tax, row.total_vat, row.total_incl_tax),
+        contract=ContractRef(row.convention_number, row.engagement_number, row.service_code)
+        if row.convention_number
+        else None,
     )
 
 
 class SqlInvoiceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._numbering = GaplessNumbering(session, invoice_counters)
 
     async def lock_numbering(self, departement: str, year: int) -> int:
-        """Lock the numbering of a département and year until commit; the last number.
-
-        Whoever issues for that département and year waits here, so what it reads
-        after (members to invoice, numbers) cannot change under it.
-        """
-        await self._session.execute(
-            pg_insert(invoice_counters)
-            .values(departement=departement, year=year, last_number=0)
-            .on_conflict_do_nothing()
-        )
-        last = (
-            await self._session.execute(
-                select(invoice_counters.c.last_number)
-                .where(
-                    and_(
-                        invoice_counters.c.departement == departement,
-                        invoice_counters.c.year == year,
-                    )
-                )
-                .with_for_update()
-            )
-        ).scalar_one()
-        return int(last)
+        return await self._numbering.lock(departement, year)
 
     async def take_numbers(self, departement: str, year: int, count: int) -> tuple[range, datetime]:
-        """Reserve ``count`` consecutive numbers; the row lock lasts until commit.
-
-        A rolled-back transaction gives its numbers back with the lock, so the
-        sequence has no gap. The time is read after the lock, so numbers and issue
-        times go up together.
-        """
-        last = await self.lock_numbering(departement, year)
-        await self._session.execute(
-            update(invoice_counters)
-            .where(invoice_counters.c.departement == departement, invoice_counters.c.year == year)
-            .values(last_number=last + count)
-        )
-        now = (await self._session.execute(text("SELECT clock_timestamp()"))).scalar_one()
-        return range(last + 1, last + count + 1), now
+        return await self._numbering.take(departement, year, count)
 
     async def add(self, documents: list[Invoice]) -> None:
         await self._session.execute(insert(invoices), [invoice_row(i) for i in documents])

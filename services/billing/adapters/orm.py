@@ -55,15 +55,22 @@ adhesions = Table(
     Index("adhesions_departement_year_idx", "departement", "year", "collectivite_code"),
 )
 
-# The last number given per département and year; its row lock serialises issuance.
-invoice_counters = Table(
-    "invoice_counters",
-    metadata,
-    Column("departement", String(3), nullable=False),
-    Column("year", Integer, nullable=False),
-    Column("last_number", BigInteger, nullable=False),
-    PrimaryKeyConstraint("departement", "year"),
-)
+
+def _counters(name: str) -> Table:
+    """The last number given per département and year of one gapless series (invoices,
+    conventions); its row lock serialises issuance (``adapters.numbering``)."""
+    return Table(
+        name,
+        metadata,
+        Column("departement", String(3), nullable=False),
+        Column("year", Integer, nullable=False),
+        Column("last_number", BigInteger, nullable=False),
+        PrimaryKeyConstraint("departement", "year"),
+    )
+
+
+invoice_counters = _counters("invoice_counters")
+convention_counters = _counters("convention_counters")
 
 # Invoices and credit notes: written once, never updated nor deleted.
 invoices = Table(
@@ -92,6 +99,10 @@ invoices = Table(
     Column("source_key", String(120), nullable=False, unique=True),
     Column("request_id", Uuid, nullable=True),
     Column("assignment_id", Uuid, nullable=True),
+    # The signed convention a mission invoice follows, as the invoice cites it.
+    Column("convention_number", String(40), nullable=True),
+    Column("engagement_number", String(50), nullable=True),
+    Column("service_code", String(100), nullable=True),
     Column("issued_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("departement", "year", "sequence", name="invoices_sequence_key"),
     Index("invoices_collectivite_idx", "collectivite_code", "year"),
@@ -114,4 +125,53 @@ cotisation_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per version of a convention (0: the convention, n: its n-th avenant). The
+# columns are what is searched and locked; ``document`` holds the rest of the model.
+conventions = Table(
+    "conventions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("base_id", Uuid, nullable=False),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("departement", String(3), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("demande_id", Uuid, nullable=False),
+    Column("assignment_id", Uuid, nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    # brouillon, envoyee, signee, refusee, expiree
+    Column("status", String(10), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("total_incl_tax", MONEY, nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # One convention per demande, one version n per convention: the business keys.
+    UniqueConstraint("demande_id", "version", name="conventions_demande_version_key"),
+    UniqueConstraint("departement", "year", "sequence", "version", name="conventions_sequence_key"),
+    Index("conventions_assignment_idx", "assignment_id"),
+    Index("conventions_departement_status_idx", "departement", "status"),
+    Index(
+        "conventions_unsigned_idx",
+        "valid_until",
+        postgresql_where="status IN ('brouillon', 'envoyee')",
+    ),
+)
+
+# Completed missions that no invoice follows (no signed convention): kept and shown, so
+# that the team sees them, never invoiced without the collectivité's signature.
+unbilled_completions = Table(
+    "unbilled_completions",
+    metadata,
+    Column("assignment_id", Uuid, primary_key=True),
+    Column("demande_id", Uuid, nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("completed_at", DateTime(timezone=True), nullable=False),
+    Index("unbilled_completions_departement_idx", "departement", "completed_at"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.adapters.adhesion_repository import SqlAdhesionRepository
+from services.billing.adapters.convention_repository import SqlConventionRepository
 from services.billing.adapters.invoice_repository import SqlInvoiceRepository
 from services.billing.adapters.run_repository import SqlCotisationRunRepository
 from services.billing.adapters.tariff_repository import SqlTariffRepository
@@ -16,9 +17,11 @@ class BillingUnitOfWork(SqlUnitOfWork):
     adhesions: SqlAdhesionRepository
     invoices: SqlInvoiceRepository
     runs: SqlCotisationRunRepository
+    conventions: SqlConventionRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.tariffs = SqlTariffRepository(session)
         self.adhesions = SqlAdhesionRepository(session)
         self.invoices = SqlInvoiceRepository(session)
         self.runs = SqlCotisationRunRepository(session)
+        self.conventions = SqlConventionRepository(session)

@@ -56,6 +56,7 @@ table{{border-collapse:collapse;width:100%}} td,th{{border:1px solid #999;paddin
 ({"commune" if who.kind is RequesterKind.COMMUNE else "EPCI"},
 code {escape(who.code)})</p>
 {reference}
+{_contract_html(invoice)}
 <table><thead><tr><th>Désignation</th><th>Quantité</th><th>Prix unitaire</th>
 <th>Montant HT</th><th>TVA</th><th>Montant TTC</th></tr></thead>
 <tbody>
@@ -67,6 +68,17 @@ code {escape(who.code)})</p>
 <p>Tarif appliqué : version {invoice.tariff_version} ({invoice.year}).</p>
 </body></html>
 """
+
+
+def _contract_html(invoice: Invoice) -> str:
+    ref = invoice.contract
+    if ref is None:
+        return ""
+    service = f" — code service : {escape(ref.service_code)}" if ref.service_code else ""
+    return (
+        f"<p>Convention n° {escape(ref.convention_number)} — "
+        f"engagement juridique n° {escape(ref.engagement_number)}{service}</p>"
+    )
 
 
 CSV_COLUMNS = [
@@ -82,6 +94,9 @@ CSV_COLUMNS = [
     "total_tva",
     "total_ttc",
     "facture_annulee",
+    "convention",
+    "engagement_juridique",
+    "code_service",
 ]
 
 
@@ -109,6 +124,9 @@ def render_csv(documents: Iterable[Invoice], numbers: dict[str, str]) -> str:
                 f"{d.totals.vat:.2f}",
                 f"{d.totals.incl_tax:.2f}",
                 numbers.get(str(d.refers_to), "") if d.refers_to else "",
+                d.contract.convention_number if d.contract else "",
+                d.contract.engagement_number if d.contract else "",
+                (d.contract.service_code or "") if d.contract else "",
             ]
         )
     return out.getvalue()

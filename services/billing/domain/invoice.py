@@ -163,7 +163,13 @@ def cotisation_key(year: int, collectivite_code: str) -> str:
 
 
 def mission_key(assignment_id: UUID) -> str:
+    """The balance of a mission (or its whole fee when nothing was invoiced before)."""
     return f"mission:{assignment_id}"
+
+
+def advance_key(assignment_id: UUID) -> str:
+    """The advance invoiced when the mission's convention is signed."""
+    return f"advance:{assignment_id}"
 
 
 def credit_key(invoice_id: UUID) -> str:
@@ -186,6 +192,16 @@ class Collectivite:
     code: str
     kind: RequesterKind
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRef:
+    """The signed convention a mission invoice follows, as the invoice must cite it:
+    its number, the collectivité's engagement number and its Chorus Pro service code."""
+
+    convention_number: str
+    engagement_number: str
+    service_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +229,7 @@ class Invoice:
     reason: str | None = None
     request_id: UUID | None = None
     assignment_id: UUID | None = None
+    contract: ContractRef | None = None
 
     @property
     def title(self) -> str:
@@ -245,6 +262,7 @@ class Invoice:
             reason=reason,
             request_id=self.request_id,
             assignment_id=self.assignment_id,
+            contract=self.contract,
         )
 
     def event(self, refers_to_number: str | None = None) -> InvoiceIssued | CreditNoteIssued:
@@ -277,6 +295,7 @@ class Invoice:
             tariff_version=self.tariff_version,
             request_id=self.request_id,
             assignment_id=self.assignment_id,
+            **(dataclasses.asdict(self.contract) if self.contract else {}),
         )
 
 
@@ -296,6 +315,7 @@ def issue(
     reason: str | None = None,
     request_id: UUID | None = None,
     assignment_id: UUID | None = None,
+    contract: ContractRef | None = None,
 ) -> Invoice:
     """A new document with its number and its totals."""
     kept = tuple(lines)
@@ -317,4 +337,5 @@ def issue(
         reason=reason,
         request_id=request_id,
         assignment_id=assignment_id,
+        contract=contract,
     )

@@ -223,6 +223,8 @@ def mission_lines(
     title = " ".join(description.split()) or "Mission"
     who = actor_label(actor_kind)
     rule = tariff.vat["mission"]
+    if fee.unit == "percent":
+        raise PricingError("Une mission au pourcentage des travaux se facture par sa convention.")
     if fee.unit == "day":
         label = f"{title} ({who}) — {_days(days_spent)} × {rate_euros(price)} ({rate_name})"
         return [

@@ -37,7 +37,7 @@ REFERENCE_DEPARTEMENT = "00"
 """The code the national reference tariff carries in its file; no real département has it."""
 
 TierMode = Literal["whole", "slice"]
-FeeUnit = Literal["day", "flat"]
+FeeUnit = Literal["day", "flat", "percent"]
 
 DEFAULT_MISSION_FEE = "default"
 VAT_KINDS = ("cotisation", "mission")
@@ -68,11 +68,14 @@ class SolidarityBand:
 
 @dataclass(frozen=True, slots=True)
 class MissionFee:
-    """Price of a mission: per day spent, or flat; members pay ``member``."""
+    """Price of a mission: per day spent, flat, or a share of the works (``percent``, a
+    fraction); members pay ``member``, nothing when ``members_included`` (the mission is
+    part of what their cotisation buys)."""
 
     unit: FeeUnit
     member: Decimal
     non_member: Decimal
+    members_included: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ def tariff_to_dict(tariff: Tariff) -> dict[str, Any]:
         },
         "mission_fees": {
             kind: {"unit": fee.unit, "member": str(fee.member), "non_member": str(fee.non_member)}
+            | ({"members_included": True} if fee.members_included else {})
             for kind, fee in sorted(tariff.mission_fees.items())
         },
         "vat": {

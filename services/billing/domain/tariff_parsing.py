@@ -48,7 +48,7 @@ _COMMUNE_KEYS = frozenset({"tier_mode", "tiers", "floor", "ceiling", "solidarity
 _EPCI_KEYS = frozenset({"rate", "floor", "ceiling"})
 _TIER_KEYS = frozenset({"up_to", "rate"})
 _BAND_KEYS = frozenset({"up_to", "coefficient"})
-_FEE_KEYS = frozenset({"unit", "member", "non_member"})
+_FEE_KEYS = frozenset({"unit", "member", "non_member", "members_included"})
 _VAT_KEYS = frozenset({"rate", "mention"})
 
 # --- reading -------------------------------------------------------------------------------------
@@ -270,10 +270,11 @@ def _mission_fees(value: object, where: str) -> Mapping[str, MissionFee]:
             )
         entry = _object(raw, _FEE_KEYS, field, where)
         unit = entry.get("unit")
-        if unit not in ("day", "flat"):
+        if unit not in ("day", "flat", "percent"):
             raise TariffError(
                 f"{where}, champ « {field}.unit » : unité {unit!r} inconnue "
-                "(« day » : prix par jour passé ; « flat » : forfait)."
+                "(« day » : prix par jour passé ; « flat » : forfait ; "
+                "« percent » : part du montant des travaux, 0.05 pour 5 %)."
             )
         member = _decimal(entry, "member", f"{field}.member", where, _MONEY_PLACES)
         non_member = _decimal(entry, "non_member", f"{field}.non_member", where, _MONEY_PLACES)
@@ -283,7 +284,17 @@ def _mission_fees(value: object, where: str) -> Mapping[str, MissionFee]:
                 f"{where}, champ « {field} » : le tarif adhérent ({member}) dépasse "
                 f"le tarif non adhérent ({non_member})."
             )
-        fees[kind] = MissionFee(unit, member, non_member)
+        if unit == "percent" and non_member > 1:
+            raise TariffError(
+                f"{where}, champ « {field}.non_member » : une part des travaux s'écrit "
+                "entre 0 et 1 (0.05 pour 5 %)."
+            )
+        included = entry.get("members_included", False)
+        if not isinstance(included, bool):
+            raise TariffError(
+                f"{where}, champ « {field}.members_included » : true ou false est attendu."
+            )
+        fees[kind] = MissionFee(unit, member, non_member, included)
     return MappingProxyType(fees)
 
 

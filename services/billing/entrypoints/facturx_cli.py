@@ -1,12 +1,12 @@
 """``mg-facturx``: the Factur-X file of a stored invoice or credit note, from a terminal.
 
     mg-facturx write INVOICE_ID OUT.pdf --buyer-siret 21490007800012 \
-        [--service-code SERV-TECH] [--engagement EJ-2027-000451] [--convention CONV-49-12] \
         [--xml]   # the CII XML alone instead of the PDF
 
 Until buyer identities are stored, the SIRET of the collectivité's invoicing
-establishment and its Chorus Pro references are given here; an invalid one is refused
-with the same French messages the API gives, and nothing is written.
+establishment is given here; an invalid one is refused with the same French messages the
+API gives, and nothing is written. A mission invoice cites its signed convention: its
+number, the engagement number and the service code come from there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import typer
 from rich.console import Console
 
 from services.billing import bootstrap
-from services.billing.domain.identities import References
 from services.billing.entrypoints.main import MIGRATIONS, NAME
 from services.billing.service_layer.facturx import BuyerAccount, facturx_file
 from shared.db.engine import make_engine, make_session_factory
@@ -43,9 +42,6 @@ def write(
     invoice_id: UUID,
     out: Path,
     buyer_siret: Annotated[str, typer.Option(help="SIRET of the invoicing establishment")],
-    service_code: Annotated[str | None, typer.Option(help="Chorus Pro service code")] = None,
-    engagement: Annotated[str | None, typer.Option(help="Engagement number")] = None,
-    convention: Annotated[str | None, typer.Option(help="Convention number")] = None,
     xml: Annotated[bool, typer.Option("--xml", help="The CII XML alone")] = False,
 ) -> None:
     """Write the Factur-X PDF (or the CII XML) of one invoice or credit note."""
@@ -60,8 +56,7 @@ def write(
                 invoice, content = await facturx_file(
                     uow,
                     invoice_id,
-                    BuyerAccount(siret=buyer_siret, service_code=service_code),
-                    References(convention_number=convention, engagement_number=engagement),
+                    BuyerAccount(siret=buyer_siret),
                     bootstrap.facturx_renderer(),
                     "xml" if xml else "pdf",
                 )

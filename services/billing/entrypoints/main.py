@@ -8,7 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.billing import bootstrap
-from services.billing.entrypoints import consumers, http
+from services.billing.entrypoints import consumers, http, http_conventions
+from services.billing.service_layer.conventions import expire_due
 from services.billing.service_layer.cotisation_run import interrupt_stale_runs
 from shared.runtime import ServiceRuntime, create_app, run_service
 
@@ -26,19 +27,31 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             await interrupt_stale_runs(uow, datetime.now(UTC))
 
     runtime.every(60.0, interrupt_stale, name="billing-stale-runs")
+
+    async def expire_conventions() -> None:
+        # Batch after batch until none is due; each commit wakes the relay.
+        while True:
+            async with unit_of_work() as uow:
+                if not await expire_due(uow, datetime.now(UTC)):
+                    return
+
+    runtime.every(60.0, expire_conventions, name="billing-convention-expiry")
     return create_app(
         runtime,
         title="Matière Grise — facturation",
         description=(
             "Adhésions, tarifs versionnés, cotisations annuelles et frais de mission ; "
             "factures et avoirs numérotés sans trou par département et par année. "
-            "Événements sur `billing.invoice.v1` et `billing.adhesion.v1`."
+            "Conventions (devis) signées par les collectivités avant la mission. "
+            "Événements sur `billing.invoice.v1`, `billing.adhesion.v1` et "
+            "`billing.convention.v1`."
         ),
         routers=[
             http.adhesions_router,
             http.tariffs_router,
             http.invoices_router,
             http.runs_router,
+            http_conventions.conventions_router,
         ],
     )
 

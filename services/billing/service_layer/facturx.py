@@ -2,14 +2,16 @@
 département's shipped seller), who it is to (the collectivité's invoicing
 establishment), what it refers to, rendered by the port.
 
-Buyer identities are not stored yet (issue 14): the caller gives the SIRET, the service
-code and what the buyer requires; the name and, for an EPCI, the SIREN the SIRET must
-begin with come from the invoice itself.
+Buyer identities are not stored yet (issue 14): the caller gives the SIRET and what the
+buyer requires; the name and, for an EPCI, the SIREN the SIRET must begin with come from
+the invoice itself, and so do, for a mission, the convention it follows: its number, the
+engagement number and the service code the collectivité gave when it signed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -30,7 +32,6 @@ class BuyerAccount:
     """What Chorus Pro knows of the collectivité: its invoicing establishment and needs."""
 
     siret: str
-    service_code: str | None = None
     service_code_required: bool = False
     engagement_required: bool = False
 
@@ -42,9 +43,21 @@ def buyer_of(invoice: Invoice, account: BuyerAccount) -> Buyer:
         siret=account.siret,
         # An EPCI's code is its SIREN in the reference data; communes have none there.
         epci_siren=who.code if who.kind is RequesterKind.EPCI else None,
-        service_code=account.service_code,
+        service_code=invoice.contract.service_code if invoice.contract else None,
         service_code_required=account.service_code_required,
         engagement_required=account.engagement_required,
+    )
+
+
+def references_of(invoice: Invoice) -> References:
+    """The signed convention a mission invoice (or its credit note) follows; a cotisation
+    follows none."""
+    contract = invoice.contract
+    if contract is None:
+        return References()
+    return References(
+        convention_number=contract.convention_number,
+        engagement_number=contract.engagement_number,
     )
 
 
@@ -52,7 +65,6 @@ async def facturx_file(
     uow: UnitOfWork,
     invoice_id: UUID,
     account: BuyerAccount,
-    references: References,
     renderer: FacturXRenderer,
     file_format: FacturXFormat = "pdf",
 ) -> tuple[Invoice, bytes]:
@@ -61,13 +73,13 @@ async def facturx_file(
     invoice = await uow.invoices.get(invoice_id)
     if invoice is None:
         raise NotFound("Facture introuvable.")
+    references = references_of(invoice)
     if invoice.refers_to is not None:
         cancelled = await uow.invoices.get(invoice.refers_to)
         if cancelled is None:
             raise NotFound("La facture annulée par cet avoir est introuvable.")
-        references = References(
-            convention_number=references.convention_number,
-            engagement_number=references.engagement_number,
+        references = dataclasses.replace(
+            references,
             cancelled_number=cancelled.number,
             cancelled_issued_on=cancelled.issued_at.astimezone(PARIS).date(),
         )

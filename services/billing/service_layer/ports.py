@@ -4,12 +4,14 @@ the unit of work holding them with the outbox. The SQL adapters
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.convention import Convention, ConventionFilter, UnbilledCompletion
 from services.billing.domain.identities import Buyer, References, Seller
 from services.billing.domain.invoice import Invoice, InvoiceFilter
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
@@ -80,6 +82,45 @@ class InvoiceRepository(Protocol):
         ...
 
 
+class ConventionRepository(Protocol):
+    async def take_numbers(self, departement: str, year: int, count: int) -> tuple[range, datetime]:
+        """Reserve ``count`` consecutive convention numbers until commit (the invoices'
+        gapless mechanism, its own series), and the time."""
+        ...
+
+    async def add(self, convention: Convention, now: datetime) -> None: ...
+
+    async def save(self, convention: Convention, now: datetime) -> None:
+        """Store a version's new state (status, dates, signature)."""
+        ...
+
+    async def get(self, convention_id: UUID, *, lock: bool = False) -> Convention | None: ...
+
+    async def versions(self, demande_id: UUID) -> list[Convention]:
+        """Every version of the demande's convention, in version order."""
+        ...
+
+    async def of_assignment(self, assignment_id: UUID) -> list[Convention]:
+        """Every version of the assignment's convention, in version order."""
+        ...
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Convention]:
+        """Unsigned versions past their validity, locked for the caller."""
+        ...
+
+    async def search(
+        self, criteria: ConventionFilter, *, limit: int, offset: int
+    ) -> list[Convention]: ...
+
+    async def record_unbilled(self, completion: UnbilledCompletion) -> None:
+        """Keep a completion no invoice follows (once per assignment)."""
+        ...
+
+    async def unbilled(
+        self, departement: str | None, limit: int, offset: int
+    ) -> list[UnbilledCompletion]: ...
+
+
 class CotisationRunRepository(Protocol):
     async def start(
         self, run_id: UUID, year: int, departements: list[str], members: int, now: datetime
@@ -98,6 +139,10 @@ class CotisationRunRepository(Protocol):
     async def get(self, run_id: UUID) -> dict[str, Any] | None: ...
 
 
+PdfPrinter = Callable[[str], bytes]
+"""Prints a document's HTML to PDF (blocking: run it in a thread)."""
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The billing service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -112,6 +157,9 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def runs(self) -> CotisationRunRepository: ...
+
+    @property
+    def conventions(self) -> ConventionRepository: ...
 
 
 class FacturXRenderer(Protocol):

@@ -1,5 +1,5 @@
 """Subscribers of the matching service: new and withdrawn demandes, billing's adhésions
-(its projection of the members); the expiry sweep."""
+(its projection of the members), conventions that expired unsigned; the expiry sweep."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from services.matching.config import MatchingRules
 from services.matching.service_layer import assignments, memberships, routing
 from services.matching.service_layer.ports import UnitOfWork
 from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
+from shared.contracts.conventions import ConventionExpired
 from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
-from shared.contracts.topics import BILLING_ADHESION, REQUESTS_REQUEST
+from shared.contracts.topics import BILLING_ADHESION, BILLING_CONVENTION, REQUESTS_REQUEST
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
@@ -43,6 +44,19 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
     )
     runtime.subscribe(REQUESTS_REQUEST.name, consumer)
     runtime.subscribe(BILLING_ADHESION.name, consumer)
+
+    async def on_convention_expired(uow: UnitOfWork, event: Received[Any]) -> None:
+        await assignments.release_on_expired_convention(
+            uow, event.payload, event.envelope, datetime.now(UTC)
+        )
+
+    runtime.subscribe(
+        BILLING_CONVENTION.name,
+        bootstrap.consumer(
+            runtime,
+            {ConventionExpired.event_type: Route(ConventionExpired, on_convention_expired)},
+        ),
+    )
 
     unit_of_work = bootstrap.unit_of_work_factory(runtime)
 

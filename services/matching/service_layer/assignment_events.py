@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from services.matching.domain.lifecycle import Assignment
 from services.matching.domain.model import Need
 from services.matching.service_layer.ports import UnitOfWork
-from shared.contracts.matching import AssignmentEvent, NeedRef
+from shared.contracts.matching import AssignmentCancelled, AssignmentEvent, NeedRef
 from shared.messaging.envelope import Envelope
 
 
@@ -47,4 +48,21 @@ async def record(
         correlation = demande.correlation_id if demande else None
     await uow.outbox.add(
         payload, departement=assignment.departement, caused_by=caused_by, correlation_id=correlation
+    )
+
+
+async def cancel(
+    uow: UnitOfWork, assignment: Assignment, reason: str, caused_by: Envelope, now: datetime
+) -> None:
+    """Cancel an open assignment (its capacity comes back) and say so."""
+    was_accepted = assignment.cancel(reason, now)
+    await uow.assignments.save(assignment)
+    await record(
+        uow,
+        assignment,
+        AssignmentCancelled,
+        caused_by=caused_by,
+        was_accepted=was_accepted,
+        reason=reason,
+        cancelled_at=now,
     )

@@ -14,12 +14,18 @@ from services.matching.domain.lifecycle import (
     InvalidTransition,
 )
 from services.matching.domain.routing import Policy
-from services.matching.service_layer.assignment_events import actor_name, need_refs, record
+from services.matching.service_layer.assignment_events import (
+    actor_name,
+    cancel,
+    need_refs,
+    record,
+)
 from services.matching.service_layer.missions import start_plan
 from services.matching.service_layer.ports import UnitOfWork
 from services.matching.service_layer.routing import propose_next
 from services.matching.service_layer.scopes import scope_departement
 from shared.auth.tokens import Principal, Role
+from shared.contracts.conventions import ConventionExpired
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCompleted,
@@ -28,6 +34,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.vocabulary import RequesterKind
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.messaging.envelope import Envelope
 from shared.refdata import Territories
 
 COLLECTIVITES_ELSEWHERE = "Les collectivités suivent leurs demandes dans le service des demandes."
@@ -69,7 +76,20 @@ async def accept(
         raise Conflict(str(exc)) from exc
     await uow.assignments.save(assignment)
     await start_plan(uow, assignment, now)
-    await record(uow, assignment, AssignmentAccepted, accepted_at=now)
+    demande = await uow.demandes.get(assignment.request_id)
+    _, kind = await actor_name(uow, assignment.actor_id)
+    # Billing prepares the convention from this event alone: who, for whom, for what.
+    await record(
+        uow,
+        assignment,
+        AssignmentAccepted,
+        accepted_at=now,
+        lead=assignment.lead,
+        actor_kind=kind,
+        requester_code=assignment.requester_code,
+        requester_kind=demande.requester_kind if demande else RequesterKind.COMMUNE,
+        needs=need_refs(assignment.needs),
+    )
     await uow.commit()
     return assignment
 
@@ -182,3 +202,21 @@ async def read_assignment(uow: UnitOfWork, principal: Principal, assignment_id: 
     if principal.role is Role.COLLECTIVITE:
         raise Forbidden(COLLECTIVITES_ELSEWHERE)
     return found
+
+
+CONVENTION_EXPIRED_REASON = "Convention non signée dans son délai de validité."
+
+
+async def release_on_expired_convention(
+    uow: UnitOfWork, event: ConventionExpired, envelope: Envelope, now: datetime
+) -> bool:
+    """The collectivité did not sign the mission's convention in time: the mission is
+    cancelled and the actor's capacity comes back. An avenant that expires leaves the
+    signed convention, and the mission, as they are."""
+    if event.version != 0:
+        return False
+    assignment = await uow.assignments.get(event.assignment_id, lock=True)
+    if assignment is None or assignment.status is not AssignmentStatus.ACCEPTED:
+        return False
+    await cancel(uow, assignment, CONVENTION_EXPIRED_REASON, envelope, now)
+    return True

@@ -20,12 +20,11 @@ from services.matching.domain.routing import (
     requester_of,
 )
 from services.matching.domain.unmatched import explain
-from services.matching.service_layer.assignment_events import need_refs, record
+from services.matching.service_layer.assignment_events import cancel, need_refs
 from services.matching.service_layer.ports import UnitOfWork
 from services.matching.service_layer.scopes import scope_departement
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import (
-    AssignmentCancelled,
     AssignmentProposed,
     CandidateRef,
     CriteriaRef,
@@ -248,17 +247,7 @@ async def follow_withdrawal(
     for assignment in await uow.assignments.of_request(event.request_id):
         if assignment.status not in OPEN_STATUSES:
             continue
-        was_accepted = assignment.cancel(WITHDRAWN_REASON, now)
-        await uow.assignments.save(assignment)
-        await record(
-            uow,
-            assignment,
-            AssignmentCancelled,
-            caused_by=envelope,
-            was_accepted=was_accepted,
-            reason=WITHDRAWN_REASON,
-            cancelled_at=now,
-        )
+        await cancel(uow, assignment, WITHDRAWN_REASON, envelope, now)
         cancelled += 1
     return cancelled
 

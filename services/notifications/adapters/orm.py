@@ -64,6 +64,27 @@ proposals = Table(
     ),
 )
 
+# The conventions sent for signature: what the reminder before their expiry needs.
+convention_reminders = Table(
+    "convention_reminders",
+    metadata,
+    Column("convention_id", Uuid, primary_key=True),
+    Column("demande_id", Uuid, nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("number", String(40), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("total_incl_tax", String(20), nullable=False),
+    Column("remind_at", DateTime(timezone=True), nullable=True),
+    Column("reminded_at", DateTime(timezone=True), nullable=True),
+    # Signed, refused or expired: nothing more to remind.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "convention_reminders_due_idx",
+        "remind_at",
+        postgresql_where=text("reminded_at IS NULL AND closed_at IS NULL"),
+    ),
+)
+
 actor_contacts = Table(
     "actor_contacts",
     metadata,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.adapters.contacts import SqlContactRepository, SqlPreferenceRepository
+from services.notifications.adapters.convention_reminders import SqlConventionReminderRepository
 from services.notifications.adapters.deliveries import SqlDeliveryRepository
 from services.notifications.adapters.demandes import SqlDemandeRepository
 from services.notifications.adapters.digests import SqlDigestRepository
@@ -29,6 +30,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
     subscriptions: SqlSubscriptionRepository
     deliveries: SqlDeliveryRepository
     digests: SqlDigestRepository
+    convention_reminders: SqlConventionReminderRepository
     les_communs: SqlLesCommunsRepository
 
     def __init__(
@@ -49,6 +51,7 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
         self.subscriptions = SqlSubscriptionRepository(session)
         self.deliveries = SqlDeliveryRepository(session)
         self.digests = SqlDigestRepository(session)
+        self.convention_reminders = SqlConventionReminderRepository(session)
         self.les_communs = SqlLesCommunsRepository(session)
 
     async def commit(self) -> None:

@@ -43,6 +43,9 @@ class Kind(StrEnum):
     DOUBLON_PRESUME = "doublon_presume"
     LIVRAISON_EN_ECHEC = "livraison_en_echec"
     RESUME_QUOTIDIEN = "resume_quotidien"
+    CONVENTION_A_SIGNER = "convention_a_signer"
+    RAPPEL_CONVENTION = "rappel_convention"
+    CONVENTION_EXPIREE = "convention_expiree"
     JALON_REMIS = "jalon_remis"
     LIVRABLE_AJOUTE = "livrable_ajoute"
     MISSION_REAFFECTEE = "mission_reaffectee"
@@ -69,6 +72,9 @@ ESSENTIAL = frozenset(
         Kind.DOUBLON_PRESUME,
         Kind.LIVRAISON_EN_ECHEC,
         Kind.RESUME_QUOTIDIEN,
+        Kind.CONVENTION_A_SIGNER,
+        Kind.RAPPEL_CONVENTION,
+        Kind.CONVENTION_EXPIREE,
         Kind.WEBHOOK,
     }
 )
@@ -88,6 +94,9 @@ KIND_LABELS: dict[Kind, str] = {
     Kind.DOUBLON_PRESUME: "Demande qui ressemble à une demande ouverte",
     Kind.LIVRAISON_EN_ECHEC: "Échec de livraison d'une notification",
     Kind.RESUME_QUOTIDIEN: "Résumé quotidien",
+    Kind.CONVENTION_A_SIGNER: "Convention à signer",
+    Kind.RAPPEL_CONVENTION: "Rappel avant l'expiration d'une convention",
+    Kind.CONVENTION_EXPIREE: "Convention expirée sans signature",
     Kind.JALON_REMIS: "Jalon de mission remis",
     Kind.LIVRABLE_AJOUTE: "Livrable ajouté à une mission",
     Kind.MISSION_REAFFECTEE: "Mission confiée à un autre agent",

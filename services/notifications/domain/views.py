@@ -66,3 +66,15 @@ class DueProposal:
     actor_id: str
     actor_name: str
     respond_by: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConventionReminder:
+    """A convention sent for signature, to remind its collectivité of before it expires."""
+
+    convention_id: UUID
+    demande_id: UUID
+    departement: str
+    number: str
+    valid_until: datetime
+    total_incl_tax: str

@@ -1,7 +1,7 @@
 """Subscribers of the notifications service: every event of the demandes, projects,
-assignments, missions, adhésions and invoices is recorded as the deliveries it causes;
-committing them wakes the dispatcher, which sends them. A project's phase events also
-keep its newest state for Les Communs."""
+assignments, missions, conventions, adhésions and invoices is recorded as the deliveries it
+causes; committing them wakes the dispatcher, which sends them. A project's phase events
+also keep its newest state for Les Communs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from shared.contracts.projects import ProjectPhaseClosed, ProjectPhaseOpened
 from shared.contracts.registry import EVENT_MODELS
 from shared.contracts.topics import (
     BILLING_ADHESION,
+    BILLING_CONVENTION,
     BILLING_INVOICE,
     MATCHING_ASSIGNMENT,
     MATCHING_MISSION,
@@ -31,6 +32,7 @@ CONSUMED_TOPICS = (
     MATCHING_MISSION.name,
     BILLING_ADHESION.name,
     BILLING_INVOICE.name,
+    BILLING_CONVENTION.name,
 )
 
 # Every type of these topics: those without an email rule may still go to webhooks.

@@ -38,7 +38,11 @@ class Jobs:
     async def remind_and_follow_up(self) -> int:
         now = datetime.now(UTC)
         done = 0
-        for step in (reminders.remind_actors, reminders.follow_up_requesters):
+        for step in (
+            reminders.remind_actors,
+            reminders.remind_conventions,
+            reminders.follow_up_requesters,
+        ):
             while True:
                 async with self._unit_of_work() as uow:
                     count = await step(uow, self._settings, now)

@@ -4,13 +4,12 @@ it, and the deliveries it calls for are recorded with the processed-event row.""
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Preferences
 from services.notifications.domain.rules import DemandeCard, Known
-from services.notifications.domain.views import DueProposal
+from services.notifications.domain.views import ConventionReminder, DueProposal
 from services.notifications.service_layer.ports import UnitOfWork
 from services.notifications.service_layer.recording import (
     Source,
@@ -21,6 +20,12 @@ from services.notifications.service_layer.recording import (
 )
 from shared.contracts.base import EventPayload
 from shared.contracts.billing import InvoiceIssued
+from shared.contracts.conventions import (
+    ConventionExpired,
+    ConventionRefused,
+    ConventionSent,
+    ConventionSigned,
+)
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentCancelled,
@@ -45,7 +50,7 @@ async def record_event(
 ) -> int:
     """Follow the event in the projection and record the deliveries it causes; the
     caller commits them with the processed-event row. Returns how many were recorded."""
-    request_id: UUID | None = getattr(payload, "request_id", None)
+    request_id = rules.request_id_of(payload)
     if request_id is not None:
         await uow.demandes.lock(request_id)
     fresh, card = await _follow(uow, payload, envelope, settings, now)
@@ -125,12 +130,26 @@ async def _follow(
             if await demandes.open_proposals(payload.request_id) == 0:
                 # Every mission of the chain is over: no more "Où en êtes-vous ?".
                 await demandes.set_status(payload.request_id, "done")
+        case ConventionSent():
+            reminder = ConventionReminder(
+                convention_id=payload.convention_id,
+                demande_id=payload.demande_id,
+                departement=payload.departement,
+                number=payload.number,
+                valid_until=payload.valid_until,
+                total_incl_tax=str(payload.total_incl_tax),
+            )
+            remind_at = rules.convention_reminder_at(payload.sent_at, payload.valid_until)
+            fresh = await uow.convention_reminders.add(reminder, remind_at)
+            return fresh, await demandes.get(payload.demande_id)
+        case ConventionSigned() | ConventionRefused() | ConventionExpired():
+            await uow.convention_reminders.close(payload.convention_id, now)
         case InvoiceIssued():
             if payload.request_id is not None:
                 # A mission's invoice goes to the contact of that demande, and no other.
                 return True, await demandes.get(payload.request_id)
             return True, await demandes.latest_of(payload.collectivite_code, payload.departement)
-    request_id: UUID | None = getattr(payload, "request_id", None)
+    request_id = rules.request_id_of(payload)
     return True, await demandes.get(request_id) if request_id else None
 
 

@@ -26,6 +26,7 @@ from services.notifications.domain.model import (
 from services.notifications.domain.rules import DemandeCard, Subscription
 from services.notifications.domain.views import (
     ActorContact,
+    ConventionReminder,
     DeliveryFilter,
     DeliveryView,
     DueProposal,
@@ -69,6 +70,23 @@ class DemandeRepository(Protocol):
     async def due_reminders(self, now: datetime, limit: int) -> list[DueProposal]: ...
 
     async def mark_reminded(self, assignment_id: UUID, now: datetime) -> None: ...
+
+
+class ConventionReminderRepository(Protocol):
+    """The conventions sent for signature, reminded of before they expire."""
+
+    async def add(self, reminder: ConventionReminder, remind_at: datetime | None) -> bool:
+        """False when the convention was known already."""
+        ...
+
+    async def close(self, convention_id: UUID, now: datetime) -> None:
+        """Signed, refused or expired: no reminder any more."""
+
+    async def due(self, now: datetime, limit: int) -> list[ConventionReminder]:
+        """Reminders due, locked for the caller."""
+        ...
+
+    async def mark_reminded(self, convention_id: UUID, now: datetime) -> None: ...
 
 
 class ContactRepository(Protocol):
@@ -223,6 +241,9 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def digests(self) -> DigestRepository: ...
+
+    @property
+    def convention_reminders(self) -> ConventionReminderRepository: ...
 
     @property
     def les_communs(self) -> LesCommunsRepository: ...

@@ -1,4 +1,5 @@
-"""What the clock causes: reminders before an actor's deadline, "Où en êtes-vous ?" to
+"""What the clock causes: reminders before an actor's deadline and before an unsigned
+convention expires, "Où en êtes-vous ?" to
 requesters without news, and giving up on messages whose demande never arrived. Safe
 with several instances: rows are taken with ``SKIP LOCKED`` and ids are unique."""
 
@@ -45,6 +46,29 @@ async def remind_actors(
         )
         await record_emails(uow, [planned], source, now)
         await uow.demandes.mark_reminded(proposal.assignment_id, now)
+    await uow.commit()
+    return len(due)
+
+
+async def remind_conventions(
+    uow: UnitOfWork, settings: NotificationSettings, now: datetime, limit: int = 100
+) -> int:
+    """Remind collectivités whose convention expires in seven days and is not signed."""
+    due = await uow.convention_reminders.due(now, limit)
+    for reminder in due:
+        card = await uow.demandes.get(reminder.demande_id)
+        if card is not None:
+            planned = rules.convention_reminder(
+                card, reminder.number, reminder.total_incl_tax, reminder.valid_until
+            )
+            source = Source(
+                f"convention-reminder:{reminder.convention_id}",
+                "notifications.reminder",
+                reminder.departement,
+                card.correlation_id,
+            )
+            await record_emails(uow, [planned], source, now)
+        await uow.convention_reminders.mark_reminded(reminder.convention_id, now)
     await uow.commit()
     return len(due)
 

@@ -15,6 +15,12 @@ from typing import Any
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.convention import (
+    UNSIGNED,
+    Convention,
+    ConventionFilter,
+    UnbilledCompletion,
+)
 from services.billing.domain.invoice import Invoice, InvoiceFilter, cotisation_key
 from tests.unit.fakes import FakeUnitOfWorkBase
 
@@ -132,9 +138,10 @@ class FakeAdhesionRepository(_Staged):
         return sorted({a.departement for a in self._members(None, year)})
 
 
-class FakeInvoiceRepository(_Staged):
+class _Numbering:
+    """Gapless numbers per département and year, given back on rollback (one series)."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.counters: dict[tuple[str, int], int] = {}
         self.staged_counters: dict[tuple[str, int], int] = {}
         self.clock = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -149,6 +156,16 @@ class FakeInvoiceRepository(_Staged):
         # Issue times go up with the numbers, as the database's clock does.
         self.clock += timedelta(seconds=1)
         return range(last + 1, last + count + 1), self.clock
+
+    def commit_numbers(self) -> None:
+        self.counters.update(self.staged_counters)
+        self.staged_counters.clear()
+
+
+class FakeInvoiceRepository(_Staged, _Numbering):
+    def __init__(self) -> None:
+        _Staged.__init__(self)
+        _Numbering.__init__(self)
 
     async def add(self, documents: list[Invoice]) -> None:
         keys = {i.source_key for i in self.everything().values()}
@@ -184,12 +201,80 @@ class FakeInvoiceRepository(_Staged):
 
     def commit(self) -> None:
         super().commit()
-        self.counters.update(self.staged_counters)
-        self.staged_counters.clear()
+        self.commit_numbers()
 
     def rollback(self) -> None:
         super().rollback()
         self.staged_counters.clear()
+
+
+class FakeConventionRepository(_Staged, _Numbering):
+    """Conventions by id (the invoices' numbering, its own series), and the unbilled
+    completions by assignment."""
+
+    def __init__(self) -> None:
+        _Staged.__init__(self)
+        _Numbering.__init__(self)
+        self.unbilled_rows: dict[UUID, UnbilledCompletion] = {}
+
+    def commit(self) -> None:
+        super().commit()
+        self.commit_numbers()
+
+    def rollback(self) -> None:
+        super().rollback()
+        self.staged_counters.clear()
+
+    async def add(self, convention: Convention, now: datetime) -> None:
+        for c in self.everything().values():
+            # The database's unique constraints: one version n per demande, one number.
+            assert (c.demande_id, c.version) != (convention.demande_id, convention.version)
+            assert c.number != convention.number
+        self.staged[convention.id] = convention
+
+    async def save(self, convention: Convention, now: datetime) -> None:
+        self.staged[convention.id] = convention
+
+    async def get(self, convention_id: UUID, *, lock: bool = False) -> Convention | None:
+        return self.find(convention_id)  # type: ignore[no-any-return]
+
+    def _sorted(self, keep: Any) -> list[Convention]:
+        return sorted(
+            (c for c in self.everything().values() if keep(c)),
+            key=lambda c: (c.departement, c.year, c.sequence, c.version),
+        )
+
+    async def versions(self, demande_id: UUID) -> list[Convention]:
+        return self._sorted(lambda c: c.demande_id == demande_id)
+
+    async def of_assignment(self, assignment_id: UUID) -> list[Convention]:
+        return self._sorted(lambda c: c.assignment_id == assignment_id)
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Convention]:
+        return self._sorted(lambda c: c.status in UNSIGNED and c.valid_until < now)[:limit]
+
+    async def search(
+        self, criteria: ConventionFilter, *, limit: int, offset: int
+    ) -> list[Convention]:
+        found = self._sorted(
+            lambda c: (
+                criteria.departement in (None, c.departement)
+                and criteria.status in (None, c.status)
+                and criteria.actor_id in (None, c.parties.actor_id)
+                and criteria.collectivite_code in (None, c.parties.collectivite.code)
+                and criteria.demande_id in (None, c.demande_id)
+            )
+        )
+        return found[offset : offset + limit]
+
+    async def record_unbilled(self, completion: UnbilledCompletion) -> None:
+        self.unbilled_rows.setdefault(completion.assignment_id, completion)
+
+    async def unbilled(
+        self, departement: str | None, limit: int, offset: int
+    ) -> list[UnbilledCompletion]:
+        found = [u for u in self.unbilled_rows.values() if departement in (None, u.departement)]
+        return found[offset : offset + limit]
 
 
 class FakeCotisationRunRepository(_Staged):
@@ -261,18 +346,20 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             self.invoices = FakeInvoiceRepository()
             self.adhesions = FakeAdhesionRepository(self.invoices)
             self.runs = FakeCotisationRunRepository()
+            self.conventions = FakeConventionRepository()
         else:
             self.tariffs = shared.tariffs
             self.invoices = shared.invoices
             self.adhesions = shared.adhesions
             self.runs = shared.runs
+            self.conventions = shared.conventions
             self.published = shared.published
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
 
     def _repositories(self) -> list[_Staged]:
-        return [self.tariffs, self.adhesions, self.invoices, self.runs]
+        return [self.tariffs, self.adhesions, self.invoices, self.runs, self.conventions]
 
     def _commit_repositories(self) -> None:
         for repository in self._repositories():

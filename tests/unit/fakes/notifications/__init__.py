@@ -16,6 +16,7 @@ from tests.unit.fakes.notifications.contacts import (
     FakeContactRepository,
     FakePreferenceRepository,
 )
+from tests.unit.fakes.notifications.convention_reminders import FakeConventionReminderRepository
 from tests.unit.fakes.notifications.deliveries import (
     FakeDeliveryRepository,
     FakeDigestRepository,
@@ -44,6 +45,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.subscriptions = FakeSubscriptionRepository(self.tables)
         self.deliveries = FakeDeliveryRepository(self.tables)
         self.digests = FakeDigestRepository(self.tables)
+        self.convention_reminders = FakeConventionReminderRepository(self.tables)
         self.les_communs = FakeLesCommunsRepository(self.tables)
 
     async def __aenter__(self) -> FakeUnitOfWork:

@@ -19,6 +19,7 @@ from services.notifications.domain.model import (
 from services.notifications.domain.rules import DemandeCard
 from services.notifications.domain.views import (
     ActorContact,
+    ConventionReminder,
     DeliveryView,
     DueProposal,
     StoredSubscription,
@@ -39,6 +40,14 @@ class ProposalRow:
     status: str
     remind_at: datetime | None
     reminded_at: datetime | None = None
+
+
+@dataclass
+class ConventionReminderRow:
+    reminder: ConventionReminder
+    remind_at: datetime | None
+    reminded_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass
@@ -121,6 +130,7 @@ class Tables:
     preferences: dict[str, Preferences] = field(default_factory=dict)
     subscriptions: dict[UUID, tuple[StoredSubscription, str]] = field(default_factory=dict)
     deliveries: dict[UUID, DeliveryRow] = field(default_factory=dict)
+    convention_reminders: dict[UUID, ConventionReminderRow] = field(default_factory=dict)
     les_communs: dict[UUID, LesCommunsRow] = field(default_factory=dict)
 
     def load(self, other: Tables) -> None:
