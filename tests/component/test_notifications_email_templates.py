@@ -94,6 +94,8 @@ def test_every_template_renders_in_french_with_html_escaped() -> None:
         assert rendered.html.startswith('<!DOCTYPE html>\n<html lang="fr">')
         assert "<script>" not in rendered.html, kind
         assert not re.search(r"\bNone\b", rendered.text), kind
+        # A line break eaten by a block tag glues two words: "« titre »pour Angers".
+        assert not re.search(r"»[\w(]|[\w.]«", rendered.text), (kind, rendered.text)
         if kind in (Kind.CONVENTION_A_SIGNER, Kind.RAPPEL_CONVENTION, Kind.CONVENTION_EXPIREE):
             assert "CONV-85-2027-000001" in rendered.subject + rendered.text
             assert "1 234,50" in rendered.text.replace("\u202f", " ") or kind.name.endswith("EE")
