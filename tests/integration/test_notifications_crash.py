@@ -116,6 +116,7 @@ async def test_kill_9_while_sending_loses_no_email(
                 "MG_NOTIFICATIONS_SMTP_CONCURRENCY": str(SMTP_CONCURRENCY),
                 "MG_NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "2",
                 "MG_NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS": "2",
+                "MG_NOTIFICATIONS_LES_COMMUNS_TIMEOUT_SECONDS": "2",
                 # Claimed rows of the killed instance are due again this soon after.
                 "MG_NOTIFICATIONS_LEASE_SECONDS": str(LEASE_SECONDS),
                 "MG_NOTIFICATIONS_DISPATCH_POLL_SECONDS": "0.1",

@@ -90,6 +90,7 @@ def notification_lease_env(lease_seconds: float) -> dict[str, str]:
         "MG_NOTIFICATIONS_LEASE_SECONDS": str(lease_seconds),
         "MG_NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": timeout,
         "MG_NOTIFICATIONS_WEBHOOK_TIMEOUT_SECONDS": timeout,
+        "MG_NOTIFICATIONS_LES_COMMUNS_TIMEOUT_SECONDS": timeout,
     }
 
 
