@@ -8,6 +8,7 @@ counted before and after."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -116,9 +117,17 @@ async def announced_only(port: int, path: str, headers: dict[str, str]) -> bytes
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + b"%PDF-" + b"0" * 1019)
     await writer.drain()
     try:
-        return await asyncio.wait_for(reader.read(4096), timeout=10)
+        return await asyncio.wait_for(_whole_answer(reader), timeout=10)
     finally:
         writer.close()
+
+
+async def _whole_answer(reader: asyncio.StreamReader) -> bytes:
+    """The status line, the headers and the body, which may come in separate segments."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: *(\d+)", head)
+    body = await reader.readexactly(int(length.group(1))) if length else b""
+    return head + body
 
 
 async def test_bad_uploads_are_refused_over_a_real_socket_and_write_nothing(
