@@ -40,6 +40,8 @@ def main() -> None:
 def _accounts(path: Path) -> dict[str, BuyerAccount]:
     with path.open(encoding="utf-8", newline="") as lines:
         rows = [row for row in csv.reader(lines, delimiter=";") if row]
+    if any(len(row) < 2 for row in rows):
+        raise typer.BadParameter("une ligne « code;siret » par collectivité", param_hint="--sirets")
     return {code.strip(): BuyerAccount(siret=siret.strip()) for code, siret, *_ in rows}
 
 
