@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.billing import bootstrap
-from services.billing.entrypoints.main import MIGRATIONS, NAME
+from services.billing.entrypoints.main import MIGRATIONS, NAME, terminal_unit_of_work
 from services.billing.service_layer.adhesions import enrol as enrol_everyone
 from services.billing.service_layer.cotisation_run import RunProgress, open_run, run_cotisations
 from shared.db.engine import make_engine, make_session_factory
@@ -55,17 +55,10 @@ def enrol(
         raise typer.Exit(2)
 
     async def go() -> int:
-        settings = service_settings(NAME)
-        await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-        engine = make_engine(settings.database_url, pool_size=2)
-        try:
-            unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
-            async with unit_of_work() as uow:
-                return await enrol_everyone(
-                    uow, year, targets, territories, _now(), share=share, seed=seed
-                )
-        finally:
-            await engine.dispose()
+        async with terminal_unit_of_work() as uow:
+            return await enrol_everyone(
+                uow, year, targets, territories, _now(), share=share, seed=seed
+            )
 
     added = asyncio.run(go())
     console.print(f"{added} adhésions {year} enregistrées ({len(targets)} départements)")

@@ -12,6 +12,8 @@ number, the engagement number and the service code come from there.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -20,21 +22,32 @@ import typer
 from rich.console import Console
 
 from services.billing import bootstrap
-from services.billing.entrypoints.main import MIGRATIONS, NAME
+from services.billing.entrypoints.main import terminal_unit_of_work
 from services.billing.service_layer.facturx import BuyerAccount, facturx_file
-from shared.db.engine import make_engine, make_session_factory
-from shared.db.migrations import upgrade
 from shared.errors import DomainValidationError, NotFound
 from shared.french import euros
-from shared.settings import service_settings
 
 app = typer.Typer(help="Factur-X files of the billing service.", no_args_is_help=True)
 console = Console()
 
 
+@contextmanager
+def refusals_in_french(out: Console) -> Iterator[None]:
+    """What the use cases refuse, printed in French; exit status 1."""
+    try:
+        yield
+    except DomainValidationError as exc:
+        for error in exc.errors:
+            out.print(f"[red]{error.field}[/] : {error.message}")
+        raise typer.Exit(1) from exc
+    except NotFound as exc:
+        out.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+
+
 @app.callback()
 def main() -> None:
-    """Factur-X files of the billing service (``write``; the Chorus Pro export will join)."""
+    """Factur-X files of the billing service (``write``; the deposit batches: ``mg-invoices``)."""
 
 
 @app.command()
@@ -47,32 +60,18 @@ def write(
     """Write the Factur-X PDF (or the CII XML) of one invoice or credit note."""
 
     async def go() -> tuple[str, str, bytes]:
-        settings = service_settings(NAME)
-        await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
-        engine = make_engine(settings.database_url, pool_size=1)
-        try:
-            unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
-            async with unit_of_work() as uow:
-                invoice, content = await facturx_file(
-                    uow,
-                    invoice_id,
-                    BuyerAccount(siret=buyer_siret),
-                    bootstrap.facturx_renderer(),
-                    "xml" if xml else "pdf",
-                )
-                return invoice.number, euros(invoice.totals.incl_tax), content
-        finally:
-            await engine.dispose()
+        async with terminal_unit_of_work() as uow:
+            invoice, content = await facturx_file(
+                uow,
+                invoice_id,
+                BuyerAccount(siret=buyer_siret),
+                bootstrap.facturx_renderer(),
+                "xml" if xml else "pdf",
+            )
+            return invoice.number, euros(invoice.totals.incl_tax), content
 
-    try:
+    with refusals_in_french(console):
         number, total, content = asyncio.run(go())
-    except DomainValidationError as exc:
-        for error in exc.errors:
-            console.print(f"[red]{error.field}[/] : {error.message}")
-        raise typer.Exit(1) from exc
-    except NotFound as exc:
-        console.print(f"[red]{exc.message}[/]")
-        raise typer.Exit(1) from exc
     out.write_bytes(content)
     console.print(f"{number} ({total}) : {out} ({len(content)} octets)")
 

@@ -1,5 +1,5 @@
-"""HTTP API of the billing service: adhésions, tariffs, invoices (JSON, HTML, CSV),
-credit notes, and the annual cotisation run."""
+"""HTTP API of the billing service: adhésions, tariffs, invoices (JSON, HTML, CSV,
+Factur-X), credit notes, and the annual cotisation run."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from services.billing import bootstrap
 from services.billing.domain.adhesion import Adhesion
 from services.billing.domain.invoice import Invoice
 from services.billing.domain.tariff import TariffError, tariff_to_dict
-from services.billing.service_layer import adhesions, cotisation_run, invoices, tariffs
+from services.billing.service_layer import adhesions, cotisation_run, facturx, invoices, tariffs
 from services.billing.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
 from shared.errors import DomainValidationError, FieldError
@@ -275,6 +275,52 @@ async def read_invoice(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) 
 async def read_document(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW) -> HTMLResponse:
     async with uow:
         return HTMLResponse(await invoices.invoice_document(uow, principal, invoice_id))
+
+
+# Until buyer identities are stored (issue 14), the caller gives the buyer's SIRET, as
+# ``mg-facturx write --buyer-siret`` does; without it, a French 422.
+BuyerSiret = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=32,
+        description="SIRET de l'établissement de facturation de la collectivité",
+    ),
+]
+
+
+_FACTURX_MEDIA = {"pdf": "application/pdf", "xml": "application/xml"}
+
+
+@invoices_router.get(
+    "/{invoice_id}/facturx.xml",
+    response_class=Response,
+    summary="Le XML CII (EN 16931) de la facture ou de l'avoir",
+)
+@invoices_router.get(
+    "/{invoice_id}/facturx",
+    response_class=Response,
+    summary="La facture ou l'avoir en Factur-X (PDF/A-3, EN 16931)",
+)
+async def read_facturx(
+    request: Request,
+    invoice_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    siret: BuyerSiret = None,
+) -> Response:
+    # One handler, two routes: the path says which file.
+    file_format: facturx.FacturXFormat = "xml" if request.url.path.endswith(".xml") else "pdf"
+    async with uow:
+        invoice, content = await facturx.readable_facturx_file(
+            uow, principal, invoice_id, siret, bootstrap.facturx_renderer(), file_format
+        )
+    name = f"FX-{invoice.number}.{file_format}"
+    return Response(
+        content,
+        media_type=_FACTURX_MEDIA[file_format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @invoices_router.post(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +14,29 @@ from services.billing import bootstrap
 from services.billing.entrypoints import consumers, http, http_conventions
 from services.billing.service_layer.conventions import expire_due
 from services.billing.service_layer.cotisation_run import interrupt_stale_runs
+from services.billing.service_layer.ports import UnitOfWork
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.migrations import upgrade
 from shared.runtime import ServiceRuntime, create_app, run_service
+from shared.settings import service_settings
 
 NAME = "billing"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+@asynccontextmanager
+async def terminal_unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """One unit of work on the billing database (migrated first), for a command run from
+    a terminal; the service's relay publishes what it wrote to the outbox."""
+    settings = service_settings(NAME)
+    await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
+        async with unit_of_work() as uow:
+            yield uow
+    finally:
+        await engine.dispose()
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
