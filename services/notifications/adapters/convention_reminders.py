@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifications.adapters.due_reminders import claim_due
 from services.notifications.adapters.orm import convention_reminders as table
 from services.notifications.domain.views import ConventionReminder
 
@@ -43,17 +44,13 @@ class SqlConventionReminderRepository:
         )
 
     async def due(self, now: datetime, limit: int) -> list[ConventionReminder]:
-        rows = await self._session.execute(
-            select(table)
-            .where(
-                table.c.reminded_at.is_(None),
-                table.c.closed_at.is_(None),
-                table.c.remind_at <= now,
-                table.c.valid_until > now,
-            )
-            .order_by(table.c.remind_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        rows = await claim_due(
+            self._session,
+            table,
+            deadline="valid_until",
+            now=now,
+            limit=limit,
+            still_open=table.c.closed_at.is_(None),
         )
         return [
             ConventionReminder(
@@ -64,7 +61,7 @@ class SqlConventionReminderRepository:
                 valid_until=r.valid_until,
                 total_incl_tax=r.total_incl_tax,
             )
-            for r in rows.all()
+            for r in rows
         ]
 
     async def mark_reminded(self, convention_id: UUID, now: datetime) -> None:

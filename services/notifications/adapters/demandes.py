@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifications.adapters.due_reminders import claim_due
 from services.notifications.adapters.orm import demandes, proposals
 from services.notifications.domain.rules import DemandeCard
 from services.notifications.domain.views import DueProposal
@@ -142,17 +143,13 @@ class SqlDemandeRepository:
         return int(count.scalar_one())
 
     async def due_reminders(self, now: datetime, limit: int) -> list[DueProposal]:
-        rows = await self._session.execute(
-            select(proposals)
-            .where(
-                proposals.c.status == "proposed",
-                proposals.c.reminded_at.is_(None),
-                proposals.c.remind_at <= now,
-                proposals.c.respond_by > now,
-            )
-            .order_by(proposals.c.remind_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        rows = await claim_due(
+            self._session,
+            proposals,
+            deadline="respond_by",
+            now=now,
+            limit=limit,
+            still_open=proposals.c.status == "proposed",
         )
         return [
             DueProposal(
@@ -163,7 +160,7 @@ class SqlDemandeRepository:
                 actor_name=r.actor_name,
                 respond_by=r.respond_by,
             )
-            for r in rows.all()
+            for r in rows
         ]
 
     async def mark_reminded(self, assignment_id: UUID, now: datetime) -> None:
