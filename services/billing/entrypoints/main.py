@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.billing import bootstrap
-from services.billing.entrypoints import consumers, http, http_conventions
+from services.billing.entrypoints import consumers, http, http_buyers, http_conventions
 from services.billing.service_layer.conventions import expire_due
 from services.billing.service_layer.cotisation_run import interrupt_stale_runs
 from services.billing.service_layer.ports import UnitOfWork
@@ -65,8 +65,9 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             "Adhésions, tarifs versionnés, cotisations annuelles et frais de mission ; "
             "factures et avoirs numérotés sans trou par département et par année. "
             "Conventions (devis) signées par les collectivités avant la mission. "
-            "Événements sur `billing.invoice.v1`, `billing.adhesion.v1` et "
-            "`billing.convention.v1`."
+            "Comptes acheteurs (Chorus Pro) et factures Factur-X (EN 16931). "
+            "Événements sur `billing.invoice.v1`, `billing.adhesion.v1`, "
+            "`billing.convention.v1` et `billing.buyer.v1`."
         ),
         routers=[
             http.adhesions_router,
@@ -74,6 +75,7 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             http.invoices_router,
             http.runs_router,
             http_conventions.conventions_router,
+            http_buyers.buyers_router,
         ],
     )
 
