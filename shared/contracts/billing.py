@@ -157,6 +157,7 @@ class BuyerAccountRegistered(EventPayload):
     service_code: str | None = None
     service_code_required: bool
     engagement_required: bool
+    service_or_engagement_required: bool = False
     services: list[str] = Field(default_factory=list)
     source: Literal["api", "convention", "directory"]
     updated_at: AwareDatetime

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from services.billing.domain.buyers import BuyerAccount
+from services.billing.domain.chorus_directory import DirectoryEntry
 from services.billing.domain.einvoice import check_issuable
 from services.billing.domain.identities import References
 from services.billing.domain.invoice import Collectivite, InvoiceFilter, Totals
@@ -221,9 +222,9 @@ async def test_the_directory_sets_requirements_by_siret_and_a_second_import_chan
     await put(uow)
     await put(uow, EPCI_SIREN, siret=EPCI_SIRET, service_code="FIN")
     entries = [
-        buyers.DirectoryEntry(COMMUNE_SIRET, "COMMUNE D'ANGERS", False, True, ("SERV-TECH",)),
-        buyers.DirectoryEntry(EPCI_SIRET, "ANGERS LOIRE METROPOLE", True, False, ("FIN", "RH")),
-        buyers.DirectoryEntry("21490099900015", "COMMUNE DE CHOLET", True, True),
+        DirectoryEntry(COMMUNE_SIRET, "COMMUNE D'ANGERS", False, True, ("SERV-TECH",)),
+        DirectoryEntry(EPCI_SIRET, "ANGERS LOIRE METROPOLE", True, False, ("FIN", "RH")),
+        DirectoryEntry("21490099900015", "COMMUNE DE CHOLET", True, True),
     ]
     counts = buyers.ImportCounts()
     await buyers.import_directory(uow, entries, NOW, counts)

@@ -20,6 +20,7 @@ def _account(row: Any) -> BuyerAccount:
         service_code=row.service_code,
         service_code_required=row.service_code_required,
         engagement_required=row.engagement_required,
+        service_or_engagement_required=row.service_or_engagement_required,
         departement=row.departement,
         collectivite=Collectivite(
             row.collectivite_code, RequesterKind(row.collectivite_kind), row.collectivite_name
@@ -62,6 +63,7 @@ class SqlBuyerRepository:
             "service_code": account.service_code,
             "service_code_required": account.service_code_required,
             "engagement_required": account.engagement_required,
+            "service_or_engagement_required": account.service_or_engagement_required,
             "services": list(account.services),
             "source": account.source,
             "updated_at": account.updated_at,

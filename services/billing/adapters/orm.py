@@ -191,6 +191,8 @@ buyer_accounts = Table(
     Column("service_code", String(100), nullable=True),
     Column("service_code_required", Boolean, nullable=False),
     Column("engagement_required", Boolean, nullable=False),
+    # The directory's "Gestion service ou engagement": one of the two, at least.
+    Column("service_or_engagement_required", Boolean, nullable=False),
     # The service codes the directory lists for the SIRET ([]: not imported).
     Column("services", JSONB, nullable=False),
     # api, convention, directory: who changed it last.

@@ -38,6 +38,7 @@ class BuyerAccount:
     service_code: str | None = None
     service_code_required: bool = False
     engagement_required: bool = False
+    service_or_engagement_required: bool = False
     departement: str = ""
     collectivite: Collectivite | None = None
     services: tuple[str, ...] = ()
@@ -55,6 +56,7 @@ class BuyerAccount:
             service_code=service_code or self.service_code,
             service_code_required=self.service_code_required,
             engagement_required=self.engagement_required,
+            service_or_engagement_required=self.service_or_engagement_required,
         )
 
     def checked(self) -> BuyerAccount:
@@ -68,6 +70,7 @@ class BuyerAccount:
                     # Requirements are checked per invoice, against its references.
                     service_code_required=False,
                     engagement_required=False,
+                    service_or_engagement_required=False,
                 ),
                 References(),
             )
@@ -104,6 +107,7 @@ class BuyerAccount:
             service_code=self.service_code,
             service_code_required=self.service_code_required,
             engagement_required=self.engagement_required,
+            service_or_engagement_required=self.service_or_engagement_required,
             services=list(self.services),
             source=self.source,
             updated_at=self.updated_at,

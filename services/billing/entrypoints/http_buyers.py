@@ -42,6 +42,7 @@ class BuyerOut(BaseModel):
     service_code: str | None
     service_code_required: bool
     engagement_required: bool
+    service_or_engagement_required: bool
     services: list[str]
     source: str
     updated_at: datetime

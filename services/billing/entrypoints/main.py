@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,18 +25,23 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 @asynccontextmanager
-async def terminal_unit_of_work() -> AsyncIterator[UnitOfWork]:
-    """One unit of work on the billing database (migrated first), for a command run from
-    a terminal; the service's relay publishes what it wrote to the outbox."""
+async def terminal_units_of_work() -> AsyncIterator[Callable[[], UnitOfWork]]:
+    """Units of work on the billing database (migrated first), for a command run from a
+    terminal; the service's relay publishes what they wrote to the outbox."""
     settings = service_settings(NAME)
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
-        async with unit_of_work() as uow:
-            yield uow
+        yield bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def terminal_unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """One unit of work of :func:`terminal_units_of_work`."""
+    async with terminal_units_of_work() as unit_of_work, unit_of_work() as uow:
+        yield uow
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from services.billing.domain.adhesion import collectivite_of
 from services.billing.domain.buyers import AccountSource, BuyerAccount, account_siret
+from services.billing.domain.chorus_directory import DirectoryEntry
 from services.billing.domain.convention import Convention
 from services.billing.domain.einvoice import check_issuable, references_of
 from services.billing.domain.identities import References
@@ -155,18 +156,6 @@ async def check_before_numbering(
         check_draft(draft, accounts.get(draft.collectivite.code), references)
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryEntry:
-    """One structure of the Chorus Pro directory: its SIRET, what it requires, its
-    active services' codes."""
-
-    siret: str
-    name: str
-    service_code_required: bool
-    engagement_required: bool
-    services: tuple[str, ...] = ()
-
-
 @dataclass(slots=True)
 class ImportCounts:
     structures: int = 0
@@ -178,9 +167,9 @@ class ImportCounts:
 async def import_directory(
     uow: UnitOfWork, entries: list[DirectoryEntry], now: datetime, counts: ImportCounts
 ) -> None:
-    """Set the requirements and services of the accounts invoicing these SIRETs (one
-    transaction per call; the caller commits). Accounts already as the directory says
-    are left alone, so a second import changes and publishes nothing."""
+    """Set the requirements and services of the accounts invoicing these SIRETs, in one
+    transaction. Accounts already as the directory says are left alone, so a second
+    import changes and publishes nothing."""
     by_siret = {e.siret: e for e in entries}
     accounts = await uow.buyers.with_siret(sorted(by_siret))
     seen = {a.siret for a in accounts}
@@ -193,6 +182,7 @@ async def import_directory(
             before,
             service_code_required=entry.service_code_required,
             engagement_required=entry.engagement_required,
+            service_or_engagement_required=entry.service_or_engagement_required,
             services=entry.services,
             updated_at=now,
             source=source,
@@ -200,3 +190,4 @@ async def import_directory(
         counts.matched += 1
         if await _store(uow, account, before):
             counts.changed += 1
+    await uow.commit()

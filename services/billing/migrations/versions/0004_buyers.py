@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("service_code", sa.String(length=100), nullable=True),
         sa.Column("service_code_required", sa.Boolean(), nullable=False),
         sa.Column("engagement_required", sa.Boolean(), nullable=False),
+        sa.Column("service_or_engagement_required", sa.Boolean(), nullable=False),
         sa.Column("services", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("source", sa.String(length=12), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
