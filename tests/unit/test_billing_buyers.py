@@ -222,8 +222,8 @@ async def test_the_directory_sets_requirements_by_siret_and_a_second_import_chan
     await put(uow)
     await put(uow, EPCI_SIREN, siret=EPCI_SIRET, service_code="FIN")
     entries = [
-        DirectoryEntry(COMMUNE_SIRET, "COMMUNE D'ANGERS", False, True, ("SERV-TECH",)),
-        DirectoryEntry(EPCI_SIRET, "ANGERS LOIRE METROPOLE", True, False, ("FIN", "RH")),
+        DirectoryEntry(COMMUNE_SIRET, "COMMUNE D'ANGERS", False, True, services=("SERV-TECH",)),
+        DirectoryEntry(EPCI_SIRET, "ANGERS LOIRE METROPOLE", True, False, services=("FIN", "RH")),
         DirectoryEntry("21490099900015", "COMMUNE DE CHOLET", True, True),
     ]
     counts = buyers.ImportCounts()

@@ -72,8 +72,11 @@ def _key(header: str) -> str:
     return " ".join(plain.replace("’", "'").casefold().split())
 
 
-def _rows(lines: Iterable[str], required: tuple[str, ...], what: str) -> Iterator[dict[str, str]]:
-    """Rows by canonical column name; the line number under ``"#"``."""
+def _rows(
+    lines: Iterable[str], required: tuple[str, ...], what: str, optional: tuple[str, ...] = ()
+) -> Iterator[dict[str, str]]:
+    """Rows by canonical column name (the optional columns too, when present); the line
+    number under ``"#"``."""
     iterator = iter(lines)
     header_line = next(iterator, "")
     delimiter = ";" if ";" in header_line else ","
@@ -81,6 +84,7 @@ def _rows(lines: Iterable[str], required: tuple[str, ...], what: str) -> Iterato
     keys = [_key(h) for h in header]
     wanted = {_key(name): name for name in required}
     missing = [name for key, name in wanted.items() if key not in keys]
+    wanted |= {_key(name): name for name in optional}
     if missing:
         raise DirectoryFormatError(
             f"Le fichier des {what} de l'annuaire Chorus Pro n'a pas les colonnes : "
@@ -108,7 +112,8 @@ def _flag(row: dict[str, str], column: str) -> bool:
 def read_services(lines: Iterable[str], counts: ReadCounts) -> dict[str, tuple[str, ...]]:
     """The active services' codes, by the SIRET of their structure."""
     found: dict[str, list[str]] = {}
-    for row in _rows(lines, (SERVICE_STRUCTURE, SERVICE_CODE, SERVICE_NAME), "services"):
+    required = (SERVICE_STRUCTURE, SERVICE_CODE, SERVICE_NAME)
+    for row in _rows(lines, required, "services", optional=(SERVICE_ACTIVE,)):
         active = SERVICE_ACTIVE not in row or _flag(row, SERVICE_ACTIVE)
         if active and row[SERVICE_CODE]:
             found.setdefault(compact(row[SERVICE_STRUCTURE]), []).append(row[SERVICE_CODE])
