@@ -1,8 +1,9 @@
-"""The Chorus Pro export and the directory import on a real database, with invoices
-issued by the service's use cases: ``mg-invoices export`` twice gives the same bytes,
-batches under 10 MB, names of at most 50 ASCII characters, a manifest that says what each
-file holds; ``mg-chorus-directory import`` sets the buyers' requirements by SIRET, and a
-second run of the same file changes nothing."""
+"""The Chorus Pro export, the directory import and the refusal before numbering on a
+real database, with invoices issued by the service's use cases: ``mg-invoices export``
+twice gives the same bytes, batches under 10 MB, names of at most 50 ASCII characters, a
+manifest that says what each file holds; ``mg-chorus-directory import`` sets the buyers'
+requirements by SIRET, and a second run of the same file changes nothing; a signature
+the buyer's account would refuse takes no number."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import csv
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from sqlalchemy import text
@@ -20,9 +23,18 @@ from typer.testing import CliRunner
 
 from services.billing import bootstrap
 from services.billing.domain.deposit_batches import MAX_BATCH_BYTES, MAX_NAME_LENGTH
+from services.billing.domain.invoice import InvoiceFilter
 from services.billing.entrypoints import chorus_directory_cli, invoices_cli
+from services.billing.service_layer import buyers, conventions
 from services.billing.service_layer.facturx import deposit_batches
+from services.billing.service_layer.ports import UnitOfWork
+from shared.auth.tokens import Principal, Role
 from shared.db.engine import make_engine, make_session_factory
+from shared.errors import DomainValidationError
+from shared.messaging.envelope import Envelope
+from shared.refdata import get_territories
+from tests.support import events
+from tests.support.facturx_samples import stand_in_siret
 from tests.support.issued_invoices import Issued, issue_for
 
 pytestmark = [pytest.mark.postgres]
@@ -164,3 +176,96 @@ def test_the_directory_sets_the_buyers_requirements_and_a_second_import_changes_
     assert (required, services) == (True, ["FIN"])
     # Two accounts registered, the commune's changed at the signature, one import.
     assert published == 4
+
+
+def test_a_signature_the_buyer_would_refuse_takes_no_number_on_the_database(
+    issued: Issued, billing_database_url: str
+) -> None:
+    """The account requires a service code; a signature without one is refused in its
+    transaction, and the next invoice of the series takes the next number."""
+
+    async def go() -> tuple[list[str], int, int, str]:
+        engine = make_engine(billing_database_url, pool_size=1)
+        try:
+            unit_of_work = bootstrap.standalone_unit_of_work(
+                make_session_factory(engine), "billing"
+            )
+            commune = get_territories().communes_of("49")[1].code_insee
+            team = Principal(Role.DEPARTEMENT, "agent-49", "49")
+            async with unit_of_work() as uow:
+                await buyers.register_buyer(
+                    uow,
+                    team,
+                    "49",
+                    commune,
+                    siret=stand_in_siret(commune),
+                    service_code=None,
+                    service_code_required=True,
+                    engagement_required=None,
+                    territories=get_territories(),
+                    now=datetime.now(UTC),
+                )
+            sent = [await sent_convention(unit_of_work, commune) for _ in range(2)]
+            year = datetime.now(UTC).year
+            async with engine.connect() as conn:
+                before = await conn.scalar(
+                    text(
+                        "SELECT last_number FROM invoice_counters WHERE departement='49' "
+                        "AND year=:y"
+                    ),
+                    {"y": year},
+                )
+            signatory = Principal(Role.COLLECTIVITE, "elu", "49", scope=commune)
+            refused: list[str] = []
+            try:
+                async with unit_of_work() as uow:
+                    await conventions.sign_convention(
+                        uow,
+                        signatory,
+                        sent[0],
+                        datetime.now(UTC),
+                        engagement_number="EJ-1",
+                        service_code=None,
+                        siret=None,
+                    )
+            except DomainValidationError as exc:
+                refused = [e.field for e in exc.errors]
+            async with unit_of_work() as uow:
+                await conventions.sign_convention(
+                    uow,
+                    signatory,
+                    sent[1],
+                    datetime.now(UTC),
+                    engagement_number="EJ-2",
+                    service_code="SERV-TECH",
+                    siret=None,
+                )
+            async with unit_of_work() as uow:
+                found = await uow.invoices.search(
+                    InvoiceFilter("49", year, commune), limit=None, offset=0
+                )
+            [advance] = found
+            return refused, int(before or 0), advance.sequence, advance.contract.service_code  # type: ignore[union-attr]
+        finally:
+            await engine.dispose()
+
+    refused, before, sequence, service_code = asyncio.run(go())
+    assert refused == ["buyer.service_code"]
+    assert (sequence, service_code) == (before + 1, "SERV-TECH")
+
+
+async def sent_convention(unit_of_work: Callable[[], UnitOfWork], commune: str) -> UUID:
+    """A mission's convention for ``commune``, prepared and sent by the team."""
+    completed = events.assignment_completed(requester_code=commune)
+    accepted = events.accepted_before(completed, accepted_at=datetime(2027, 2, 1, tzinfo=UTC))
+    envelope = Envelope(type=accepted.event_type, source="matching", departement="49")
+    async with unit_of_work() as uow:
+        prepared = await conventions.prepare_convention(
+            uow, accepted, envelope, get_territories(), datetime.now(UTC)
+        )
+        await uow.commit()
+    assert prepared is not None
+    team = Principal(Role.DEPARTEMENT, "agent-49", "49")
+    async with unit_of_work() as uow:
+        await conventions.send_convention(uow, team, prepared.id, datetime.now(UTC))
+    return prepared.id
