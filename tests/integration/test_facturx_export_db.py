@@ -33,8 +33,8 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.errors import DomainValidationError
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from stack.scenario.facturx import stand_in_siret
 from tests.support import events
-from tests.support.facturx_samples import stand_in_siret
 from tests.support.issued_invoices import Issued, issue_for
 
 pytestmark = [pytest.mark.postgres]

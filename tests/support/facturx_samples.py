@@ -17,7 +17,6 @@ from services.billing.domain.identities import (
     Seller,
     VatStatus,
     french_vat_number,
-    luhn_valid,
 )
 from services.billing.domain.invoice import (
     Collectivite,
@@ -39,17 +38,6 @@ COMMUNE_SIRET = "21490007800012"
 # of its establishments.
 EPCI_SIREN = "244900015"
 EPCI_SIRET = "24490001500011"
-
-
-def stand_in_siret(code: str, nic: str = "0001") -> str:
-    """A SIRET with valid keys for collectivité ``code``: an EPCI's SIREN (from the
-    reference data) or, for a commune, which has none there, ``21`` + its INSEE code."""
-    siren = code if len(code) == 9 else _keyed(f"21{code}0")
-    return _keyed(siren + nic)
-
-
-def _keyed(digits: str) -> str:
-    return next(digits + d for d in "0123456789" if luhn_valid(digits + d))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import RequesterKind
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
+from stack.scenario.facturx import stand_in_siret
 from tests.support import events
-from tests.support.facturx_samples import stand_in_siret
 
 YEAR = 2027
 

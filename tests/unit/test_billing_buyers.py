@@ -13,7 +13,7 @@ import pytest
 from services.billing.domain.buyers import BuyerAccount
 from services.billing.domain.chorus_directory import DirectoryEntry
 from services.billing.domain.einvoice import check_issuable
-from services.billing.domain.identities import References
+from services.billing.domain.identities import References, siret_valid
 from services.billing.domain.invoice import Collectivite, InvoiceFilter, Totals
 from services.billing.entrypoints import http_buyers
 from services.billing.service_layer import adhesions, buyers, cotisation_run, invoices
@@ -22,6 +22,7 @@ from shared.contracts.billing import BuyerAccountRegistered
 from shared.contracts.vocabulary import RequesterKind
 from shared.errors import DomainValidationError, Forbidden, NotFound
 from shared.refdata import get_territories
+from stack.scenario.facturx import stand_in_siret
 from tests.support.billing_http import billing_client
 from tests.support.facturx_samples import COMMUNE_SIRET, EPCI_SIREN, EPCI_SIRET, cotisation
 from tests.unit.billing_missions import NOW, TEAM_49, bill, completion, sign_mission
@@ -269,3 +270,13 @@ async def test_the_api_answers_a_french_422_with_the_field_then_the_account() ->
     assert read.json()["service_code"] == "SERV-TECH"
     assert [a["collectivite_code"] for a in listed.json()] == ["49007"]
     assert other.status_code == 403
+
+
+def test_the_demo_stand_in_sirets_are_valid_for_every_collectivite() -> None:
+    territories = get_territories()
+    for departement in ("49", "24", "78", "2A"):
+        codes = [c.code_insee for c in territories.communes_of(departement)]
+        codes += [e.siren for e in territories.epcis_of(departement)]
+        for code in codes:
+            siret = stand_in_siret(code)
+            assert siret_valid(siret) and (len(code) == 5 or siret.startswith(code)), code
