@@ -32,28 +32,31 @@ def _keyed(digits: str) -> str:
 
 
 async def facturx_report(billing_url: str, departements: Sequence[str], console: Console) -> None:
+    async with httpx.AsyncClient(base_url=billing_url, timeout=60) as billing:
+        console.print(await facturx_line(billing, departements))
+
+
+async def facturx_line(billing: httpx.AsyncClient, departements: Sequence[str]) -> str:
+    """The summary's line of the buyer accounts and Factur-X files, from the API."""
     auth = AuthSettings()
     accounts = files = without = refused = 0
-    async with httpx.AsyncClient(base_url=billing_url, timeout=60) as billing:
-        for dep in departements:
-            headers = team_headers(auth, dep)
-            known = {
-                a["collectivite_code"]
-                for a in await all_pages(billing, f"/v1/buyers?departement={dep}", headers)
-            }
-            accounts += len(known)
-            for invoice in await all_pages(billing, f"/v1/invoices?departement={dep}", headers):
-                if invoice["collectivite_code"] not in known:
-                    without += 1
-                    continue
-                xml = await billing.get(
-                    f"/v1/invoices/{invoice['id']}/facturx.xml", headers=headers
-                )
-                if xml.status_code == 200:
-                    files += 1
-                else:
-                    refused += 1
-    console.print(
+    for dep in departements:
+        headers = team_headers(auth, dep)
+        known = {
+            a["collectivite_code"]
+            for a in await all_pages(billing, f"/v1/buyers?departement={dep}", headers)
+        }
+        accounts += len(known)
+        for invoice in await all_pages(billing, f"/v1/invoices?departement={dep}", headers):
+            if invoice["collectivite_code"] not in known:
+                without += 1
+                continue
+            xml = await billing.get(f"/v1/invoices/{invoice['id']}/facturx.xml", headers=headers)
+            if xml.status_code == 200:
+                files += 1
+            else:
+                refused += 1
+    return (
         f"Comptes acheteurs (Chorus Pro) : {accounts} ; Factur-X (XML EN 16931) : {files} "
         f"fichiers{f', {refused} refusés' if refused else ''} ; {without} factures à des "
         "collectivités sans compte acheteur"
