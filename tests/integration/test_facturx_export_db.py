@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from services.billing import bootstrap
 from services.billing.domain.deposit_batches import MAX_BATCH_BYTES, MAX_NAME_LENGTH
 from services.billing.domain.invoice import InvoiceFilter
-from services.billing.entrypoints import chorus_directory_cli, invoices_cli
+from services.billing.entrypoints import chorus_directory_cli, facturx_cli, invoices_cli
 from services.billing.service_layer import buyers, conventions
 from services.billing.service_layer.facturx import deposit_batches
 from services.billing.service_layer.ports import UnitOfWork
@@ -269,3 +269,17 @@ async def sent_convention(unit_of_work: Callable[[], UnitOfWork], commune: str) 
     async with unit_of_work() as uow:
         await conventions.send_convention(uow, team, prepared.id, datetime.now(UTC))
     return prepared.id
+
+
+def test_mg_facturx_writes_the_file_to_the_stored_account(
+    issued: Issued, billing_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MG_BILLING_DATABASE_URL", billing_database_url)
+    out = tmp_path / "mission.xml"
+    result = CliRunner().invoke(
+        facturx_cli.app, ["write", str(issued.mission.id), str(out), "--xml"]
+    )
+    assert result.exit_code == 0, result.output
+    xml = out.read_text()
+    assert stand_in_siret(issued.mission.collectivite.code) in xml
+    assert "EJ-49-2027-000042" in xml
