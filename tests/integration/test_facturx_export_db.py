@@ -12,10 +12,8 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from sqlalchemy import text
@@ -24,17 +22,16 @@ from typer.testing import CliRunner
 from services.billing import bootstrap
 from services.billing.domain.deposit_batches import MAX_BATCH_BYTES, MAX_NAME_LENGTH
 from services.billing.domain.invoice import InvoiceFilter
-from services.billing.entrypoints import chorus_directory_cli, facturx_cli, invoices_cli
+from services.billing.entrypoints import chorus_directory_cli, invoices_cli
 from services.billing.service_layer import buyers, conventions
 from services.billing.service_layer.facturx import deposit_batches
-from services.billing.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.db.engine import make_engine, make_session_factory
 from shared.errors import DomainValidationError
-from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from stack.scenario.facturx import stand_in_siret
 from tests.support import events
+from tests.support.conventions import sent_convention
 from tests.support.issued_invoices import Issued, issue_for
 
 pytestmark = [pytest.mark.postgres]
@@ -184,7 +181,7 @@ def test_a_signature_the_buyer_would_refuse_takes_no_number_on_the_database(
     """The account requires a service code; a signature without one is refused in its
     transaction, and the next invoice of the series takes the next number."""
 
-    async def go() -> tuple[list[str], int, int, str]:
+    async def go() -> tuple[list[str], int, int, str | None]:
         engine = make_engine(billing_database_url, pool_size=1)
         try:
             unit_of_work = bootstrap.standalone_unit_of_work(
@@ -205,7 +202,14 @@ def test_a_signature_the_buyer_would_refuse_takes_no_number_on_the_database(
                     territories=get_territories(),
                     now=datetime.now(UTC),
                 )
-            sent = [await sent_convention(unit_of_work, commune) for _ in range(2)]
+            sent = [
+                await sent_convention(
+                    unit_of_work,
+                    events.assignment_completed(requester_code=commune),
+                    datetime(2027, 2, 1, tzinfo=UTC),
+                )
+                for _ in range(2)
+            ]
             year = datetime.now(UTC).year
             async with engine.connect() as conn:
                 before = await conn.scalar(
@@ -245,41 +249,11 @@ def test_a_signature_the_buyer_would_refuse_takes_no_number_on_the_database(
                     InvoiceFilter("49", year, commune), limit=None, offset=0
                 )
             [advance] = found
-            return refused, int(before or 0), advance.sequence, advance.contract.service_code  # type: ignore[union-attr]
+            assert advance.contract is not None
+            return refused, int(before or 0), advance.sequence, advance.contract.service_code
         finally:
             await engine.dispose()
 
     refused, before, sequence, service_code = asyncio.run(go())
     assert refused == ["buyer.service_code"]
     assert (sequence, service_code) == (before + 1, "SERV-TECH")
-
-
-async def sent_convention(unit_of_work: Callable[[], UnitOfWork], commune: str) -> UUID:
-    """A mission's convention for ``commune``, prepared and sent by the team."""
-    completed = events.assignment_completed(requester_code=commune)
-    accepted = events.accepted_before(completed, accepted_at=datetime(2027, 2, 1, tzinfo=UTC))
-    envelope = Envelope(type=accepted.event_type, source="matching", departement="49")
-    async with unit_of_work() as uow:
-        prepared = await conventions.prepare_convention(
-            uow, accepted, envelope, get_territories(), datetime.now(UTC)
-        )
-        await uow.commit()
-    assert prepared is not None
-    team = Principal(Role.DEPARTEMENT, "agent-49", "49")
-    async with unit_of_work() as uow:
-        await conventions.send_convention(uow, team, prepared.id, datetime.now(UTC))
-    return prepared.id
-
-
-def test_mg_facturx_writes_the_file_to_the_stored_account(
-    issued: Issued, billing_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MG_BILLING_DATABASE_URL", billing_database_url)
-    out = tmp_path / "mission.xml"
-    result = CliRunner().invoke(
-        facturx_cli.app, ["write", str(issued.mission.id), str(out), "--xml"]
-    )
-    assert result.exit_code == 0, result.output
-    xml = out.read_text()
-    assert stand_in_siret(issued.mission.collectivite.code) in xml
-    assert "EJ-49-2027-000042" in xml

@@ -16,10 +16,10 @@ from services.billing.service_layer import adhesions, buyers, conventions, cotis
 from services.billing.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import RequesterKind
-from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from stack.scenario.facturx import stand_in_siret
 from tests.support import events
+from tests.support.conventions import sent_convention
 
 YEAR = 2027
 
@@ -80,20 +80,13 @@ async def issue_for(unit_of_work: Callable[[], UnitOfWork], departement: str) ->
         requester_code=commune,
         requester_kind=RequesterKind.COMMUNE,
     )
-    accepted = events.accepted_before(completed, accepted_at=datetime(YEAR, 2, 1, tzinfo=UTC))
-    envelope = Envelope(type=accepted.event_type, source="matching", departement=departement)
-    async with unit_of_work() as uow:
-        prepared = await conventions.prepare_convention(uow, accepted, envelope, territories, now)
-        await uow.commit()
-    assert prepared is not None
+    convention_id = await sent_convention(unit_of_work, completed, datetime(YEAR, 2, 1, tzinfo=UTC))
     signatory = Principal(Role.COLLECTIVITE, "elu", departement, scope=commune)
-    async with unit_of_work() as uow:
-        await conventions.send_convention(uow, team, prepared.id, now)
     async with unit_of_work() as uow:
         await conventions.sign_convention(
             uow,
             signatory,
-            prepared.id,
+            convention_id,
             datetime.now(UTC),
             engagement_number=f"EJ-{departement}-2027-000042",
             service_code="SERV-TECH",

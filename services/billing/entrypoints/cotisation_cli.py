@@ -114,8 +114,7 @@ def run(
         # Their buyer account requires what a cotisation lacks (ADR 0017): no number taken.
         console.print(
             f"{refused} adhérents non facturés, facture refusée avant numérotation "
-            f"(compte acheteur) : {', '.join(result.refused[:20])}"
-            + (" …" if refused > 20 else "")
+            f"(compte acheteur) : {', '.join(result.refused[:20])}" + (" …" if refused > 20 else "")
         )
 
 

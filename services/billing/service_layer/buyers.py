@@ -66,15 +66,17 @@ async def register_buyer(
             if engagement_required is not None
             else bool(before and before.engagement_required)
         ),
+        # Only the directory says this one (no field of the API).
+        service_or_engagement_required=bool(before and before.service_or_engagement_required),
         departement=departement,
         collectivite=who,
         services=before.services if before else (),
         updated_at=now,
         source="api",
     ).checked()
-    await _store(uow, account, before)
+    changed = await _store(uow, account, before)
     await uow.commit()
-    return account
+    return account if changed or before is None else before
 
 
 async def account_from_signature(uow: UnitOfWork, signed: Convention, now: datetime) -> None:
