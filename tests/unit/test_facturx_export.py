@@ -6,6 +6,7 @@ incompressible so that the sizes are those of real PDFs."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import random
@@ -108,6 +109,8 @@ def test_a_file_larger_than_a_batch_is_refused() -> None:
 
 
 YEAR_2027 = (date(2027, 1, 1), date(2027, 12, 31))
+# Angers' stand-in establishment (valid keys), beside the samples' one.
+OTHER_SIRET = "21490070600018"
 
 
 async def stored(*invoices: Invoice, accounts: dict[str, str] | None = None) -> FakeUnitOfWork:
@@ -133,7 +136,7 @@ async def test_the_export_of_a_year_is_every_document_in_number_order_twice_the_
     uow = await stored(
         cotisation("49", RequesterKind.COMMUNE, "49099", 50_000, 1),
         invoice,
-        accounts={"49099": COMMUNE_SIRET, "49007": "1" * 14},
+        accounts={"49099": COMMUNE_SIRET, "49007": OTHER_SIRET},
     )
     await uow.invoices.add([credit, other])
     seen: list[tuple[int, int]] = []
@@ -149,11 +152,11 @@ async def test_the_export_of_a_year_is_every_document_in_number_order_twice_the_
     ]
     assert [b.name for b in first.batches] == ["OUT-001.zip", "OUT-002.zip"]
     assert seen == [(1, 3), (2, 3), (3, 3)]
-    assert [b.siret for b in renderer.buyers] == [COMMUNE_SIRET, "1" * 14, "1" * 14]
+    assert [b.siret for b in renderer.buyers] == [COMMUNE_SIRET, OTHER_SIRET, OTHER_SIRET]
     assert [(r.type_code, r.buyer_siret, str(r.amount)) for r in first.rows] == [
         ("380", COMMUNE_SIRET, str(first.rows[0].amount)),
-        ("380", "1" * 14, str(invoice.totals.incl_tax)),
-        ("381", "1" * 14, str(invoice.totals.incl_tax)),
+        ("380", OTHER_SIRET, str(invoice.totals.incl_tax)),
+        ("381", OTHER_SIRET, str(invoice.totals.incl_tax)),
     ]
     manifest = manifest_csv(first.batches, first.rows).decode().splitlines()
     assert manifest[0] == ";".join(MANIFEST_COLUMNS)
@@ -178,6 +181,26 @@ async def test_a_collectivite_without_an_account_is_refused_before_any_rendering
         await deposit_batches(uow, "49", YEAR_2027, "OUT", renderer)
     assert [e.field for e in exc.value.errors] == ["buyer.siret"]
     assert "49007" in exc.value.errors[0].message
+    assert renderer.buyers == []
+
+
+async def test_what_a_buyer_now_requires_is_refused_for_every_file_before_rendering() -> None:
+    uow = await stored(
+        cotisation("49", RequesterKind.COMMUNE, "49099", 50_000, 1),
+        cotisation("49", RequesterKind.COMMUNE, "49007", 50_000, 2),
+        accounts={"49099": COMMUNE_SIRET, "49007": COMMUNE_SIRET},
+    )
+    for code in ("49099", "49007"):
+        account = await uow.buyers.get("49", code)
+        assert account is not None
+        await uow.buyers.save(dataclasses.replace(account, engagement_required=True))
+    renderer = FakeRenderer()
+    with pytest.raises(DomainValidationError) as exc:
+        await deposit_batches(uow, "49", YEAR_2027, "OUT", renderer)
+    assert [e.field for e in exc.value.errors] == [
+        "49-2027-000001.buyer.engagement_number",
+        "49-2027-000002.buyer.engagement_number",
+    ]
     assert renderer.buyers == []
 
 

@@ -32,6 +32,7 @@ from services.billing.domain.deposit_batches import (
 from services.billing.domain.einvoice import TYPE_CREDIT_NOTE, TYPE_INVOICE, references_of
 from services.billing.domain.invoice import Invoice, InvoiceFilter
 from services.billing.domain.shipped_sellers import seller_for
+from services.billing.service_layer.buyers import check_draft
 from services.billing.service_layer.invoices import cancelling, read_invoice
 from services.billing.service_layer.ports import FacturXRenderer, UnitOfWork
 from shared.auth.tokens import Principal
@@ -159,6 +160,16 @@ async def deposit_batches(
     missing = sorted((code, name) for code, name in who if code not in accounts)
     if missing:
         raise no_account(missing)
+    # What the buyers would refuse (a requirement the directory set since), all of it,
+    # before a second of rendering is spent.
+    refused = []
+    for invoice in found:
+        try:
+            check_draft(invoice, accounts[invoice.collectivite.code])
+        except DomainValidationError as exc:
+            refused += [FieldError(f"{invoice.number}.{e.field}", e.message) for e in exc.errors]
+    if refused:
+        raise DomainValidationError(refused)
     rows: list[ManifestRow] = []
     for done, invoice in enumerate(found, 1):
         account = accounts[invoice.collectivite.code]
