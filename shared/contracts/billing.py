@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.base import EventPayload
-from shared.contracts.topics import BILLING_ADHESION, BILLING_INVOICE
+from shared.contracts.topics import BILLING_ADHESION, BILLING_BUYER, BILLING_INVOICE
 from shared.contracts.vocabulary import RequesterKind
 
 
@@ -136,3 +136,28 @@ class CreditNoteIssued(_DocumentEvent):
     refers_to_id: UUID
     refers_to_number: str
     reason: str
+
+
+class BuyerAccountRegistered(EventPayload):
+    """A collectivité's buyer account as it now is (created or changed): who to invoice
+    in Chorus Pro and what the buyer requires of an invoice."""
+
+    topic: ClassVar[str] = BILLING_BUYER.name
+    producer: ClassVar[str] = BILLING_BUYER.writer
+    event_type: ClassVar[str] = "billing.buyer.registered.v1"
+    summary: ClassVar[str] = (
+        "A collectivité's buyer account (Chorus Pro invoicing establishment) was set or changed."
+    )
+
+    departement: str
+    collectivite_code: str
+    collectivite_kind: RequesterKind
+    collectivite_name: str
+    siret: str
+    service_code: str | None = None
+    service_code_required: bool
+    engagement_required: bool
+    service_or_engagement_required: bool = False
+    services: list[str] = Field(default_factory=list)
+    source: Literal["api", "convention", "directory"]
+    updated_at: AwareDatetime

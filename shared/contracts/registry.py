@@ -6,6 +6,7 @@ from shared.contracts.base import EventPayload
 from shared.contracts.billing import (
     AdhesionEnded,
     AdhesionRegistered,
+    BuyerAccountRegistered,
     CreditNoteIssued,
     InvoiceIssued,
     MembershipOffered,
@@ -74,6 +75,7 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     ConventionRefused,
     ConventionExpired,
     ConventionAmended,
+    BuyerAccountRegistered,
     DeliverySent,
     DeliveryDeadLettered,
 )

@@ -98,6 +98,14 @@ BILLING_CONVENTION = Topic(
     description="Conventions (devis) of the missions: prepared, sent, signed, refused, expired, "
     "amended.",
 )
+BILLING_BUYER = Topic(
+    "billing.buyer.v1",
+    writer="billing",
+    consumers=(),
+    description="Buyer accounts of the collectivités (Chorus Pro invoicing establishment, "
+    "service code, what the buyer requires), as the département, a signature or the "
+    "Chorus Pro directory set them.",
+)
 
 NOTIFICATIONS_DELIVERY = Topic(
     "notifications.delivery.v1",
@@ -116,6 +124,7 @@ TOPICS: tuple[Topic, ...] = (
     BILLING_ADHESION,
     BILLING_INVOICE,
     BILLING_CONVENTION,
+    BILLING_BUYER,
     NOTIFICATIONS_DELIVERY,
 )
 

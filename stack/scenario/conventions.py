@@ -26,6 +26,7 @@ from rich.console import Console
 from shared.auth.tokens import Role, mint
 from shared.settings import AuthSettings
 from stack.scenario.api import actor_headers, all_pages, team_headers
+from stack.scenario.facturx import stand_in_siret
 from stack.scenario.outcome import Mission
 
 REFUSE_PERCENT, EXPIRE_PERCENT = 8, 8
@@ -125,7 +126,11 @@ async def settle_with(
             case "expirée":
                 tally.released.add(mission.assignment_id)
             case _:
-                signature = {"engagement_number": f"EJ-{convention['year']}-{n + 1:06d}"}
+                signature = {
+                    "engagement_number": f"EJ-{convention['year']}-{n + 1:06d}",
+                    # The invoicing establishment: it becomes the buyer account (ADR 0017).
+                    "siret": stand_in_siret(convention["collectivite_code"]),
+                }
                 if convention["collectivite_kind"] == "epci":
                     signature["service_code"] = "SERVICE-TECH"
                 response = await billing.post(f"{url}/sign", json=signature, headers=signer)

@@ -23,6 +23,7 @@ from shared.settings import AuthSettings
 from stack.harness.measures import percentile
 from stack.scenario.api import admin_headers, all_pages, team_headers
 from stack.scenario.conventions import conventions_report
+from stack.scenario.facturx import facturx_report
 from stack.scenario.members import members_report
 from stack.scenario.missions import report_course
 from stack.scenario.outcome import Played
@@ -81,6 +82,7 @@ async def report(
     await conventions_report(urls["billing"], departements, console)
     await members_report(urls, departements, console)
     await _invoiced_report(urls["billing"], departements, console)
+    await facturx_report(urls["billing"], departements, console)
     await phases_report(urls, outcome.next_phases, console)
     await _notifications_report(urls["notifications"], departements, console)
     if mail_received is not None:

@@ -17,7 +17,13 @@ from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import KafkaSettings
-from stack.scenario.conventions import conventions_line, expire_conventions, settle_with
+from stack.scenario.conventions import (
+    conventions_line,
+    expire_conventions,
+    fate,
+    settle_with,
+)
+from stack.scenario.facturx import facturx_line
 from stack.scenario.outcome import Mission
 from stack.scenario.plan import Demande
 from tests.support.conventions import wait_convention
@@ -77,3 +83,11 @@ async def test_the_demo_signs_refuses_amends_and_lets_expire_and_counts_them(
     line = await conventions_line(billing.client, ["49"])
     assert line.startswith("Conventions : 30 préparées ; 25 signées, 1 refusées, 4 expirées")
     assert "1 avenant(s)" in line
+
+    signed = {
+        m.demande.requester_code for m in missions if fate(SEED, m.demande.request_id) == "signée"
+    }
+    facturx = await facturx_line(billing.client, ["49"])
+    # Every signature gave a SIRET: an account each, and the advances' XML to them.
+    assert facturx.startswith(f"Comptes acheteurs (Chorus Pro) : {len(signed)} ;"), facturx
+    assert "Factur-X (XML EN 16931) : 25 fichiers ; 0 factures" in facturx, facturx

@@ -1,10 +1,12 @@
 """Factur-X files held against validators others wrote: the CEN's EN 16931 Schematron
 (Saxon), factur-x's XSD check and Mustang (veraPDF for PDF/A-3, then the XML), for each
 demo département's cotisation (commune, EPCI), mission with convention + engagement +
-service code, credit note and invoice at 20 % VAT."""
+service code, credit note and invoice at 20 % VAT; and the same kinds issued by the
+service's use cases on a real database, to the stored buyer accounts."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import re
@@ -20,13 +22,16 @@ from lxml import etree
 from pypdf import PdfReader
 from weasyprint import HTML
 
+from services.billing import bootstrap
 from services.billing.adapters.facturx_pdf import facturx_pdf
 from services.billing.adapters.facturx_xml import cii_xml
 from services.billing.domain.einvoice import einvoice
 from services.billing.domain.facturx_html import render_facturx_html
 from services.billing.domain.identities import References
 from services.billing.domain.shipped_sellers import seller_for
+from services.billing.service_layer.facturx import account_of, facturx_file
 from shared.contracts.vocabulary import RequesterKind
+from shared.db.engine import make_engine, make_session_factory
 from shared.french import euros
 from tests.support.facturx_samples import (
     EPCI_SIREN,
@@ -37,7 +42,13 @@ from tests.support.facturx_samples import (
     cotisation,
     epci_buyer,
 )
+from tests.support.issued_invoices import Issued, issue_for
 from tests.support.validators import Schematron, mustang, schematron
+
+NS = {
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+}
 
 
 @dataclass(frozen=True)
@@ -158,3 +169,80 @@ def test_any_priced_cotisation_or_its_credit_note_passes_the_rules(
         invoice = invoice.credit_note(sequence=8, issued_at=ISSUED, reason="Erreur de population")
     xml = cii_xml(invoice, seller, buyer, references)
     assert en16931.fatal(xml) == [], (departement, kind, population, cancelled)
+
+
+# --- issued through the service, on the real database -------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedXml:
+    issued: Issued
+    xml: dict[str, bytes]  # by invoice number
+
+
+@pytest.fixture(scope="module")
+def issued_xml(billing_database_url: str) -> list[IssuedXml]:
+    """For 49, 24 and 78: a cotisation to a commune and to an EPCI (the cotisation run),
+    a mission with its signed convention (engagement number, service code, SIRET) and a
+    credit note, issued by the use cases; their CII XML to the stored buyer accounts."""
+
+    async def go() -> list[IssuedXml]:
+        engine = make_engine(billing_database_url, pool_size=2)
+        unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), "billing")
+        renderer = bootstrap.facturx_renderer()
+        out = []
+        try:
+            for departement in ("49", "24", "78"):
+                issued = await issue_for(unit_of_work, departement)
+                xml = {}
+                for invoice in issued.all:
+                    async with unit_of_work() as uow:
+                        account = await account_of(uow, invoice)
+                        _, xml[invoice.number] = await facturx_file(
+                            uow, invoice.id, account, renderer, "xml"
+                        )
+                out.append(IssuedXml(issued, xml))
+        finally:
+            await engine.dispose()
+        return out
+
+    return asyncio.run(go())
+
+
+@pytest.mark.postgres
+def test_invoices_issued_by_the_service_have_no_fatal_en16931_failure(
+    en16931: Schematron, issued_xml: list[IssuedXml]
+) -> None:
+    assert sum(len(i.xml) for i in issued_xml) == 12
+    for item in issued_xml:
+        for number, xml in item.xml.items():
+            assert en16931.fatal(xml) == [], (number, en16931.fatal(xml))
+        issued = item.issued
+        mission = etree.fromstring(item.xml[issued.mission.number])
+        assert mission.findtext(".//ram:BuyerReference", namespaces=NS) == "SERV-TECH"
+        engagement = ".//ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID"
+        assert mission.findtext(engagement, namespaces=NS) == (
+            f"EJ-{issued.departement}-2027-000042"
+        )
+        contract = ".//ram:ContractReferencedDocument/ram:IssuerAssignedID"
+        assert mission.findtext(contract, namespaces=NS).startswith(f"CONV-{issued.departement}-")
+        credit = etree.fromstring(item.xml[issued.credit_note.number])
+        assert credit.findtext(".//rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "381"
+        cited = ".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID"
+        assert credit.findtext(cited, namespaces=NS) == issued.commune_cotisation.number
+        epci = etree.fromstring(item.xml[issued.epci_cotisation.number])
+        buyer_id = ".//ram:BuyerTradeParty/ram:SpecifiedLegalOrganization/ram:ID"
+        assert epci.findtext(buyer_id, namespaces=NS).startswith(
+            issued.epci_cotisation.collectivite.code
+        )
+
+
+@pytest.mark.postgres
+def test_a_wrong_total_in_an_issued_invoice_makes_the_schematron_fail(
+    en16931: Schematron, issued_xml: list[IssuedXml]
+) -> None:
+    issued = issued_xml[0].issued
+    xml = issued_xml[0].xml[issued.mission.number]
+    wrong = re.sub(rb"<ram:GrandTotalAmount>[0-9.]+<", b"<ram:GrandTotalAmount>1.00<", xml)
+    assert wrong != xml
+    assert "BR-CO-15" in {f.rule for f in en16931.fatal(wrong)}

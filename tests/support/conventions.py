@@ -64,33 +64,46 @@ async def send_and_sign(
     return result
 
 
+async def sent_convention(
+    unit_of_work: Callable[[], UnitOfWork],
+    event: AssignmentCompleted,
+    accepted_at: datetime | None = None,
+) -> UUID:
+    """Through billing's own use cases (no broker, no HTTP): the convention of the lead
+    acceptance that came before ``event``, prepared and sent by the team; its id."""
+    accepted = events.accepted_before(
+        event, **({"accepted_at": accepted_at} if accepted_at else {})
+    )
+    envelope = Envelope(type=accepted.event_type, source="matching", departement="00")
+    now = datetime.now(UTC)
+    async with unit_of_work() as uow:
+        prepared = await conventions.prepare_convention(
+            uow, accepted, envelope, get_territories(), now
+        )
+        await uow.commit()
+    assert prepared is not None
+    team = Principal(Role.DEPARTEMENT, "equipe", event.departement)
+    async with unit_of_work() as uow:
+        await conventions.send_convention(uow, team, prepared.id, now)
+    return prepared.id
+
+
 async def sign_for_completions(
     unit_of_work: Callable[[], UnitOfWork], completions: Sequence[AssignmentCompleted]
 ) -> None:
-    """Through billing's own use cases (no broker, no HTTP): for each completion to come,
-    its lead acceptance's convention, prepared, sent by the team, signed."""
+    """For each completion to come, its lead acceptance's convention, prepared, sent by
+    the team, signed."""
     for event in completions:
-        accepted = events.accepted_before(event)
-        envelope = Envelope(type=accepted.event_type, source="matching", departement="00")
-        now = datetime.now(UTC)
-        async with unit_of_work() as uow:
-            prepared = await conventions.prepare_convention(
-                uow, accepted, envelope, get_territories(), now
-            )
-            await uow.commit()
-        assert prepared is not None
-        team = Principal(Role.DEPARTEMENT, "equipe", event.departement)
+        convention_id = await sent_convention(unit_of_work, event)
         signatory = Principal(
             Role.COLLECTIVITE, "elu", event.departement, scope=event.requester_code
         )
         async with unit_of_work() as uow:
-            await conventions.send_convention(uow, team, prepared.id, now)
-        async with unit_of_work() as uow:
             await conventions.sign_convention(
                 uow,
                 signatory,
-                prepared.id,
-                now,
+                convention_id,
+                datetime.now(UTC),
                 engagement_number="EJ-TEST",
                 service_code=None,
                 siret=None,

@@ -60,6 +60,7 @@ async def sign_mission(
     event: AssignmentCompleted,
     engagement: str = "EJ-2027-000001",
     service_code: str | None = None,
+    siret: str | None = None,
 ) -> Convention:
     """Prepared, sent on the days the actor reports, and signed."""
     prepared = await prepare(uow, event)
@@ -73,7 +74,7 @@ async def sign_mission(
         NOW,
         engagement_number=engagement,
         service_code=service_code,
-        siret=None,
+        siret=siret,
     )
 
 

@@ -12,8 +12,9 @@ import pytest
 from lxml import etree
 
 from services.billing import bootstrap
+from services.billing.domain.buyers import BuyerAccount
 from services.billing.domain.invoice import ContractRef
-from services.billing.service_layer.facturx import BuyerAccount, facturx_file
+from services.billing.service_layer.facturx import facturx_file
 from shared.contracts.vocabulary import RequesterKind
 from shared.errors import DomainValidationError, NotFound
 from tests.support.facturx_samples import (

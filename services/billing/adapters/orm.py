@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -174,4 +175,29 @@ unbilled_completions = Table(
     Column("reason", Text, nullable=False),
     Column("completed_at", DateTime(timezone=True), nullable=False),
     Index("unbilled_completions_departement_idx", "departement", "completed_at"),
+)
+
+# The buyer account of a collectivité in a département (ADR 0017): changed in place, each
+# change published on ``billing.buyer.v1``. Searched by SIRET when the Chorus Pro
+# directory is imported.
+buyer_accounts = Table(
+    "buyer_accounts",
+    metadata,
+    Column("departement", String(3), nullable=False),
+    Column("collectivite_code", String(9), nullable=False),
+    Column("collectivite_kind", String(10), nullable=False),
+    Column("collectivite_name", String(200), nullable=False),
+    Column("siret", String(14), nullable=False),
+    Column("service_code", String(100), nullable=True),
+    Column("service_code_required", Boolean, nullable=False),
+    Column("engagement_required", Boolean, nullable=False),
+    # The directory's "Gestion service ou engagement": one of the two, at least.
+    Column("service_or_engagement_required", Boolean, nullable=False),
+    # The service codes the directory lists for the SIRET ([]: not imported).
+    Column("services", JSONB, nullable=False),
+    # api, convention, directory: who changed it last.
+    Column("source", String(12), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("departement", "collectivite_code"),
+    Index("buyer_accounts_siret_idx", "siret"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.adapters.adhesion_repository import SqlAdhesionRepository
+from services.billing.adapters.buyer_repository import SqlBuyerRepository
 from services.billing.adapters.convention_repository import SqlConventionRepository
 from services.billing.adapters.invoice_repository import SqlInvoiceRepository
 from services.billing.adapters.run_repository import SqlCotisationRunRepository
@@ -18,6 +19,7 @@ class BillingUnitOfWork(SqlUnitOfWork):
     invoices: SqlInvoiceRepository
     runs: SqlCotisationRunRepository
     conventions: SqlConventionRepository
+    buyers: SqlBuyerRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.tariffs = SqlTariffRepository(session)
@@ -25,3 +27,4 @@ class BillingUnitOfWork(SqlUnitOfWork):
         self.invoices = SqlInvoiceRepository(session)
         self.runs = SqlCotisationRunRepository(session)
         self.conventions = SqlConventionRepository(session)
+        self.buyers = SqlBuyerRepository(session)

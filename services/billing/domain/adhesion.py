@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from services.billing.domain.invoice import Collectivite
 from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
 from shared.contracts.vocabulary import RequesterKind
 from shared.errors import DomainValidationError, FieldError
-from shared.refdata import Commune, Territories
+from shared.refdata import Commune, Epci, Territories
 
 AdhesionStatus = Literal["active", "ended"]
 
@@ -67,10 +68,17 @@ class Adhesion:
         )
 
 
-def new_adhesion(
-    code: str, departement: str, year: int, territories: Territories, now: datetime
-) -> Adhesion:
-    """The adhésion of the commune or EPCI ``code``, which must belong to ``departement``."""
+def collectivite_of(code: str, departement: str, territories: Territories) -> Collectivite:
+    """The commune or EPCI ``code`` of ``departement``, refused in French otherwise."""
+    found = _member(code, departement, territories)
+    return Collectivite(code, _kind(found), found.nom)
+
+
+def _kind(found: Commune | Epci) -> RequesterKind:
+    return RequesterKind.COMMUNE if isinstance(found, Commune) else RequesterKind.EPCI
+
+
+def _member(code: str, departement: str, territories: Territories) -> Commune | Epci:
     found = territories.requester(code)
     if found is None:
         raise DomainValidationError(
@@ -85,13 +93,20 @@ def new_adhesion(
                 )
             ]
         )
-    kind = RequesterKind.COMMUNE if isinstance(found, Commune) else RequesterKind.EPCI
+    return found
+
+
+def new_adhesion(
+    code: str, departement: str, year: int, territories: Territories, now: datetime
+) -> Adhesion:
+    """The adhésion of the commune or EPCI ``code``, which must belong to ``departement``."""
+    found = _member(code, departement, territories)
     return Adhesion(
         id=uuid.uuid4(),
         departement=departement,
         year=year,
         collectivite_code=code,
-        collectivite_kind=kind,
+        collectivite_kind=_kind(found),
         collectivite_name=found.nom,
         population=found.population,
         status="active",

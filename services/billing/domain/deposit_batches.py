@@ -9,10 +9,14 @@ compared byte for byte with the first, or deposited again without a doubt.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import hashlib
 import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from shared.errors import DomainValidationError, FieldError
 
@@ -99,3 +103,70 @@ def pack(
     if any(len(b.content) > limit for b in batches):
         raise RuntimeError("a deposit batch exceeds its limit")
     return batches
+
+
+def named(batches: list[Batch], stem: str) -> list[Batch]:
+    """The batches as the operator named the export: ``stem.zip`` when there is one,
+    ``stem-001.zip``, ``stem-002.zip``… when there are more."""
+    if len(batches) == 1:
+        return [dataclasses.replace(batches[0], name=_checked(f"{stem}.zip"))]
+    return [
+        dataclasses.replace(b, name=_checked(f"{stem}-{index:03d}.zip"))
+        for index, b in enumerate(batches, 1)
+    ]
+
+
+MANIFEST_COLUMNS = (
+    "fichier",
+    "lot",
+    "numero",
+    "type",
+    "siret_acheteur",
+    "code_service",
+    "engagement",
+    "montant_ttc",
+    "sha256",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """One file of the deposit: what Chorus Pro will read in it, and its fingerprint.
+    The amount is the XML's (BT-112), positive for a credit note (type 381)."""
+
+    entry: str
+    number: str
+    type_code: str
+    buyer_siret: str
+    service_code: str | None
+    engagement_number: str | None
+    amount: Decimal
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def manifest_csv(batches: Sequence[Batch], rows: Sequence[ManifestRow]) -> bytes:
+    """The manifest of a deposit, in the exports' CSV convention (``;``, CRLF, amounts
+    with a point): one row per file, in batch order."""
+    batch_of = {entry: b.name for b in batches for entry in b.entries}
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(MANIFEST_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row.entry,
+                batch_of[row.entry],
+                row.number,
+                row.type_code,
+                row.buyer_siret,
+                row.service_code or "",
+                row.engagement_number or "",
+                f"{row.amount:.2f}",
+                row.sha256,
+            ]
+        )
+    return out.getvalue().encode()

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from services.billing.domain.identities import Buyer, References, Seller, check_buyer
-from services.billing.domain.invoice import Invoice, Line
+from services.billing.domain.invoice import Invoice, Line, totals
 from shared.errors import DomainValidationError, FieldError
 from shared.french import PARIS, euros, percent, short_date
 
@@ -215,6 +215,66 @@ def _check(invoice: Invoice, seller: Seller, buyer: Buyer, references: Reference
                 "Un avoir cite le numéro et la date de la facture qu'il annule.",
             )
         )
+    if errors:
+        raise DomainValidationError(errors)
+
+
+def references_of(invoice: Invoice) -> References:
+    """The signed convention a mission invoice (or its credit note) follows: BT-12, BT-13;
+    a cotisation follows none."""
+    contract = invoice.contract
+    if contract is None:
+        return References()
+    return References(
+        convention_number=contract.convention_number,
+        engagement_number=contract.engagement_number,
+    )
+
+
+def totals_errors(invoice: Invoice) -> list[FieldError]:
+    """What EN 16931's sums (BR-CO-10, BR-CO-13 to 15) and Chorus Pro refuse in the lines
+    and totals of ``invoice``, whatever its seller and buyer."""
+    errors: list[FieldError] = []
+    if not invoice.lines:
+        errors.append(FieldError("lines", "Une facture a au moins une ligne."))
+    for index, line in enumerate(invoice.lines, start=1):
+        if line.amount_excl_tax + line.vat_amount != line.amount_incl_tax:
+            errors.append(
+                FieldError(
+                    f"lines.{index}.amount_incl_tax",
+                    "Le montant TTC de la ligne n'est pas son montant HT plus sa TVA.",
+                )
+            )
+    sign = -1 if invoice.document_kind == "credit_note" else 1
+    if totals(invoice.lines) != invoice.totals:
+        errors.append(
+            FieldError(
+                "totals",
+                f"Les totaux de la facture {invoice.number} ne sont pas la somme de ses "
+                "lignes ; elle ne peut pas être transmise.",
+            )
+        )
+    elif _signed(sign, invoice.totals.incl_tax) < 0:
+        errors.append(
+            FieldError(
+                "totals",
+                f"Le total de la facture {invoice.number} est négatif : Chorus Pro la "
+                "refuserait ; émettez un avoir.",
+            )
+        )
+    return errors
+
+
+def check_issuable(invoice: Invoice, buyer: Buyer | None, references: References) -> None:
+    """Refuse, before a number is taken, a draft that could not be sent: its sums, and,
+    when the collectivité's account is known, what its buyer requires (service code,
+    engagement number) and its identifiers."""
+    errors = totals_errors(invoice)
+    if buyer is not None:
+        try:
+            check_buyer(buyer, references)
+        except DomainValidationError as exc:
+            errors.extend(exc.errors)
     if errors:
         raise DomainValidationError(errors)
 

@@ -233,6 +233,7 @@ class Buyer:
     service_code: str | None = None
     service_code_required: bool = False
     engagement_required: bool = False
+    service_or_engagement_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +275,16 @@ def check_buyer(buyer: Buyer, references: References) -> Buyer:
             "engagement_number",
             "Cet acheteur exige un numéro d'engagement juridique ; "
             "il manque (à reprendre de la convention signée).",
+        )
+    if (
+        buyer.service_or_engagement_required
+        and not buyer.service_code
+        and not references.engagement_number
+    ):
+        checks.fail(
+            "engagement_number",
+            "Cet acheteur exige un code service ou un numéro d'engagement juridique ; "
+            "les deux manquent (annuaire Chorus Pro).",
         )
     checks.reference(
         "engagement_number", references.engagement_number, "Le numéro d'engagement", 50

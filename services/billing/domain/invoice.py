@@ -339,3 +339,17 @@ def issue(
         assignment_id=assignment_id,
         contract=contract,
     )
+
+
+DRAFT_SEQUENCE = 0
+
+
+def numbered(draft: Invoice, sequence: int, issued_at: datetime) -> Invoice:
+    """The draft (built with :data:`DRAFT_SEQUENCE` and checked before any number was
+    taken) with its number and time of issue."""
+    return dataclasses.replace(
+        draft,
+        sequence=sequence,
+        number=invoice_number(draft.departement, draft.year, sequence),
+        issued_at=issued_at,
+    )

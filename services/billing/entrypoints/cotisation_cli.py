@@ -104,11 +104,18 @@ def run(
     result = asyncio.run(go())
     elapsed = time.perf_counter() - started
     rate = result.issued / elapsed if elapsed else 0.0
+    refused = len(result.refused)
     console.print(
         f"{result.issued} factures émises sur {result.members} adhérents "
-        f"({result.members - result.issued} déjà facturés), "
+        f"({result.members - result.issued - refused} déjà facturés), "
         f"{euros(result.amount_incl_tax)}, {elapsed:.1f} s, {rate:.0f} factures/s"
     )
+    if refused:
+        # Their buyer account requires what a cotisation lacks (ADR 0017): no number taken.
+        console.print(
+            f"{refused} adhérents non facturés, facture refusée avant numérotation "
+            f"(compte acheteur) : {', '.join(result.refused[:20])}" + (" …" if refused > 20 else "")
+        )
 
 
 if __name__ == "__main__":

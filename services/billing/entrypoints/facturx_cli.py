@@ -1,12 +1,11 @@
 """``mg-facturx``: the Factur-X file of a stored invoice or credit note, from a terminal.
 
-    mg-facturx write INVOICE_ID OUT.pdf --buyer-siret 21490007800012 \
-        [--xml]   # the CII XML alone instead of the PDF
+    mg-facturx write INVOICE_ID OUT.pdf [--xml]   # --xml: the CII XML alone
 
-Until buyer identities are stored, the SIRET of the collectivité's invoicing
-establishment is given here; an invalid one is refused with the same French messages the
-API gives, and nothing is written. A mission invoice cites its signed convention: its
-number, the engagement number and the service code come from there.
+The buyer is the collectivité's stored account (ADR 0017); without one, or with what
+the buyer would refuse, the same French messages as the API, and nothing is written. A
+mission invoice cites its signed convention: its number, the engagement number and the
+service code come from there.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from rich.console import Console
 
 from services.billing import bootstrap
 from services.billing.entrypoints.main import terminal_unit_of_work
-from services.billing.service_layer.facturx import BuyerAccount, facturx_file
+from services.billing.service_layer.facturx import account_of, facturx_file
 from shared.errors import DomainValidationError, NotFound
 from shared.french import euros
 
@@ -54,17 +53,19 @@ def main() -> None:
 def write(
     invoice_id: UUID,
     out: Path,
-    buyer_siret: Annotated[str, typer.Option(help="SIRET of the invoicing establishment")],
     xml: Annotated[bool, typer.Option("--xml", help="The CII XML alone")] = False,
 ) -> None:
     """Write the Factur-X PDF (or the CII XML) of one invoice or credit note."""
 
     async def go() -> tuple[str, str, bytes]:
         async with terminal_unit_of_work() as uow:
+            found = await uow.invoices.get(invoice_id)
+            if found is None:
+                raise NotFound("Facture introuvable.")
             invoice, content = await facturx_file(
                 uow,
                 invoice_id,
-                BuyerAccount(siret=buyer_siret),
+                await account_of(uow, found),
                 bootstrap.facturx_renderer(),
                 "xml" if xml else "pdf",
             )

@@ -277,18 +277,6 @@ async def read_document(invoice_id: UUID, principal: CurrentPrincipal, uow: UoW)
         return HTMLResponse(await invoices.invoice_document(uow, principal, invoice_id))
 
 
-# Until buyer identities are stored (issue 14), the caller gives the buyer's SIRET, as
-# ``mg-facturx write --buyer-siret`` does; without it, a French 422.
-BuyerSiret = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=32,
-        description="SIRET de l'établissement de facturation de la collectivité",
-    ),
-]
-
-
 _FACTURX_MEDIA = {"pdf": "application/pdf", "xml": "application/xml"}
 
 
@@ -307,13 +295,12 @@ async def read_facturx(
     invoice_id: UUID,
     principal: CurrentPrincipal,
     uow: UoW,
-    siret: BuyerSiret = None,
 ) -> Response:
     # One handler, two routes: the path says which file.
     file_format: facturx.FacturXFormat = "xml" if request.url.path.endswith(".xml") else "pdf"
     async with uow:
         invoice, content = await facturx.readable_facturx_file(
-            uow, principal, invoice_id, siret, bootstrap.facturx_renderer(), file_format
+            uow, principal, invoice_id, bootstrap.facturx_renderer(), file_format
         )
     name = f"FX-{invoice.number}.{file_format}"
     return Response(

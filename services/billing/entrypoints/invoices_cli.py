@@ -1,19 +1,20 @@
-"""``mg-invoices``: the Chorus Pro deposit batches of a département's year.
+"""``mg-invoices``: the Chorus Pro deposit batches of a département's invoices.
 
-    mg-invoices export --departement 49 --year 2027 --sirets sirets.csv OUT_DIR
+    mg-invoices export --departement 49 --from 2027-01-01 --to 2027-12-31 OUT.zip
 
-writes ``OUT_DIR/MG-49-2027-lot-001.zip``, … : the Factur-X PDF of every invoice and
-credit note of the year (``FX-49-2027-000001.pdf``, …), each zip at most 10 MB. Until
-buyer identities are stored, ``--sirets`` gives the SIRET of each collectivité's invoicing
-establishment, one ``code;siret`` line each (the CSV convention of the exports); a
-collectivité without one is refused, in French, before anything is rendered or written.
-The same invoices give the same files, byte for byte.
+writes the Factur-X PDF of every invoice and credit note issued in the period (Paris
+dates, both included) as ``OUT.zip`` (``FX-49-2027-000001.pdf``, …), or, when they do not
+fit in one deposit of 10 MB, ``OUT-001.zip``, ``OUT-002.zip``, …; and beside them the
+manifest ``OUT.csv``: one row per file (file, batch, number, type 380/381, buyer SIRET,
+service code, engagement number, amount, SHA-256). The buyers are the collectivités'
+stored accounts (ADR 0017); collectivités without one are all refused, in French, before
+anything is rendered or written. The same invoices give the same files, byte for byte.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,13 +23,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from services.billing import bootstrap
-from services.billing.domain.deposit_batches import Batch
+from services.billing.domain.deposit_batches import manifest_csv
 from services.billing.entrypoints.facturx_cli import refusals_in_french
 from services.billing.entrypoints.main import terminal_unit_of_work
-from services.billing.service_layer.facturx import BuyerAccount, deposit_batches
+from services.billing.service_layer.facturx import Deposit, deposit_batches
+from shared.french import euros
 
 app = typer.Typer(help="Chorus Pro exports of the billing service.", no_args_is_help=True)
-# The files go to OUT_DIR; what a person watches (progress, refusals) goes to stderr.
+# The files go to OUT; what a person watches (progress, refusals) goes to stderr.
 console = Console(stderr=True)
 
 
@@ -37,29 +39,32 @@ def main() -> None:
     """Chorus Pro exports of the billing service (``export``)."""
 
 
-def _accounts(path: Path) -> dict[str, BuyerAccount]:
-    with path.open(encoding="utf-8", newline="") as lines:
-        rows = [row for row in csv.reader(lines, delimiter=";") if row]
-    if any(len(row) < 2 for row in rows):
-        raise typer.BadParameter("une ligne « code;siret » par collectivité", param_hint="--sirets")
-    return {code.strip(): BuyerAccount(siret=siret.strip()) for code, siret, *_ in rows}
+def _day(value: datetime) -> date:
+    return value.date()
 
 
 @app.command()
 def export(
-    out_dir: Path,
+    out: Annotated[Path, typer.Argument(help="OUT.zip (OUT-001.zip, … if several batches)")],
     departement: Annotated[str, typer.Option(help="Département code, e.g. 49")],
-    year: Annotated[int, typer.Option(min=2000, max=2100, help="Year of the invoices")],
-    sirets: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="code;siret per line")
-    ] = None,
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (issue date)")
+    ],
+    end: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (issue date)")
+    ],
 ) -> None:
-    """Write the deposit batches (zip files) of the département's invoices of the year."""
-    accounts = _accounts(sirets) if sirets else {}
+    """Write the deposit batches (zip files) and their manifest (CSV) of the
+    département's invoices and credit notes issued in the period."""
+    if out.suffix != ".zip":
+        raise typer.BadParameter("le fichier de sortie se termine par .zip", param_hint="OUT")
+    if end < start:
+        raise typer.BadParameter("la fin précède le début", param_hint="--to")
+    period = (_day(start), _day(end))
 
-    async def go() -> list[Batch]:
+    async def go() -> Deposit:
         with Progress(
-            TextColumn(f"Factur-X {departement} {year}"),
+            TextColumn(f"Factur-X {departement} {period[0]} → {period[1]}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -72,17 +77,25 @@ def export(
 
             async with terminal_unit_of_work() as uow:
                 return await deposit_batches(
-                    uow, departement, year, accounts, bootstrap.facturx_renderer(), show
+                    uow, departement, period, out.stem, bootstrap.facturx_renderer(), show
                 )
 
     with refusals_in_french(console):
-        batches = asyncio.run(go())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for batch in batches:
-        (out_dir / batch.name).write_bytes(batch.content)
+        deposit = asyncio.run(go())
+    if not deposit.rows:
+        console.print(f"Aucune facture pour {departement} du {period[0]} au {period[1]}.")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for batch in deposit.batches:
+        (out.parent / batch.name).write_bytes(batch.content)
         console.print(f"{batch.name} : {len(batch.entries)} fichiers, {len(batch.content)} octets")
-    if not batches:
-        console.print(f"Aucune facture pour {departement} en {year}.")
+    manifest = out.with_suffix(".csv")
+    manifest.write_bytes(manifest_csv(deposit.batches, deposit.rows))
+    total = sum((r.amount if r.type_code == "380" else -r.amount for r in deposit.rows), start=0)
+    console.print(
+        f"{manifest.name} : {len(deposit.rows)} factures et avoirs, "
+        f"{len(deposit.batches)} lot(s), solde {euros(total)}"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.billing import bootstrap
-from services.billing.entrypoints import consumers, http, http_conventions
+from services.billing.entrypoints import consumers, http, http_buyers, http_conventions
 from services.billing.service_layer.conventions import expire_due
 from services.billing.service_layer.cotisation_run import interrupt_stale_runs
 from services.billing.service_layer.ports import UnitOfWork
@@ -25,18 +25,23 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 @asynccontextmanager
-async def terminal_unit_of_work() -> AsyncIterator[UnitOfWork]:
-    """One unit of work on the billing database (migrated first), for a command run from
-    a terminal; the service's relay publishes what it wrote to the outbox."""
+async def terminal_units_of_work() -> AsyncIterator[Callable[[], UnitOfWork]]:
+    """Units of work on the billing database (migrated first), for a command run from a
+    terminal; the service's relay publishes what they wrote to the outbox."""
     settings = service_settings(NAME)
     await asyncio.to_thread(upgrade, MIGRATIONS, settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        unit_of_work = bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
-        async with unit_of_work() as uow:
-            yield uow
+        yield bootstrap.standalone_unit_of_work(make_session_factory(engine), NAME)
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def terminal_unit_of_work() -> AsyncIterator[UnitOfWork]:
+    """One unit of work of :func:`terminal_units_of_work`."""
+    async with terminal_units_of_work() as unit_of_work, unit_of_work() as uow:
+        yield uow
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
@@ -65,8 +70,9 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             "Adhésions, tarifs versionnés, cotisations annuelles et frais de mission ; "
             "factures et avoirs numérotés sans trou par département et par année. "
             "Conventions (devis) signées par les collectivités avant la mission. "
-            "Événements sur `billing.invoice.v1`, `billing.adhesion.v1` et "
-            "`billing.convention.v1`."
+            "Comptes acheteurs (Chorus Pro) et factures Factur-X (EN 16931). "
+            "Événements sur `billing.invoice.v1`, `billing.adhesion.v1`, "
+            "`billing.convention.v1` et `billing.buyer.v1`."
         ),
         routers=[
             http.adhesions_router,
@@ -74,6 +80,7 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             http.invoices_router,
             http.runs_router,
             http_conventions.conventions_router,
+            http_buyers.buyers_router,
         ],
     )
 

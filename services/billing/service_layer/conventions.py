@@ -30,6 +30,7 @@ from services.billing.domain.convention_pricing import (
 from services.billing.domain.invoice import Collectivite, totals
 from services.billing.domain.pricing import PricingError
 from services.billing.service_layer.access import readable_departement
+from services.billing.service_layer.buyers import account_from_signature
 from services.billing.service_layer.convention_access import (
     ensure_convention_reader,
     ensure_may_prepare,
@@ -197,10 +198,14 @@ async def sign_convention(
     service_code: str | None,
     siret: str | None,
 ) -> Convention:
-    """The collectivité signs; the advance of the schedule is invoiced at once."""
+    """The collectivité signs; its SIRET and service code become its buyer account and the
+    advance of the schedule is invoiced at once, in the same transaction: an advance the
+    buyer would refuse refuses the signature (422), and no number is taken."""
     convention = await _locked(uow, convention_id)
     ensure_signatory(principal, convention)
     signed = await _save(uow, convention.sign(now, engagement_number, service_code, siret), now)
+    # The account first: the advance below is checked against what it requires.
+    await account_from_signature(uow, signed, now)
     issued = await invoice_advance(uow, signed)
     await uow.commit()
     if issued is not None:

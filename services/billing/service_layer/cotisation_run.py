@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from services.billing.domain.invoice import Collectivite, Invoice, cotisation_key, issue
+from services.billing.domain.invoice import (
+    DRAFT_SEQUENCE,
+    Collectivite,
+    Invoice,
+    cotisation_key,
+    issue,
+    numbered,
+)
 from services.billing.domain.pricing import cotisation_lines
+from services.billing.service_layer.buyers import accounts_of, check_draft
 from services.billing.service_layer.invoices import count_issued
 from services.billing.service_layer.ports import UnitOfWork
 from services.billing.service_layer.tariffs import resolve_tariff
 from shared.auth.tokens import Principal, Role
 from shared.contracts.vocabulary import RequesterKind
-from shared.errors import Forbidden, NotFound
+from shared.errors import DomainValidationError, Forbidden, NotFound
+from shared.observability.logging import get_logger
+
+log = get_logger(__name__)
 
 # A run advances at every batch; one silent this long has lost its process.
 STALE_RUN = timedelta(minutes=2)
@@ -33,6 +44,8 @@ class RunProgress:
     members: int
     issued: int = 0
     amount_incl_tax: Decimal = Decimal("0.00")
+    # Members left uninvoiced because their invoice would be refused (their buyer account).
+    refused: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -44,11 +57,18 @@ class RunPlan:
 
 
 async def invoice_cotisations(
-    uow: UnitOfWork, departement: str, year: int, after_code: str, limit: int, now: datetime
+    uow: UnitOfWork,
+    departement: str,
+    year: int,
+    after_code: str,
+    limit: int,
+    now: datetime,
+    refused: list[str] | None = None,
 ) -> tuple[list[Invoice], str | None]:
     """Invoice the next ``limit`` members without a cotisation invoice, in one transaction.
 
-    Returns the invoices and the last code handled (None when nothing was left).
+    Returns the invoices and the last code handled (None when nothing was left); the
+    members whose invoice would be refused are added to ``refused``, not numbered.
     """
     # Locks in one order everywhere: the tariff, then the numbering. The numbering lock
     # comes before reading the members, so a concurrent batch of the same département
@@ -58,13 +78,12 @@ async def invoice_cotisations(
     members = await uow.adhesions.members_to_invoice(departement, year, after_code, limit)
     if not members:
         return [], None
-    numbers, issued_at = await uow.invoices.take_numbers(departement, year, len(members))
-    issued = [
+    drafts = [
         issue(
             departement=departement,
             year=year,
-            sequence=sequence,
-            issued_at=issued_at,
+            sequence=DRAFT_SEQUENCE,
+            issued_at=now,
             document_kind="invoice",
             invoice_kind="cotisation",
             collectivite=Collectivite(
@@ -79,8 +98,29 @@ async def invoice_cotisations(
             ),
             source_key=cotisation_key(year, m.collectivite_code),
         )
-        for m, sequence in zip(members, numbers, strict=True)
+        for m in members
     ]
+    accounts = await accounts_of(uow, drafts)
+    issuable = []
+    for draft in drafts:
+        try:
+            # Before any number is taken: a member whose invoice would be refused (its
+            # buyer requires an engagement number, which a cotisation has none of) is
+            # left to invoice, and said, rather than numbered.
+            check_draft(draft, accounts.get(draft.collectivite.code))
+        except DomainValidationError as exc:
+            log.warning(
+                "cotisation refused before numbering",
+                departement=departement,
+                collectivite=draft.collectivite.code,
+                reasons=[e.message for e in exc.errors],
+            )
+            if refused is not None:
+                refused.append(draft.collectivite.code)
+            continue
+        issuable.append(draft)
+    numbers, issued_at = await uow.invoices.take_numbers(departement, year, len(issuable))
+    issued = [numbered(d, n, issued_at) for d, n in zip(issuable, numbers, strict=True)]
     await uow.invoices.add(issued)
     await uow.outbox.add_many([(i.event(), departement) for i in issued])
     return issued, members[-1].collectivite_code
@@ -133,8 +173,9 @@ async def run_cotisations(
             after = ""
             while True:
                 async with unit_of_work() as uow:
+                    refused: list[str] = []
                     issued, last = await invoice_cotisations(
-                        uow, departement, plan.year, after, batch, now()
+                        uow, departement, plan.year, after, batch, now(), refused
                     )
                     if last is None:
                         break
@@ -144,6 +185,7 @@ async def run_cotisations(
                 count_issued(issued)
                 after = last
                 progress.issued += len(issued)
+                progress.refused += refused
                 progress.amount_incl_tax += amount
                 if on_progress is not None:
                     on_progress(progress)
@@ -153,7 +195,8 @@ async def run_cotisations(
             await uow.commit()
         raise
     async with unit_of_work() as uow:
-        await uow.runs.finish(plan.run_id, "finished", plan.members - progress.issued, None, now())
+        already = plan.members - progress.issued - len(progress.refused)
+        await uow.runs.finish(plan.run_id, "finished", already, None, now())
         await uow.commit()
     return progress
 

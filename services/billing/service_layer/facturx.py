@@ -1,70 +1,45 @@
 """The Factur-X file of a stored invoice or credit note: who it is from (the
-département's shipped seller), who it is to (the collectivité's invoicing
-establishment), what it refers to, rendered by the port.
+département's shipped seller), who it is to (the collectivité's stored buyer account,
+ADR 0017), what it refers to, rendered by the port.
 
-Buyer identities are not stored yet (issue 14): the caller gives the SIRET and what the
-buyer requires; the name and, for an EPCI, the SIREN the SIRET must begin with come from
-the invoice itself, and so do, for a mission, the convention it follows: its number, the
-engagement number and the service code the collectivité gave when it signed. The API
-checks ``read_invoice``'s rule first; the export packs a département's year into Chorus
-Pro deposit batches (``domain/deposit_batches.py``).
+The buyer's name and, for an EPCI, the SIREN its SIRET must begin with come from the
+invoice; the SIRET, the default service code and what the buyer requires from its
+account; for a mission, the convention it follows: its number, the engagement number and
+the service code the collectivité gave when it signed. The API checks ``read_invoice``'s
+rule first; the export packs a département's period into Chorus Pro deposit batches
+(``domain/deposit_batches.py``) with their manifest.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from services.billing.domain.deposit_batches import MAX_BATCH_BYTES, Batch, entry_name, pack
-from services.billing.domain.identities import Buyer, References
+from services.billing.domain.buyers import BuyerAccount
+from services.billing.domain.deposit_batches import (
+    MAX_BATCH_BYTES,
+    Batch,
+    ManifestRow,
+    entry_name,
+    named,
+    pack,
+)
+from services.billing.domain.einvoice import TYPE_CREDIT_NOTE, TYPE_INVOICE, references_of
 from services.billing.domain.invoice import Invoice, InvoiceFilter
 from services.billing.domain.shipped_sellers import seller_for
-from services.billing.service_layer.invoices import read_invoice
+from services.billing.service_layer.buyers import check_draft
+from services.billing.service_layer.invoices import cancelling, read_invoice
 from services.billing.service_layer.ports import FacturXRenderer, UnitOfWork
 from shared.auth.tokens import Principal
-from shared.contracts.vocabulary import RequesterKind
 from shared.errors import DomainValidationError, FieldError, NotFound
 from shared.french import PARIS
 
 FacturXFormat = Literal["pdf", "xml"]
-
-
-@dataclass(frozen=True, slots=True)
-class BuyerAccount:
-    """What Chorus Pro knows of the collectivité: its invoicing establishment and needs."""
-
-    siret: str
-    service_code_required: bool = False
-    engagement_required: bool = False
-
-
-def buyer_of(invoice: Invoice, account: BuyerAccount) -> Buyer:
-    who = invoice.collectivite
-    return Buyer(
-        name=who.name,
-        siret=account.siret,
-        # An EPCI's code is its SIREN in the reference data; communes have none there.
-        epci_siren=who.code if who.kind is RequesterKind.EPCI else None,
-        service_code=invoice.contract.service_code if invoice.contract else None,
-        service_code_required=account.service_code_required,
-        engagement_required=account.engagement_required,
-    )
-
-
-def references_of(invoice: Invoice) -> References:
-    """The signed convention a mission invoice (or its credit note) follows; a cotisation
-    follows none."""
-    contract = invoice.contract
-    if contract is None:
-        return References()
-    return References(
-        convention_number=contract.convention_number,
-        engagement_number=contract.engagement_number,
-    )
 
 
 async def facturx_file(
@@ -84,70 +59,122 @@ async def facturx_file(
         cancelled = await uow.invoices.get(invoice.refers_to)
         if cancelled is None:
             raise NotFound("La facture annulée par cet avoir est introuvable.")
-        references = dataclasses.replace(
-            references,
-            cancelled_number=cancelled.number,
-            cancelled_issued_on=cancelled.issued_at.astimezone(PARIS).date(),
-        )
+        references = cancelling(cancelled)
     render = renderer.pdf if file_format == "pdf" else renderer.xml
     seller = seller_for(invoice.departement)
+    contract = invoice.contract
+    buyer = account.buyer(invoice.collectivite, contract.service_code if contract else None)
     # Rendering a PDF is about a second of CPU: off the event loop.
-    content = await asyncio.to_thread(
-        render, invoice, seller, buyer_of(invoice, account), references
-    )
+    content = await asyncio.to_thread(render, invoice, seller, buyer, references)
     return invoice, content
 
 
-def unknown_siret(collectivite: str | None = None) -> DomainValidationError:
-    whose = f" de la collectivité {collectivite}" if collectivite else ""
+def no_account(collectivites: list[tuple[str, str]]) -> DomainValidationError:
+    """Collectivités (code, name) without a buyer account: their invoices cannot be sent."""
     return DomainValidationError(
         [
             FieldError(
                 "buyer.siret",
-                f"SIRET de l'établissement de facturation{whose} inconnu : indiquez-le "
-                "tant que les identités des acheteurs ne sont pas enregistrées.",
+                f"La collectivité {name} ({code}) n'a pas de compte acheteur : le SIRET de "
+                "son établissement de facturation est inconnu (PUT /v1/buyers/"
+                f"{code}, ou à la signature d'une convention).",
             )
+            for code, name in collectivites
         ]
     )
+
+
+async def account_of(uow: UnitOfWork, invoice: Invoice) -> BuyerAccount:
+    account = await uow.buyers.get(invoice.departement, invoice.collectivite.code)
+    if account is None:
+        raise no_account([(invoice.collectivite.code, invoice.collectivite.name)])
+    return account
 
 
 async def readable_facturx_file(
     uow: UnitOfWork,
     principal: Principal,
     invoice_id: UUID,
-    siret: str | None,
     renderer: FacturXRenderer,
     file_format: FacturXFormat = "pdf",
 ) -> tuple[Invoice, bytes]:
     """The Factur-X file for whoever may read the invoice (``read_invoice``'s rule,
-    checked first, so a 422 never tells that another département's invoice exists)."""
-    await read_invoice(uow, principal, invoice_id)
-    # Buyer identities are not stored yet (issue 14): the caller gives the SIRET.
-    if siret is None:
-        raise unknown_siret()
-    return await facturx_file(uow, invoice_id, BuyerAccount(siret=siret), renderer, file_format)
+    checked first, so a 422 never tells that another département's invoice exists), to
+    the collectivité's stored buyer account."""
+    invoice = await read_invoice(uow, principal, invoice_id)
+    account = await account_of(uow, invoice)
+    return await facturx_file(uow, invoice_id, account, renderer, file_format)
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """The batches to deposit, named, and one manifest row per file in batch order."""
+
+    batches: list[Batch]
+    rows: list[ManifestRow]
+
+
+async def _period(uow: UnitOfWork, departement: str, start: date, end: date) -> list[Invoice]:
+    found: list[Invoice] = []
+    for year in range(start.year, end.year + 1):
+        found += await uow.invoices.search(InvoiceFilter(departement, year), limit=None, offset=0)
+    return [i for i in found if start <= i.issued_at.astimezone(PARIS).date() <= end]
+
+
+def _row(invoice: Invoice, account: BuyerAccount, content: bytes) -> ManifestRow:
+    credit = invoice.document_kind == "credit_note"
+    contract = invoice.contract
+    return ManifestRow(
+        entry=entry_name(invoice.number),
+        number=invoice.number,
+        type_code=TYPE_CREDIT_NOTE if credit else TYPE_INVOICE,
+        buyer_siret=account.siret,
+        service_code=(contract.service_code if contract else None) or account.service_code,
+        engagement_number=contract.engagement_number if contract else None,
+        # The XML's figure: a credit note's amounts are positive there (ADR 0016).
+        amount=Decimal(0) - invoice.totals.incl_tax if credit else invoice.totals.incl_tax,
+        content=content,
+    )
 
 
 async def deposit_batches(
     uow: UnitOfWork,
     departement: str,
-    year: int,
-    accounts: Mapping[str, BuyerAccount],
+    period: tuple[date, date],
+    stem: str,
     renderer: FacturXRenderer,
     progress: Callable[[int, int], None] = lambda done, total: None,
     limit: int = MAX_BATCH_BYTES,
-) -> list[Batch]:
-    """The Factur-X PDFs of the département's invoices and credit notes of ``year``, in
-    number order, as Chorus Pro deposit batches. ``accounts`` by collectivité code; a
-    collectivité without one is refused before anything is rendered."""
-    found = await uow.invoices.search(InvoiceFilter(departement, year), limit=None, offset=0)
-    missing = sorted({i.collectivite.code for i in found} - accounts.keys())
+) -> Deposit:
+    """The Factur-X PDFs of the département's invoices and credit notes issued in
+    ``period`` (Paris dates, both included), in number order, as Chorus Pro deposit
+    batches named after ``stem``, to the stored buyer accounts. Collectivités without an
+    account are all refused, before anything is rendered."""
+    found = await _period(uow, departement, *period)
+    accounts = {
+        a.collectivite.code: a
+        for a in await uow.buyers.search(departement, limit=None, offset=0)
+        if a.collectivite is not None
+    }
+    who = {(i.collectivite.code, i.collectivite.name) for i in found}
+    missing = sorted((code, name) for code, name in who if code not in accounts)
     if missing:
-        raise DomainValidationError([e for code in missing for e in unknown_siret(code).errors])
-    files: list[tuple[str, bytes]] = []
+        raise no_account(missing)
+    # What the buyers would refuse (a requirement the directory set since), all of it,
+    # before a second of rendering is spent.
+    refused = []
+    for invoice in found:
+        try:
+            check_draft(invoice, accounts[invoice.collectivite.code])
+        except DomainValidationError as exc:
+            refused += [FieldError(f"{invoice.number}.{e.field}", e.message) for e in exc.errors]
+    if refused:
+        raise DomainValidationError(refused)
+    rows: list[ManifestRow] = []
     for done, invoice in enumerate(found, 1):
         account = accounts[invoice.collectivite.code]
         _, content = await facturx_file(uow, invoice.id, account, renderer)
-        files.append((entry_name(invoice.number), content))
+        rows.append(_row(invoice, account, content))
         progress(done, len(found))
-    return pack(departement, year, files, limit)
+    batches = pack(departement, period[0].year, [(r.entry, r.content) for r in rows], limit)
+    return Deposit(named(batches, stem), rows)

@@ -3,19 +3,30 @@ French document, the accountants' CSV). Missions are invoiced by ``mission_invoi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from uuid import UUID
 
 from services.billing.domain.documents import render_csv, render_html
-from services.billing.domain.invoice import Invoice, InvoiceFilter, credit_key
+from services.billing.domain.einvoice import references_of
+from services.billing.domain.identities import References
+from services.billing.domain.invoice import (
+    DRAFT_SEQUENCE,
+    Invoice,
+    InvoiceFilter,
+    credit_key,
+    numbered,
+)
 from services.billing.service_layer.access import (
     ensure_reader,
     ensure_team,
     readable_departement,
 )
+from services.billing.service_layer.buyers import check_before_numbering
 from services.billing.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.errors import Forbidden, NotFound
+from shared.french import PARIS
 from shared.observability.metrics import INVOICED_EUROS, INVOICES
 
 
@@ -26,6 +37,15 @@ def count_issued(documents: list[Invoice]) -> None:
         INVOICES.labels(d.departement, kind).inc()
         # A counter only grows: credit notes count their absolute amount under "avoir".
         INVOICED_EUROS.labels(d.departement, kind).inc(abs(float(d.totals.incl_tax)))
+
+
+def cancelling(invoice: Invoice) -> References:
+    """What a credit note cancelling ``invoice`` cites: its convention, and the invoice."""
+    return dataclasses.replace(
+        references_of(invoice),
+        cancelled_number=invoice.number,
+        cancelled_issued_on=invoice.issued_at.astimezone(PARIS).date(),
+    )
 
 
 async def cancel_invoice(
@@ -40,8 +60,10 @@ async def cancel_invoice(
     existing = await uow.invoices.by_source(credit_key(invoice.id))
     if existing is not None:
         return existing
+    draft = invoice.credit_note(sequence=DRAFT_SEQUENCE, issued_at=invoice.issued_at, reason=reason)
+    await check_before_numbering(uow, [draft], cancelling(invoice))
     [sequence], issued_at = await uow.invoices.take_numbers(invoice.departement, invoice.year, 1)
-    credit = invoice.credit_note(sequence=sequence, issued_at=issued_at, reason=reason)
+    credit = numbered(draft, sequence, issued_at)
     await uow.invoices.add([credit])
     await uow.outbox.add(credit.event(invoice.number), departement=credit.departement)
     await uow.commit()

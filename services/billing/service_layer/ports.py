@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.buyers import BuyerAccount
 from services.billing.domain.convention import Convention, ConventionFilter, UnbilledCompletion
 from services.billing.domain.identities import Buyer, References, Seller
 from services.billing.domain.invoice import Invoice, InvoiceFilter
@@ -121,6 +122,30 @@ class ConventionRepository(Protocol):
     ) -> list[UnbilledCompletion]: ...
 
 
+class BuyerRepository(Protocol):
+    async def get(
+        self, departement: str, collectivite_code: str, *, lock: bool = False
+    ) -> BuyerAccount | None: ...
+
+    async def of_collectivites(self, departement: str, codes: list[str]) -> list[BuyerAccount]:
+        """The accounts of these collectivités in the département (those that exist)."""
+        ...
+
+    async def save(self, account: BuyerAccount) -> None:
+        """Store the account, created or changed (one per département and collectivité)."""
+        ...
+
+    async def search(
+        self, departement: str | None, *, limit: int | None, offset: int
+    ) -> list[BuyerAccount]:
+        """By département then collectivité code; ``limit`` None: all."""
+        ...
+
+    async def with_siret(self, sirets: list[str]) -> list[BuyerAccount]:
+        """The accounts invoicing one of ``sirets``, locked for the caller."""
+        ...
+
+
 class CotisationRunRepository(Protocol):
     async def start(
         self, run_id: UUID, year: int, departements: list[str], members: int, now: datetime
@@ -160,6 +185,9 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def conventions(self) -> ConventionRepository: ...
+
+    @property
+    def buyers(self) -> BuyerRepository: ...
 
 
 class FacturXRenderer(Protocol):

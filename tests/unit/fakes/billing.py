@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from services.billing.domain.adhesion import Adhesion
+from services.billing.domain.buyers import BuyerAccount
 from services.billing.domain.convention import (
     UNSIGNED,
     Convention,
@@ -277,6 +278,31 @@ class FakeConventionRepository(_Staged, _Numbering):
         return found[offset : offset + limit]
 
 
+class FakeBuyerRepository(_Staged):
+    """Accounts by (departement, collectivite_code)."""
+
+    async def get(
+        self, departement: str, collectivite_code: str, *, lock: bool = False
+    ) -> BuyerAccount | None:
+        return self.find((departement, collectivite_code))  # type: ignore[no-any-return]
+
+    async def of_collectivites(self, departement: str, codes: list[str]) -> list[BuyerAccount]:
+        return [a for (d, c), a in self.everything().items() if d == departement and c in codes]
+
+    async def save(self, account: BuyerAccount) -> None:
+        assert account.collectivite is not None
+        self.staged[(account.departement, account.collectivite.code)] = account
+
+    async def search(
+        self, departement: str | None, *, limit: int | None, offset: int
+    ) -> list[BuyerAccount]:
+        found = [a for k, a in sorted(self.everything().items()) if departement in (None, k[0])]
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
+    async def with_siret(self, sirets: list[str]) -> list[BuyerAccount]:
+        return [a for _, a in sorted(self.everything().items()) if a.siret in sirets]
+
+
 class FakeCotisationRunRepository(_Staged):
     async def start(
         self, run_id: UUID, year: int, departements: list[str], members: int, now: datetime
@@ -347,19 +373,28 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             self.adhesions = FakeAdhesionRepository(self.invoices)
             self.runs = FakeCotisationRunRepository()
             self.conventions = FakeConventionRepository()
+            self.buyers = FakeBuyerRepository()
         else:
             self.tariffs = shared.tariffs
             self.invoices = shared.invoices
             self.adhesions = shared.adhesions
             self.runs = shared.runs
             self.conventions = shared.conventions
+            self.buyers = shared.buyers
             self.published = shared.published
 
     async def __aenter__(self) -> FakeUnitOfWork:
         return self
 
     def _repositories(self) -> list[_Staged]:
-        return [self.tariffs, self.adhesions, self.invoices, self.runs, self.conventions]
+        return [
+            self.tariffs,
+            self.adhesions,
+            self.invoices,
+            self.runs,
+            self.conventions,
+            self.buyers,
+        ]
 
     def _commit_repositories(self) -> None:
         for repository in self._repositories():
