@@ -54,8 +54,7 @@ class OutboxWriter:
                 for envelope, (payload, departement) in zip(envelopes, items, strict=True)
             ],
         )
-        if not self.written:
-            await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        await self._notify()
         self.written += envelopes
         return envelopes
 
@@ -66,7 +65,10 @@ class OutboxWriter:
         departement: str,
         caused_by: Envelope | None = None,
         correlation_id: str | None = None,
+        key: str | None = None,
     ) -> Envelope:
+        """One event; its key is the département unless ``key`` says otherwise (the
+        restricted contact topic is keyed by contact id, ADR 0020)."""
         if caused_by is not None:
             envelope = caused_by.caused(payload.event_type, self._source, departement)
         else:
@@ -82,14 +84,36 @@ class OutboxWriter:
                 event_type=envelope.type,
                 topic=payload.topic,
                 # The département is the key: it keeps its events in order on one partition.
-                message_key=departement,
+                message_key=key or departement,
                 headers=envelope.to_headers(),
                 payload=payload.model_dump_json().encode(),
                 created_at=envelope.time,
             )
         )
+        await self._notify()
+        self.written.append(envelope)
+        return envelope
+
+    async def forward(
+        self, envelope: Envelope, *, topic: str, key: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        """Republish a consumed event as it is, to another topic: same key, headers (so same
+        ``ce_id`` and ``ce_type``) and bytes. The projection to the integration topics."""
+        await self._session.execute(
+            insert(OUTBOX).values(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                topic=topic,
+                message_key=key,
+                headers=headers,
+                payload=body,
+                created_at=envelope.time,
+            )
+        )
+        await self._notify()
+        self.written.append(envelope)
+
+    async def _notify(self) -> None:
         if not self.written:
             # Delivered at commit, and only then: wakes the relay of whichever instance leads.
             await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        self.written.append(envelope)
-        return envelope

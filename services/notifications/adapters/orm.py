@@ -4,6 +4,7 @@ contacts and preferences it manages, webhook subscriptions, and the deliveries."
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,9 +30,11 @@ demandes = Table(
     Column("departement", String(3), nullable=False),
     Column("requester_code", String(9), nullable=False),
     Column("requester_name", String(200), nullable=False),
-    # Personal data: used to address messages, never logged, never published.
-    Column("contact_name", String(120), nullable=False),
-    Column("contact_email", String(320), nullable=False),
+    # Personal data: used to address messages, never logged, never published. Empty until
+    # its contact arrives from the restricted topic (ADR 0020).
+    Column("contact_id", Uuid, nullable=True),
+    Column("contact_name", String(120), nullable=True),
+    Column("contact_email", String(320), nullable=True),
     Column("title", String(200), nullable=False),
     # open, done (every mission completed), withdrawn
     Column("status", String(12), nullable=False),
@@ -40,6 +44,39 @@ demandes = Table(
     Column("last_news_at", DateTime(timezone=True), nullable=False),
     Index("demandes_collectivite_idx", "requester_code", "departement"),
     Index("demandes_follow_up_idx", "last_news_at", postgresql_where=text("status = 'open'")),
+    Index(
+        "demandes_awaiting_contact_idx",
+        "contact_id",
+        postgresql_where=text("contact_email IS NULL"),
+    ),
+)
+
+# The contacts of the demandes, from the restricted requests.contact.v1 (ADR 0020).
+# Personal data: addresses messages, never logged, never published.
+requester_contacts = Table(
+    "requester_contacts",
+    metadata,
+    Column("contact_id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("request_id", Uuid, nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("phone", String(30), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# The inbox of the projection to the integration topics: the same columns as every
+# service's processed_events, a table of its own because it sees the same event ids.
+integration_processed_events = Table(
+    "integration_processed_events",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("event_type", String(200), nullable=False),
+    Column("topic", String(249), nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 proposals = Table(
