@@ -77,7 +77,9 @@ async def on_submit_command(uow: UnitOfWork, event: Received[Any]) -> None:
 async def on_next_phase_command(uow: UnitOfWork, event: Received[Any]) -> None:
     command: OpenNextPhaseCommand = event.payload
     # The département's system acts as its team, for its own département only.
-    system = Principal(Role.DEPARTEMENT, f"system:{event.envelope.source}", command_departement(event))
+    system = Principal(
+        Role.DEPARTEMENT, f"system:{event.envelope.source}", command_departement(event)
+    )
     wanted = projects.NextPhase(
         new_demande_id=command.new_request_id,
         phase=command.phase,
