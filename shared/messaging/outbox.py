@@ -6,6 +6,8 @@ so an event goes out if and only if its transaction committed.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from shared.messaging.envelope import Envelope
 from shared.messaging.tables import OUTBOX
 
 NOTIFY_CHANNEL = "mg_outbox"
+FORWARDED = uuid.UUID("0b7f6f0e-52a4-4d53-a1f1-3f6f8e0d2c11")
 
 
 class OutboxWriter:
@@ -98,10 +101,13 @@ class OutboxWriter:
         self, envelope: Envelope, *, topic: str, key: str, headers: dict[str, str], body: bytes
     ) -> None:
         """Republish a consumed event as it is, to another topic: same key, headers (so same
-        ``ce_id`` and ``ce_type``) and bytes. The projection to the integration topics."""
+        ``ce_id`` and ``ce_type``) and bytes. The projection to the integration topics.
+
+        The row's own id is derived from the topic and ``ce_id``: the service's own events,
+        projected too, already have a row under their ``ce_id``."""
         await self._session.execute(
             insert(OUTBOX).values(
-                event_id=envelope.id,
+                event_id=str(uuid.uuid5(FORWARDED, f"{topic}:{envelope.id}")),
                 event_type=envelope.type,
                 topic=topic,
                 message_key=key,
