@@ -102,7 +102,10 @@ async def test_a_flow_leaves_no_email_on_the_shared_topics_and_reaches_the_integ
                 if request_id.encode() in r.value and r.headers.get("ce_type") == ce_type
             ]
 
-        submitted_type, contact_type = "requests.request.submitted.v2", "requests.contact.recorded.v1"
+        submitted_type, contact_type = (
+            "requests.request.submitted.v2",
+            "requests.contact.recorded.v1",
+        )
         [submitted] = ours(
             await taps[REQUESTS_REQUEST.name].collect(
                 lambda rs: ours(rs, submitted_type) != [], timeout=30
@@ -127,8 +130,10 @@ async def test_a_flow_leaves_no_email_on_the_shared_topics_and_reaches_the_integ
         for tap in taps.values():
             await tap.collect(lambda rs: True, timeout=10, settle=1.0)
 
-    assert contact.key == contact.json()["contact_id"].encode() == (
-        submitted.json()["contact_id"].encode()
+    assert (
+        contact.key
+        == contact.json()["contact_id"].encode()
+        == (submitted.json()["contact_id"].encode())
     )
     assert contact.json()["email"] == email
 
@@ -154,7 +159,9 @@ async def test_a_flow_leaves_no_email_on_the_shared_topics_and_reaches_the_integ
     assert [r.topic for r in dumped if email.encode() in raw_bytes(r)] == []
 
 
-def command(departement_header: str, requester_code: str) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+def command(
+    departement_header: str, requester_code: str
+) -> tuple[str, bytes, list[tuple[str, bytes]]]:
     request_id = str(uuid.uuid4())
     envelope = Envelope(
         type="requests.command.submit-request.v1",
@@ -181,7 +188,10 @@ async def test_a_command_on_35s_topic_is_35s_or_refused_never_another_departemen
         await publish_raw(
             kafka_topics,
             topic,
-            [(b"35", value, headers) for _, value, headers in (claims_49, angers_49, header_only, rennes)],
+            [
+                (b"35", value, headers)
+                for _, value, headers in (claims_49, angers_49, header_only, rennes)
+            ],
         )
         ids = {r[0] for r in (claims_49, angers_49, header_only)}
         letters = await dead.collect(
@@ -208,9 +218,7 @@ async def test_a_command_on_35s_topic_is_35s_or_refused_never_another_departemen
     engine = create_async_engine(requests.database_url)
     try:
         async with engine.connect() as conn:
-            stored = dict(
-                (await conn.execute(select(demandes.c.id, demandes.c.departement))).all()
-            )
+            stored = dict((await conn.execute(select(demandes.c.id, demandes.c.departement))).all())
     finally:
         await engine.dispose()
     assert {str(k): v for k, v in stored.items()} == {rennes[0]: "35"}

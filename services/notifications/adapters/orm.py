@@ -4,7 +4,6 @@ contacts and preferences it manages, webhook subscriptions, and the deliveries."
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -15,10 +14,11 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.messaging.tables import processed_events_table
 
 metadata = MetaData()
 
@@ -67,17 +67,7 @@ requester_contacts = Table(
 
 # The inbox of the projection to the integration topics: the same columns as every
 # service's processed_events, a table of its own because it sees the same event ids.
-integration_processed_events = Table(
-    "integration_processed_events",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("event_type", String(200), nullable=False),
-    Column("topic", String(249), nullable=False),
-    Column("kafka_partition", Integer, nullable=False),
-    Column("kafka_offset", BigInteger, nullable=False),
-    Column("outcome", String(20), nullable=False),
-    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+integration_processed_events = processed_events_table("integration_processed_events", metadata)
 
 proposals = Table(
     "proposals",

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from shared.db.messaging_migration import create_processed_events_table
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -43,22 +45,7 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("contact_email IS NULL"),
     )
-    op.create_table(
-        "integration_processed_events",
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("event_type", sa.String(length=200), nullable=False),
-        sa.Column("topic", sa.String(length=249), nullable=False),
-        sa.Column("kafka_partition", sa.Integer(), nullable=False),
-        sa.Column("kafka_offset", sa.BigInteger(), nullable=False),
-        sa.Column("outcome", sa.String(length=20), nullable=False),
-        sa.Column(
-            "processed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("event_id"),
-    )
+    create_processed_events_table("integration_processed_events")
 
 
 def downgrade() -> None:
