@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -62,6 +64,40 @@ def raw_bytes(record: Record) -> bytes:
     return (record.key or b"") + record.value + headers
 
 
+async def kcat_read(kafka: KafkaSettings, record: Record, tmp: Path) -> tuple[bytes, str, bytes]:
+    """One record read by kcat (docs/integration.md): its key, ``ce_id`` header and value."""
+    config = tmp / "dept-49.properties"
+    config.write_text(
+        f"bootstrap.servers={kafka.bootstrap_servers}\n"
+        f"security.protocol={kafka.security_protocol.lower()}\n",
+        encoding="ascii",
+    )
+    process = await asyncio.create_subprocess_exec(
+        "kcat",
+        "-F",
+        str(config),
+        "-C",
+        "-t",
+        record.topic,
+        "-p",
+        str(record.partition),
+        "-o",
+        str(record.offset),
+        "-c",
+        "1",
+        "-e",
+        "-f",
+        "%k\t%h\t%s",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    key, headers, value = out.split(b"\t", 2)
+    found = dict(h.split("=", 1) for h in headers.decode().split(","))
+    return key, found["ce_id"], value
+
+
 @pytest.fixture
 async def requests_and_notifications(
     fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
@@ -77,6 +113,7 @@ async def requests_and_notifications(
 async def test_a_flow_leaves_no_email_on_the_shared_topics_and_reaches_the_integration_topic(
     requests_and_notifications: tuple[RunningService, RunningService, SmtpSink],
     kafka_topics: KafkaSettings,
+    tmp_path: Path,
 ) -> None:
     requests, _, smtp = requests_and_notifications
     email = f"marie.{uuid.uuid4().hex[:10]}@example.fr"
@@ -141,6 +178,13 @@ async def test_a_flow_leaves_no_email_on_the_shared_topics_and_reaches_the_integ
     assert (copy.key, copy.value) == (submitted.key, submitted.value) == (b"49", copy.value)
     assert copy.headers["ce_type"] == submitted.headers["ce_type"]
     assert copy.headers["original_topic"] == REQUESTS_REQUEST.name
+
+    # A client we did not write reads it as a partner would, from a kcat configuration file.
+    assert await kcat_read(kafka_topics, copy, tmp_path) == (
+        b"49",
+        submitted.headers["ce_id"],
+        submitted.value,
+    )
 
     dumped = [r for name in SHARED_TOPICS for r in taps[name].records]
     of_flow = [r for r in dumped if r.headers.get("correlation_id") == flow]
