@@ -15,6 +15,8 @@ command -v mvn >/dev/null || missing+=(maven)
 # Prometheus and promtool check the alert rules and scrape the services in the tests.
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
+# kcat reads a département's integration topic as a partner would (docs/integration.md).
+command -v kcat >/dev/null || missing+=(kcat)
 # WeasyPrint prints the conventions and renders the invoices' PDF/A (Factur-X) with Pango and
 # its fonts; HarfBuzz's subsetter makes the embedded fonts, and so the files, the same bytes on
 # every run.

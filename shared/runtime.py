@@ -99,25 +99,38 @@ class ServiceRuntime:
         return factory
 
     def consumer(
-        self, uow_factory: Callable[[], Consuming], routes: Mapping[str, Route[Consuming]]
+        self,
+        uow_factory: Callable[[], Consuming],
+        routes: Mapping[str, Route[Consuming]],
+        *,
+        dead_letters_as: str | None = None,
     ) -> IdempotentConsumer[Consuming]:
         """An idempotent consumer of this service: ``routes`` by event type, each event in
-        a unit of work from ``uow_factory``, with the service's retries and dead letters."""
+        a unit of work from ``uow_factory``, with the service's retries and dead letters
+        (``<topic>.<dead_letters_as>.dlq`` for a consumer other than the service's own)."""
         return IdempotentConsumer[Consuming](
             service=self.name,
             uow_factory=uow_factory,
             routes=routes,
-            dead_letters=self.dead_letters,
+            dead_letters=(
+                DeadLetters(self.broker, consumer=dead_letters_as)
+                if dead_letters_as
+                else self.dead_letters
+            ),
             max_attempts=self.kafka.max_attempts,
             redelivery_backoff_seconds=self.kafka.redelivery_backoff_seconds,
         )
 
-    def subscribe(self, topic: str, consumer: IdempotentConsumer[Any]) -> None:
-        """Consume ``topic`` in the service's group, offsets committed by :attr:`offsets`."""
+    def subscribe(
+        self, topic: str, consumer: IdempotentConsumer[Any], *, group_suffix: str = ""
+    ) -> None:
+        """Consume ``topic`` in the service's group (``<group>.<group_suffix>`` for a second
+        reader of the same topics), offsets committed by :attr:`offsets`."""
+        group = self.settings.consumer_group
         subscribe(
             self.broker,
             topic,
-            group_id=self.settings.consumer_group,
+            group_id=f"{group}.{group_suffix}" if group_suffix else group,
             consumer=consumer,
             offsets=self.offsets,
             offset_reset=self.settings.consumer_offset_reset,

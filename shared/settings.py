@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts.topics import SERVED_DEPARTEMENTS
+from shared.contracts.vocabulary import DEPARTEMENT_CODE
 
 
 class KafkaSettings(BaseSettings):
@@ -30,6 +33,29 @@ class KafkaSettings(BaseSettings):
     subscriber_workers: int = Field(default=1, ge=1, le=12)
     # How often processed records' offsets go to Kafka (ADR 0010).
     offset_commit_interval_seconds: float = Field(default=0.1, gt=0, le=10)
+
+
+class IntegrationSettings(BaseSettings):
+    """The départements whose systems are connected (``MG_INTEGRATION_DEPARTEMENTS``,
+    comma-separated codes): each has its ``dept.<code>.events.v1`` and
+    ``dept.<code>.commands.v1`` topics (ADR 0020)."""
+
+    model_config = SettingsConfigDict(env_prefix="MG_INTEGRATION_", extra="ignore")
+
+    departements: str = ",".join(SERVED_DEPARTEMENTS)
+
+    @field_validator("departements")
+    @classmethod
+    def _codes(cls, value: str) -> str:
+        codes = [code.strip() for code in value.split(",") if code.strip()]
+        wrong = [code for code in codes if not DEPARTEMENT_CODE.fullmatch(code)]
+        if wrong:
+            raise ValueError(f"not département codes: {', '.join(wrong)}")
+        return ",".join(codes)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(code for code in self.departements.split(",") if code)
 
 
 class AuthSettings(BaseSettings):

@@ -17,7 +17,10 @@ from fastapi import Request
 
 from services.notifications.adapters.les_communs import LesCommunsClient
 from services.notifications.adapters.mailer import SmtpMailer
-from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
+from services.notifications.adapters.unit_of_work import (
+    NotificationsUnitOfWork,
+    ProjectionUnitOfWork,
+)
 from services.notifications.adapters.webhooks import WebhookSender
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.model import Channel
@@ -25,11 +28,16 @@ from services.notifications.service_layer.dispatcher import Dispatcher
 from services.notifications.service_layer.les_communs import LesCommunsPublisher
 from services.notifications.service_layer.ports import Sender, UnitOfWork
 from shared.messaging.consumer import ConsumerUnitOfWork
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 from shared.runtime import ServiceRuntime
 
 
 class ConsumingUnitOfWork(UnitOfWork, ConsumerUnitOfWork, Protocol):
     """A unit of work that also records which events were processed (the inbox)."""
+
+
+class ProjectingUnitOfWork(BaseUnitOfWork, ConsumerUnitOfWork, Protocol):
+    """The projection's: an outbox and an inbox of its own (ADR 0020)."""
 
 
 def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
@@ -63,12 +71,16 @@ class Notifications:
         )
 
         self.les_communs = les_communs_publisher(settings, self.unit_of_work)
+        self._projection_units = runtime.unit_of_work(ProjectionUnitOfWork)
 
     def unit_of_work(self) -> UnitOfWork:
         return self._units()
 
     def consumer_unit_of_work(self) -> ConsumingUnitOfWork:
         return self._units()
+
+    def projection_unit_of_work(self) -> ProjectingUnitOfWork:
+        return self._projection_units()
 
 
 def notifications_of(request: Request) -> Notifications:

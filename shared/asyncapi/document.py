@@ -24,7 +24,15 @@ from shared.asyncapi.headers import (
 )
 from shared.contracts.base import EventPayload
 from shared.contracts.registry import EVENT_MODELS
-from shared.contracts.topics import TOPICS, Topic, consumer_group, dead_letter_topic
+from shared.contracts.topics import (
+    PROJECTED_TOPICS,
+    REQUESTS_COMMAND,
+    TOPICS,
+    Topic,
+    consumer_group,
+    dead_letter_topic,
+    departement_of_commands,
+)
 from shared.messaging.admin import DLQ_PARTITIONS
 from shared.messaging.envelope import CONTENT_TYPE, H_CORRELATION_ID, H_SOURCE, H_TYPE
 from shared.settings import DEFAULT_HTTP_PORTS, KafkaSettings
@@ -69,6 +77,13 @@ def receives(service: str) -> list[Topic]:
 
 
 def models_of(topic: Topic) -> list[type[EventPayload]]:
+    """The events on ``topic``; a département's integration topics carry the commands and
+    the shared events without personal data (ADR 0020)."""
+    if departement_of_commands(topic.name) is not None:
+        return [m for m in EVENT_MODELS if m.topic == REQUESTS_COMMAND.name]
+    if topic.name.startswith("dept.") and topic.name.endswith(".events.v1"):
+        projected = {t.name for t in PROJECTED_TOPICS}
+        return [m for m in EVENT_MODELS if m.topic in projected and not m.personal_data]
     return [m for m in EVENT_MODELS if m.topic == topic.name]
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from shared.contracts.base import EventPayload
 from shared.contracts.export import schema_of
+from shared.contracts.vocabulary import DEPARTEMENT_CODE
 from shared.messaging.dead_letter import MAX_ERROR_CHARS
 from shared.messaging.envelope import (
     CONTENT_TYPE,
-    DEPARTEMENT_CODE,
     H_CAUSATION_ID,
     H_CONTENT_TYPE,
     H_CORRELATION_ID,

@@ -43,3 +43,6 @@ class EventPayload(BaseModel):
     # Who may write the topic: one writer per topic.
     producer: ClassVar[str]
     summary: ClassVar[str] = ""
+    # Carries a person's data (name, email, phone): only on restricted topics, never
+    # projected to a département's integration topic (ADR 0020).
+    personal_data: ClassVar[bool] = False

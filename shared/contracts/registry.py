@@ -38,14 +38,18 @@ from shared.contracts.projects import (
     ProjectPhaseOpened,
 )
 from shared.contracts.requests import (
+    ContactRecorded,
     OpenNextPhaseCommand,
     RequestSubmitted,
+    RequestSubmittedV2,
     RequestWithdrawn,
     SubmitRequestCommand,
 )
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestSubmitted,
+    RequestSubmittedV2,
+    ContactRecorded,
     RequestWithdrawn,
     SubmitRequestCommand,
     OpenNextPhaseCommand,

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.contracts.base import EventPayload, Line, Text
-from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_REQUEST
+from shared.contracts.topics import REQUESTS_COMMAND, REQUESTS_CONTACT, REQUESTS_REQUEST
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
 MAX_TITLE = 200
@@ -60,6 +60,7 @@ class SubmitRequestCommand(RequestDraft, EventPayload):
     topic: ClassVar[str] = REQUESTS_COMMAND.name
     producer: ClassVar[str] = REQUESTS_COMMAND.writer
     summary: ClassVar[str] = "Submit a demande on behalf of a collectivité."
+    personal_data: ClassVar[bool] = True
 
     request_id: UUID = Field(
         description="Chosen by the sender; submitting the same id twice creates one demande."
@@ -99,10 +100,17 @@ class Requester(BaseModel):
 
 
 class RequestSubmitted(EventPayload):
-    summary: ClassVar[str] = "A demande was accepted and stored."
+    """Deprecated (ADR 0020): carried the contact's personal data on a shared topic. No
+    longer written; consumers still read those already on the topic."""
+
+    summary: ClassVar[str] = (
+        "Deprecated, no longer written (see requests.request.submitted.v2): a demande was "
+        "accepted and stored."
+    )
     event_type: ClassVar[str] = "requests.request.submitted.v1"
     topic: ClassVar[str] = REQUESTS_REQUEST.name
     producer: ClassVar[str] = REQUESTS_REQUEST.writer
+    personal_data: ClassVar[bool] = True
 
     request_id: UUID
     departement: str
@@ -117,6 +125,54 @@ class RequestSubmitted(EventPayload):
     wished_end: date | None = None
     channel: Literal["api", "event"]
     submitted_at: AwareDatetime
+
+
+class RequestSubmittedV2(EventPayload):
+    """v1 without the contact: the shared topic carries the contact's id, and the person
+    travels only on the restricted ``requests.contact.v1`` (ADR 0020)."""
+
+    summary: ClassVar[str] = (
+        "A demande was accepted and stored; its contact is recorded on requests.contact.v1."
+    )
+    event_type: ClassVar[str] = "requests.request.submitted.v2"
+    topic: ClassVar[str] = REQUESTS_REQUEST.name
+    producer: ClassVar[str] = REQUESTS_REQUEST.writer
+
+    request_id: UUID
+    departement: str
+    requester: Requester
+    contact_id: UUID = Field(
+        description="The contact of this demande, recorded by requests.contact.recorded.v1."
+    )
+    title: str
+    description: str
+    themes: list[Theme]
+    phase: Phase
+    estimated_budget: Decimal | None = None
+    wished_start: date | None = None
+    wished_end: date | None = None
+    channel: Literal["api", "event"]
+    submitted_at: AwareDatetime
+
+
+class ContactRecorded(EventPayload):
+    """The person to keep informed about a demande. Personal data: restricted topic, keyed
+    by ``contact_id`` (compacted: its erasure will be a tombstone), never logged."""
+
+    summary: ClassVar[str] = "The contact of a demande, for the services that write to them."
+    event_type: ClassVar[str] = "requests.contact.recorded.v1"
+    topic: ClassVar[str] = REQUESTS_CONTACT.name
+    producer: ClassVar[str] = REQUESTS_CONTACT.writer
+    personal_data: ClassVar[bool] = True
+
+    contact_id: UUID
+    departement: str
+    request_id: UUID = Field(description="The demande whose submission gave this contact.")
+    name: str
+    email: str
+    phone: str | None = None
+    role: str | None = None
+    recorded_at: AwareDatetime
 
 
 class RequestWithdrawn(EventPayload):

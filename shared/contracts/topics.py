@@ -1,8 +1,14 @@
 """Every Kafka topic of the product, declared once.
 
 A topic belongs to the aggregate of the one service that writes it; the key of
-every record is the département code. Dead-letter topics are named
-``<topic>.<consumer-service>.dlq``.
+every record is the département code (the restricted contact topic's is the contact id).
+Dead-letter topics are named ``<topic>.<consumer-service>.dlq``.
+
+Shared topics carry no personal data; ``restricted`` topics do and are read only by
+the services that need them. Each département served has its own integration topics,
+``dept.<code>.events.v1`` (a projection of the shared events) and
+``dept.<code>.commands.v1`` (its system's commands), which only its principal may read
+or write (ADR 0020).
 """
 
 from __future__ import annotations
@@ -22,9 +28,16 @@ class Topic:
     # Its events rebuild a projection from offset 0 (a consumer's own copy of another
     # service's state): the broker keeps them without time limit (retention.ms=-1).
     keep_forever: bool = False
+    # Carries personal data: read only by the services that need it, never projected to a
+    # département's integration topic, left out of the "no email on shared topics" check.
+    restricted: bool = False
+    # Keeps the newest record of each key (compaction): a tombstone erases a key for good.
+    compacted: bool = False
 
     def configs(self) -> dict[str, str]:
         """The topic-level settings it is created with (and kept at by ``mg-topics``)."""
+        if self.compacted:
+            return {"cleanup.policy": "compact"}
         return {"retention.ms": "-1"} if self.keep_forever else {}
 
 
@@ -43,13 +56,28 @@ REQUESTS_PROJECT = Topic(
         "and status; a demande that looks like an open one of the same collectivité."
     ),
 )
+REQUESTS_CONTACT = Topic(
+    "requests.contact.v1",
+    writer="requests",
+    consumers=("notifications",),
+    description=(
+        "Restricted: the contact (name, email, phone) of each demande, keyed by contact id, "
+        "for the services that write to them."
+    ),
+    restricted=True,
+    compacted=True,
+)
 REQUESTS_COMMAND = Topic(
     "requests.command.v1",
     writer="departement-systems",
     consumers=("requests",),
     description=(
-        "Commands from département systems: submit a demande, open a project's next phase."
+        "Deprecated for département systems (their own dept.<code>.commands.v1, ADR 0020): "
+        "internal commands whose département is the header's: submit a demande, open a "
+        "project's next phase."
     ),
+    # A submit-request command carries the contact.
+    restricted=True,
 )
 
 MATCHING_ACTOR = Topic(
@@ -114,9 +142,51 @@ NOTIFICATIONS_DELIVERY = Topic(
     description="Outcome of every email and webhook delivery: sent, or dead-lettered.",
 )
 
-TOPICS: tuple[Topic, ...] = (
+# The départements whose systems are connected by default: the demo's.
+SERVED_DEPARTEMENTS: tuple[str, ...] = ("49", "35", "24", "78")
+# The consumer name of the projection to the integration topics (its dead letters).
+INTEGRATION_PROJECTION = "integration"
+
+
+def departement_events(code: str) -> Topic:
+    return Topic(
+        f"dept.{code}.events.v1",
+        writer="notifications",
+        description=f"The shared events of département {code}, for its own systems only.",
+    )
+
+
+def departement_commands(code: str) -> Topic:
+    return Topic(
+        f"dept.{code}.commands.v1",
+        writer=f"dept-{code}",
+        consumers=("requests",),
+        description=(f"Commands of département {code}'s system; their département is the topic's."),
+        # A submit-request command carries the contact.
+        restricted=True,
+    )
+
+
+def integration_topics(departements: tuple[str, ...] = SERVED_DEPARTEMENTS) -> tuple[Topic, ...]:
+    return tuple(
+        topic
+        for code in departements
+        for topic in (departement_events(code), departement_commands(code))
+    )
+
+
+def departement_of_commands(topic: str) -> str | None:
+    """The département whose commands topic this is: ``dept.35.commands.v1`` → ``35``."""
+    parts = topic.split(".")
+    if len(parts) == 4 and parts[0] == "dept" and parts[2:] == ["commands", "v1"]:
+        return parts[1]
+    return None
+
+
+PRODUCT_TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
     REQUESTS_PROJECT,
+    REQUESTS_CONTACT,
     REQUESTS_COMMAND,
     MATCHING_ACTOR,
     MATCHING_ASSIGNMENT,
@@ -127,6 +197,11 @@ TOPICS: tuple[Topic, ...] = (
     BILLING_BUYER,
     NOTIFICATIONS_DELIVERY,
 )
+
+# The shared topics whose events go to each département's integration topic.
+PROJECTED_TOPICS: tuple[Topic, ...] = tuple(t for t in PRODUCT_TOPICS if not t.restricted)
+
+TOPICS: tuple[Topic, ...] = PRODUCT_TOPICS + integration_topics()
 
 
 def consumer_group(service_group: str, topic: str) -> str:
@@ -141,8 +216,15 @@ def dead_letter_topic(topic: str, consumer: str) -> str:
     return f"{topic}.{consumer}.dlq"
 
 
-def all_topic_names() -> list[str]:
-    """Every topic to create, dead-letter topics included."""
-    names = [t.name for t in TOPICS]
-    names += [dead_letter_topic(t.name, c) for t in TOPICS for c in t.consumers]
+def declared_topics(served: tuple[str, ...] = SERVED_DEPARTEMENTS) -> tuple[Topic, ...]:
+    """The product's topics and the integration topics of the départements ``served``."""
+    return PRODUCT_TOPICS + integration_topics(served)
+
+
+def all_topic_names(served: tuple[str, ...] = SERVED_DEPARTEMENTS) -> list[str]:
+    """Every topic to create for the départements ``served``, dead-letter topics included."""
+    declared = declared_topics(served)
+    names = [t.name for t in declared]
+    names += [dead_letter_topic(t.name, c) for t in declared for c in t.consumers]
+    names += [dead_letter_topic(t.name, INTEGRATION_PROJECTION) for t in PROJECTED_TOPICS]
     return names

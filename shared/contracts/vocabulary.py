@@ -5,7 +5,11 @@ Their values are part of the public contract: add values, never rename or remove
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# Every département code: 01…95 (no 20), 2A, 2B, 971…976.
+DEPARTEMENT_CODE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6]")
 
 
 class Theme(StrEnum):

@@ -39,8 +39,14 @@ def create_messaging_tables_v1() -> None:
         unique=False,
         postgresql_where=sa.text("published_at IS NULL"),
     )
+    create_processed_events_table("processed_events")
+
+
+def create_processed_events_table(name: str) -> None:
+    """An inbox table: ``processed_events``, or one of a second consumer of the same events
+    (the notifications service's projection to the integration topics, ADR 0020)."""
     op.create_table(
-        "processed_events",
+        name,
         sa.Column("event_id", sa.String(length=64), nullable=False),
         sa.Column("event_type", sa.String(length=200), nullable=False),
         sa.Column("topic", sa.String(length=249), nullable=False),

@@ -21,18 +21,22 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.errors import database_unavailable
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxWriter
+from shared.messaging.tables import PROCESSED_EVENTS
 
 
 class SqlUnitOfWork:
     session: AsyncSession
     outbox: OutboxWriter
     inbox: Inbox
+    # Where its consumed events are recorded: the service's processed_events by default.
+    inbox_table: Table = PROCESSED_EVENTS
 
     def __init__(
         self,
@@ -47,7 +51,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
         self.outbox = OutboxWriter(self.session, self._source)
-        self.inbox = Inbox(self.session)
+        self.inbox = Inbox(self.session, self.inbox_table)
         self._open_repositories(self.session)
         return self
 

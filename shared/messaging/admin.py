@@ -10,31 +10,37 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.contracts.topics import TOPICS, all_topic_names
+from shared.contracts.topics import all_topic_names, declared_topics
 from shared.messaging.broker import client_options
-from shared.settings import KafkaSettings
+from shared.settings import IntegrationSettings, KafkaSettings
 
 app = typer.Typer(help="Kafka topics of Matière Grise.", no_args_is_help=True)
 
 DLQ_PARTITIONS = 3
 
 
-async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> list[str]:
+async def ensure_topics(
+    kafka: KafkaSettings,
+    replication_factor: int = 1,
+    served: tuple[str, ...] | None = None,
+) -> list[str]:
     """Create the topics that are missing; returns the names it created.
 
     Topic-level settings (``Topic.configs``: retention.ms=-1 for the topics that rebuild a
     projection) are given at creation and set again on topics that already exist, so that
     a broker set up before a topic was declared ``keep_forever`` gets it too.
     """
-    partitions = {t.name: t.partitions for t in TOPICS}
-    configs = {t.name: t.configs() for t in TOPICS if t.configs()}
+    served = served if served is not None else IntegrationSettings().codes
+    topics = declared_topics(served)
+    partitions = {t.name: t.partitions for t in topics}
+    configs = {t.name: t.configs() for t in topics if t.configs()}
     admin = AIOKafkaAdminClient(
         **client_options(kafka), client_id="mg-topics", request_timeout_ms=30_000
     )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in all_topic_names() if name not in existing]
+        missing = [name for name in all_topic_names(served) if name not in existing]
         if missing:
             # Another process may create some of them first: that is what we wanted.
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -65,15 +71,18 @@ def create(
 ) -> None:
     """Create every declared topic that does not exist yet."""
     created = asyncio.run(ensure_topics(KafkaSettings(), replication_factor))
-    typer.echo(f"{len(created)} topic(s) created, {len(all_topic_names())} declared")
+    served = IntegrationSettings().codes
+    typer.echo(f"{len(created)} topic(s) created, {len(all_topic_names(served))} declared")
 
 
 @app.command(name="list")
 def list_() -> None:
     """Print the declared topics."""
-    kept = {t.name for t in TOPICS if t.keep_forever}
-    for name in all_topic_names():
-        typer.echo(f"{name}  (retention.ms=-1)" if name in kept else name)
+    served = IntegrationSettings().codes
+    configs = {t.name: t.configs() for t in declared_topics(served) if t.configs()}
+    for name in all_topic_names(served):
+        settings = ", ".join(f"{k}={v}" for k, v in configs.get(name, {}).items())
+        typer.echo(f"{name}  ({settings})" if settings else name)
 
 
 if __name__ == "__main__":

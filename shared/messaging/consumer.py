@@ -73,6 +73,8 @@ class Received(Generic[P]):
     topic: str
     partition: int
     offset: int
+    # The record as it came (key, bytes, headers), for a handler that passes it on.
+    record: FailedRecord | None = None
 
 
 Handler = Callable[[U, Received[Any]], Awaitable[None]]
@@ -135,7 +137,9 @@ class IdempotentConsumer(Generic[U]):
                 return await self._dead_letter(
                     record, envelope, "invalid_payload", _describe(exc), 1
                 )
-            received = Received(envelope, payload, record.topic, record.partition, record.offset)
+            received = Received(
+                envelope, payload, record.topic, record.partition, record.offset, record
+            )
             return await self._process(record, received, route)
 
     async def _process(self, record: FailedRecord, received: Received[Any], route: Route[U]) -> str:

@@ -7,11 +7,12 @@ recognise the duplicate.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from shared.contracts.vocabulary import DEPARTEMENT_CODE
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -30,7 +31,6 @@ REQUIRED_HEADERS = (H_SPECVERSION, H_ID, H_SOURCE, H_TYPE, H_TIME, H_DEPARTEMENT
 
 # Bounds that the processed-events and outbox columns hold.
 MAX_LENGTHS = {H_ID: 64, H_CORRELATION_ID: 64, H_CAUSATION_ID: 64, H_TYPE: 200, H_SOURCE: 100}
-DEPARTEMENT_CODE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|[3-8][0-9]|9[0-5]|2A|2B|97[1-6]")
 
 
 class InvalidEnvelope(ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,11 @@ DEAD_LETTERED = "dead_lettered"
 
 
 class Inbox:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, table: Table = PROCESSED_EVENTS) -> None:
+        """``table``: a consumer that sees the same events as the service's own (the
+        projection to the integration topics) keeps them in a table of its own."""
         self._session = session
+        self._table = table
 
     async def claim(
         self, envelope: Envelope, *, topic: str, partition: int, offset: int, outcome: str = HANDLED
@@ -26,7 +29,7 @@ class Inbox:
         second insert waits for the first transaction, then does nothing.
         """
         result = await self._session.execute(
-            insert(PROCESSED_EVENTS)
+            insert(self._table)
             .values(
                 event_id=envelope.id,
                 event_type=envelope.type,
@@ -35,13 +38,13 @@ class Inbox:
                 kafka_offset=offset,
                 outcome=outcome,
             )
-            .on_conflict_do_nothing(index_elements=[PROCESSED_EVENTS.c.event_id])
-            .returning(PROCESSED_EVENTS.c.event_id)
+            .on_conflict_do_nothing(index_elements=[self._table.c.event_id])
+            .returning(self._table.c.event_id)
         )
         return result.scalar_one_or_none() is not None
 
     async def seen(self, event_id: str) -> bool:
         result = await self._session.execute(
-            select(PROCESSED_EVENTS.c.event_id).where(PROCESSED_EVENTS.c.event_id == event_id)
+            select(self._table.c.event_id).where(self._table.c.event_id == event_id)
         )
         return result.scalar_one_or_none() is not None

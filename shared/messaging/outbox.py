@@ -6,6 +6,8 @@ so an event goes out if and only if its transaction committed.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from shared.messaging.envelope import Envelope
 from shared.messaging.tables import OUTBOX
 
 NOTIFY_CHANNEL = "mg_outbox"
+FORWARDED = uuid.UUID("0b7f6f0e-52a4-4d53-a1f1-3f6f8e0d2c11")
 
 
 class OutboxWriter:
@@ -54,8 +57,7 @@ class OutboxWriter:
                 for envelope, (payload, departement) in zip(envelopes, items, strict=True)
             ],
         )
-        if not self.written:
-            await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        await self._notify()
         self.written += envelopes
         return envelopes
 
@@ -66,7 +68,10 @@ class OutboxWriter:
         departement: str,
         caused_by: Envelope | None = None,
         correlation_id: str | None = None,
+        key: str | None = None,
     ) -> Envelope:
+        """One event; its key is the département unless ``key`` says otherwise (the
+        restricted contact topic is keyed by contact id, ADR 0020)."""
         if caused_by is not None:
             envelope = caused_by.caused(payload.event_type, self._source, departement)
         else:
@@ -82,14 +87,39 @@ class OutboxWriter:
                 event_type=envelope.type,
                 topic=payload.topic,
                 # The département is the key: it keeps its events in order on one partition.
-                message_key=departement,
+                message_key=key or departement,
                 headers=envelope.to_headers(),
                 payload=payload.model_dump_json().encode(),
                 created_at=envelope.time,
             )
         )
+        await self._notify()
+        self.written.append(envelope)
+        return envelope
+
+    async def forward(
+        self, envelope: Envelope, *, topic: str, key: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        """Republish a consumed event as it is, to another topic: same key, headers (so same
+        ``ce_id`` and ``ce_type``) and bytes. The projection to the integration topics.
+
+        The row's own id is derived from the topic and ``ce_id``: the service's own events,
+        projected too, already have a row under their ``ce_id``."""
+        await self._session.execute(
+            insert(OUTBOX).values(
+                event_id=str(uuid.uuid5(FORWARDED, f"{topic}:{envelope.id}")),
+                event_type=envelope.type,
+                topic=topic,
+                message_key=key,
+                headers=headers,
+                payload=body,
+                created_at=envelope.time,
+            )
+        )
+        await self._notify()
+        self.written.append(envelope)
+
+    async def _notify(self) -> None:
         if not self.written:
             # Delivered at commit, and only then: wakes the relay of whichever instance leads.
             await self._session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        self.written.append(envelope)
-        return envelope

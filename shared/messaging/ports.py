@@ -24,11 +24,16 @@ class Outbox(Protocol):
         departement: str,
         caused_by: Envelope | None = None,
         correlation_id: str | None = None,
+        key: str | None = None,
     ) -> Envelope: ...
 
     async def add_many(
         self, items: list[tuple[EventPayload, str]], *, correlation_id: str | None = None
     ) -> list[Envelope]: ...
+
+    async def forward(
+        self, envelope: Envelope, *, topic: str, key: str, headers: dict[str, str], body: bytes
+    ) -> None: ...
 
 
 class Transaction(Protocol):

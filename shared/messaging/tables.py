@@ -42,15 +42,22 @@ OUTBOX = Table(
     Index("outbox_unpublished_idx", "id", postgresql_where=text("published_at IS NULL")),
 )
 
-PROCESSED_EVENTS = Table(
-    "processed_events",
-    MESSAGING_METADATA,
-    Column("event_id", String(64), primary_key=True),
-    Column("event_type", String(200), nullable=False),
-    Column("topic", String(249), nullable=False),
-    Column("kafka_partition", Integer, nullable=False),
-    Column("kafka_offset", BigInteger, nullable=False),
-    # "handled", or "dead_lettered" when the event was sent to the dead-letter topic.
-    Column("outcome", String(20), nullable=False),
-    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+
+def processed_events_table(name: str, metadata: MetaData) -> Table:
+    """An inbox: ``processed_events``, or the table of a second consumer of the same events
+    in one database (the projection to the integration topics, ADR 0020)."""
+    return Table(
+        name,
+        metadata,
+        Column("event_id", String(64), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("topic", String(249), nullable=False),
+        Column("kafka_partition", Integer, nullable=False),
+        Column("kafka_offset", BigInteger, nullable=False),
+        # "handled", or "dead_lettered" when the event was sent to the dead-letter topic.
+        Column("outcome", String(20), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+PROCESSED_EVENTS = processed_events_table("processed_events", MESSAGING_METADATA)

@@ -32,7 +32,7 @@ from stack.harness.stack import bearer_header
 from stack.scenario.plan import draft, requesters
 
 # Event types the tap follows, and the stage of a flow each one marks.
-SUBMITTED = "requests.request.submitted.v1"
+SUBMITTED = "requests.request.submitted.v2"
 PROPOSED = "matching.assignment.proposed.v1"
 ACCEPTED = "matching.assignment.accepted.v1"
 COMPLETED = "matching.assignment.completed.v1"

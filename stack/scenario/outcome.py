@@ -39,6 +39,9 @@ class Outcome:
     course: MissionCourse = field(default_factory=MissionCourse)
     # The projects' next phases opened at the end (stack.scenario.phases.NextPhase).
     next_phases: list[Any] = field(default_factory=list)
+    # Records seen on each dept.<code>.events.v1, and addresses seen on the shared topics.
+    integration: Counter[str] = field(default_factory=Counter)
+    emails_on_shared_topics: int = 0
 
     def routed(self, request_id: str) -> bool:
         """Whether matching routed the demande: a proposal, or nobody."""

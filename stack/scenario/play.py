@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -21,8 +22,9 @@ from rich.progress import Progress, TaskID
 from shared.contracts.topics import (
     MATCHING_ASSIGNMENT,
     NOTIFICATIONS_DELIVERY,
-    REQUESTS_COMMAND,
     REQUESTS_REQUEST,
+    departement_commands,
+    departement_events,
 )
 from shared.french import euros
 from shared.messaging.envelope import Envelope
@@ -130,6 +132,9 @@ async def play(
     )
 
 
+EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
 @dataclass
 class _Play:
     """What the départements' players share."""
@@ -160,7 +165,7 @@ async def run_scenario(
     what was seen on Kafka along the way is in the outcome."""
     planned = plan(seed, demandes, departements, get_territories(), datetime.now(UTC).date())
     outcome = Outcome()
-    consumer = await _tap(kafka)
+    consumer = await _tap(kafka, departements)
     listener = asyncio.create_task(_listen(consumer, outcome))
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
@@ -363,19 +368,22 @@ async def _send_command(producer: AIOKafkaProducer, demande: Demande) -> None:
         type="requests.command.submit-request.v1", source=f"sig-departement-{dep}", departement=dep
     )
     await producer.send_and_wait(
-        REQUESTS_COMMAND.name,
+        # The département's own commands topic: its département is the topic's (ADR 0020).
+        departement_commands(dep).name,
         value=json.dumps(demande.body | {"request_id": demande.request_id}).encode(),
         key=dep.encode(),
         headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
     )
 
 
-async def _tap(kafka: KafkaSettings) -> AIOKafkaConsumer:
+async def _tap(kafka: KafkaSettings, departements: Sequence[str]) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
+    # The départements' integration topics too: what their own systems receive.
+    integration = [departement_events(dep) for dep in departements]
     partitions = [
         TopicPartition(topic.name, p)
-        for topic in (REQUESTS_REQUEST, MATCHING_ASSIGNMENT, NOTIFICATIONS_DELIVERY)
+        for topic in (REQUESTS_REQUEST, MATCHING_ASSIGNMENT, NOTIFICATIONS_DELIVERY, *integration)
         for p in range(topic.partitions)
     ]
     consumer.assign(partitions)
@@ -388,6 +396,11 @@ async def _tap(kafka: KafkaSettings) -> AIOKafkaConsumer:
 async def _listen(consumer: AIOKafkaConsumer, outcome: Outcome) -> None:
     async for record in consumer:
         headers = {k: v.decode() for k, v in record.headers}
+        # None of these topics may carry a person's address (ADR 0020).
+        outcome.emails_on_shared_topics += len(EMAIL.findall(record.value))
+        if record.topic.startswith("dept."):
+            outcome.integration[record.topic] += 1
+            continue
         body = json.loads(record.value)
         if record.topic == NOTIFICATIONS_DELIVERY.name:
             # The acknowledgement of a demande, handed to the mail server.

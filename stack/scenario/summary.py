@@ -87,6 +87,11 @@ async def report(
     await _notifications_report(urls["notifications"], departements, console)
     if mail_received is not None:
         console.print(f"Courriels reçus par la boîte aux lettres locale : {mail_received}")
+    console.print(
+        "Sujets d'intégration des départements : "
+        + ", ".join(f"{t} {n} événements" for t, n in sorted(outcome.integration.items()))
+        + f" ; adresses e-mail vues sur les sujets partagés : {outcome.emails_on_shared_topics}"
+    )
 
     def latency(what: str, values: list[float]) -> None:
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)

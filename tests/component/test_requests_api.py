@@ -61,7 +61,7 @@ async def test_submitted_demande_is_stored_and_published_as_a_cloudevent(
     assert record.key == b"49"
     headers = record.headers
     assert headers["ce_specversion"] == "1.0"
-    assert headers["ce_type"] == "requests.request.submitted.v1"
+    assert headers["ce_type"] == "requests.request.submitted.v2"
     assert headers["ce_source"] == "requests"
     assert headers["content-type"] == "application/json"
     assert headers["departement"] == "49"
@@ -69,7 +69,7 @@ async def test_submitted_demande_is_stored_and_published_as_a_cloudevent(
     uuid.UUID(headers["ce_id"])
     datetime.fromisoformat(headers["ce_time"].replace("Z", "+00:00"))
     payload = record.json()
-    schema_validator("requests.request.submitted.v1").validate(payload)
+    schema_validator("requests.request.submitted.v2").validate(payload)
     assert payload["requester"] == {
         "kind": "commune",
         "code": "49007",
@@ -77,6 +77,8 @@ async def test_submitted_demande_is_stored_and_published_as_a_cloudevent(
         "population": created["requester_population"],
     }
     assert payload["estimated_budget"] == "180000.50"
+    # The contact travels on the restricted requests.contact.v1 only (ADR 0020).
+    assert "contact" not in payload and "@" not in record.value.decode()
 
     read = await service.client.get(f"/v1/requests/{created['id']}", headers=ANGERS)
     assert read.status_code == 200

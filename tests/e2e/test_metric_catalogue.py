@@ -285,7 +285,7 @@ async def test_every_catalogued_metric_is_on_metrics_after_the_scenario(
         value(
             requests_m,
             "mg_events_published_total",
-            event_type="requests.request.submitted.v1",
+            event_type="requests.request.submitted.v2",
         )
         >= submitted
     )
@@ -293,7 +293,7 @@ async def test_every_catalogued_metric_is_on_metrics_after_the_scenario(
         value(
             matching_m,
             "mg_events_consumed_total",
-            event_type="requests.request.submitted.v1",
+            event_type="requests.request.submitted.v2",
             outcome="handled",
         )
         >= submitted

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 def good_event(topic: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
-        return events.request_submitted()
+        return events.request_submitted_v2()
+    if topic == "requests.contact.v1":
+        return events.contact_recorded()
     if topic == BILLING_CONVENTION.name:
         return events.convention_event(
             ConventionExpired, actor_id="fuzz-actor", expired_at=datetime.now(UTC)
@@ -118,7 +121,7 @@ def corrupted(draw: st.DrawFn, event_type: str) -> Case:
         hdrs = headers(envelope, ce_type=b"fuzz.something.happened.v1")
         marker = None
     else:
-        hdrs = headers(envelope, ce_type=event_type.replace(".v1", ".v2").encode())
+        hdrs = headers(envelope, ce_type=re.sub(r"\.v[0-9]+$", ".v99", event_type).encode())
         marker = None
     return Case(kind, (key, body, hdrs), marker, key, envelope.id)
 
@@ -132,7 +135,14 @@ def _is_json(raw: bytes) -> bool:
 
 
 def consumed_topics(service: str) -> list[str]:
-    return [t.name for t in TOPICS if service in t.consumers and t.name != "requests.command.v1"]
+    # Commands have their own bad-input tests (test_requests_bad_commands.py).
+    return [
+        t.name
+        for t in TOPICS
+        if service in t.consumers
+        and t.name != "requests.command.v1"
+        and not t.name.endswith(".commands.v1")
+    ]
 
 
 CASES = [

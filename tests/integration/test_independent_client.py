@@ -81,14 +81,14 @@ async def test_kafka_console_consumer_reads_a_cloudevent_that_matches_the_schema
 
     assert key == "2A"
     assert headers["ce_specversion"] == "1.0"
-    assert headers["ce_type"] == "requests.request.submitted.v1"
+    assert headers["ce_type"] == "requests.request.submitted.v2"
     assert headers["ce_source"] == "requests"
     assert headers["ce_id"] == record.headers["ce_id"]
     assert headers["content-type"] == "application/json"
     assert headers["departement"] == "2A"
     datetime.fromisoformat(headers["ce_time"].replace("Z", "+00:00"))
     payload = json.loads(value)
-    schema = json.loads(schema_path("requests.request.submitted.v1").read_text(encoding="utf-8"))
+    schema = json.loads(schema_path("requests.request.submitted.v2").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(
         payload
     )

@@ -266,7 +266,7 @@ async def test_prometheus_scrapes_the_four_services(
                 ('mg_demandes_total{departement="49", status="submitted"}', "requests"),
                 (
                     'mg_events_published_total{service="requests", '
-                    'event_type="requests.request.submitted.v1"}',
+                    'event_type="requests.request.submitted.v2"}',
                     "the outbox relay of requests",
                 ),
                 (
@@ -280,7 +280,7 @@ async def test_prometheus_scrapes_the_four_services(
                 ),
                 (
                     'mg_events_consumed_total{service="matching", '
-                    'event_type="requests.request.submitted.v1", outcome="handled"}',
+                    'event_type="requests.request.submitted.v2", outcome="handled"}',
                     "the idempotent consumer of matching",
                 ),
                 (

@@ -212,7 +212,7 @@ async def test_kill_9_during_submissions_loses_no_demande(
             stored = [str(r["id"]) for r in await conn.fetch("SELECT id FROM demandes")]
             outbox_rows = await conn.fetch(
                 "SELECT event_id, payload FROM outbox "
-                "WHERE event_type = 'requests.request.submitted.v1'"
+                "WHERE event_type = 'requests.request.submitted.v2'"
             )
         finally:
             await conn.close()

@@ -7,7 +7,7 @@ The services run as real processes (``stack/harness/stack.py``), each on a fresh
 database of the tests' PostgreSQL server, with consumer groups of their own. A demande
 goes the whole way:
 
-    POST /v1/requests (Idempotency-Key)  →  requests.request.submitted.v1
+    POST /v1/requests (Idempotency-Key)  →  requests.request.submitted.v2
     matching routes it                    →  matching.assignment.proposed.v1
     the actor accepts (HTTP)              →  matching.assignment.accepted.v1
     the actor completes, 2 days (HTTP)    →  matching.assignment.completed.v1

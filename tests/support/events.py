@@ -24,7 +24,13 @@ from shared.contracts.matching import (
 )
 from shared.contracts.missions import DeliverableAdded, DeliverableRef
 from shared.contracts.projects import DuplicateCandidate, ProjectDuplicateSuspected
-from shared.contracts.requests import Contact, Requester, RequestSubmitted
+from shared.contracts.requests import (
+    Contact,
+    ContactRecorded,
+    Requester,
+    RequestSubmitted,
+    RequestSubmittedV2,
+)
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 from shared.messaging.envelope import Envelope
 from shared.refdata.territories import Commune
@@ -59,6 +65,24 @@ def request_submitted(**overrides: object) -> RequestSubmitted:
         "submitted_at": datetime.now(UTC),
     }
     return RequestSubmitted.model_validate(values | overrides)
+
+
+def request_submitted_v2(**overrides: object) -> RequestSubmittedV2:
+    """The same demande as ``request_submitted``, its contact named by id (ADR 0020)."""
+    values = request_submitted().model_dump(exclude={"contact"}) | {"contact_id": uuid.uuid4()}
+    return RequestSubmittedV2.model_validate(values | overrides)
+
+
+def contact_recorded(**overrides: object) -> ContactRecorded:
+    values: dict[str, object] = {
+        "contact_id": uuid.uuid4(),
+        "departement": "49",
+        "request_id": uuid.uuid4(),
+        "name": "Marie Dupont",
+        "email": "marie.dupont@example.fr",
+        "recorded_at": datetime.now(UTC),
+    }
+    return ContactRecorded.model_validate(values | overrides)
 
 
 def _assignment(overrides: dict[str, object]) -> dict[str, object]:

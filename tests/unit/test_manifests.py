@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.contracts.topics import DEFAULT_PARTITIONS, TOPICS
+from shared.contracts.topics import (
+    DEFAULT_PARTITIONS,
+    INTEGRATION_PROJECTION,
+    PROJECTED_TOPICS,
+    TOPICS,
+)
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import subscribe
 from shared.messaging.offsets import OffsetCommits
@@ -68,15 +73,19 @@ def consumer_groups(service: str) -> set[tuple[str, str]]:
             joined.add((options["group_id"], topic))
             return lambda handler: handler
 
-    for topic in TOPICS:
-        if service in topic.consumers:
-            subscribe(
-                Broker(),  # type: ignore[arg-type]
-                topic.name,
-                group_id=service,
-                consumer=None,  # type: ignore[arg-type]
-                offsets=OffsetCommits(service),
-            )
+    subscriptions = [(service, t.name) for t in TOPICS if service in t.consumers]
+    if service == "notifications":
+        # Its projection to the integration topics reads every shared topic (ADR 0020).
+        group = f"{service}.{INTEGRATION_PROJECTION}"
+        subscriptions += [(group, t.name) for t in PROJECTED_TOPICS]
+    for group, topic in subscriptions:
+        subscribe(
+            Broker(),  # type: ignore[arg-type]
+            topic,
+            group_id=group,
+            consumer=None,  # type: ignore[arg-type]
+            offsets=OffsetCommits(service),
+        )
     return joined
 
 

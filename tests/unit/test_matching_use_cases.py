@@ -28,7 +28,7 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmittedV2, RequestWithdrawn
 from shared.contracts.vocabulary import Theme
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
@@ -70,8 +70,8 @@ async def offer(uow: FakeUnitOfWork, *entries: dict[str, Any]) -> None:
 
 def submitted(
     themes: list[str], request_id: UUID | None = None
-) -> tuple[RequestSubmitted, Envelope]:
-    event = RequestSubmitted.model_validate(
+) -> tuple[RequestSubmittedV2, Envelope]:
+    event = RequestSubmittedV2.model_validate(
         {
             "request_id": request_id or uuid4(),
             "departement": "49",
@@ -81,7 +81,7 @@ def submitted(
                 "name": "Angers",
                 "population": 152960,
             },
-            "contact": {"name": "Marie Dupont", "email": "marie.dupont@angers.fr"},
+            "contact_id": uuid4(),
             "title": "Place du marché",
             "description": "Étude paysagère de la place.",
             "themes": themes,
@@ -94,7 +94,7 @@ def submitted(
     return event, envelope
 
 
-async def route(uow: FakeUnitOfWork, themes: list[str]) -> tuple[RequestSubmitted, Envelope]:
+async def route(uow: FakeUnitOfWork, themes: list[str]) -> tuple[RequestSubmittedV2, Envelope]:
     event, envelope = submitted(themes)
     async with uow:
         await routing.route_demande(uow, event, envelope, POLICY, get_territories(), NOW)

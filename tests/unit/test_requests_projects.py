@@ -25,7 +25,7 @@ from shared.contracts.projects import (
     ProjectPhaseClosed,
     ProjectPhaseOpened,
 )
-from shared.contracts.requests import RequestSubmitted
+from shared.contracts.requests import RequestSubmittedV2
 from shared.contracts.vocabulary import Phase
 from shared.errors import Conflict, DomainValidationError, Forbidden
 from shared.refdata import get_territories
@@ -97,7 +97,7 @@ async def test_one_project_through_three_phases_with_three_lead_actors() -> None
     assert third.phase is Phase.TRAVAUX
     assert third.carried_deliverables == ["livrable:etude-faisabilite.pdf", "livrable:dce.pdf"]
     # Every phase is a demande that matching routes again.
-    submitted = [e for e in uow.events() if isinstance(e, RequestSubmitted)]
+    submitted = [e for e in uow.events() if isinstance(e, RequestSubmittedV2)]
     assert [e.phase for e in submitted] == [Phase.FAISABILITE, Phase.CONCEPTION, Phase.TRAVAUX]
     steps = [
         (type(e).__name__, e.les_communs_phase.value, e.les_communs_status.value)

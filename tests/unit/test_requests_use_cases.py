@@ -11,8 +11,8 @@ from services.requests.domain.progress import AssignmentView
 from services.requests.service_layer import demandes
 from shared.auth.tokens import Principal, Role
 from shared.contracts.base import EventPayload
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
-from shared.contracts.topics import REQUESTS_REQUEST
+from shared.contracts.requests import ContactRecorded, RequestSubmittedV2, RequestWithdrawn
+from shared.contracts.topics import REQUESTS_CONTACT, REQUESTS_REQUEST
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
@@ -36,12 +36,28 @@ async def test_submit_stores_the_demande_and_writes_its_event_in_the_same_commit
     assert demande.requester_population > 150_000
     assert demande.status is RequestStatus.SUBMITTED
     [(envelope, event)] = demande_events(uow)
-    assert isinstance(event, RequestSubmitted)
+    assert isinstance(event, RequestSubmittedV2)
     assert event.request_id == demande.id
+    assert event.contact_id == demande.contact_id
     assert event.estimated_budget == Decimal("450000.00")
     assert envelope.departement == "49"
-    assert envelope.type == "requests.request.submitted.v1"
-    assert demande.correlation_id == envelope.correlation_id == envelope.id
+    assert envelope.type == "requests.request.submitted.v2"
+    assert demande.correlation_id == envelope.correlation_id
+
+
+async def test_the_contact_travels_alone_on_the_restricted_topic_before_the_demande() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
+    topics = [payload.topic for _, payload in uow.published]
+    assert topics.index(REQUESTS_CONTACT.name) < topics.index(REQUESTS_REQUEST.name)
+    [(envelope, contact)] = [(e, p) for e, p in uow.published if p.topic == REQUESTS_CONTACT.name]
+    assert isinstance(contact, ContactRecorded)
+    assert (contact.contact_id, contact.email) == (demande.contact_id, demande.contact.email)
+    assert uow.outbox.keys[envelope.id] == str(demande.contact_id)
+    # Nothing of the person on any shared topic.
+    shared = [p.model_dump_json() for _, p in uow.published if p.topic != REQUESTS_CONTACT.name]
+    assert not [body for body in shared if demande.contact.email in body]
+    assert envelope.correlation_id == demande.correlation_id
 
 
 async def test_same_request_id_twice_creates_one_demande_and_one_event() -> None:
@@ -176,7 +192,7 @@ async def test_withdraw_emits_withdrawn_once_and_is_idempotent() -> None:
     again = await demandes.withdraw_request(uow, owner, demande.id, "Projet abandonné", NOW)
     assert withdrawn.status is again.status is RequestStatus.WITHDRAWN
     published = demande_events(uow)
-    assert [type(e) for _, e in published] == [RequestSubmitted, RequestWithdrawn]
+    assert [type(e) for _, e in published] == [RequestSubmittedV2, RequestWithdrawn]
     assert published[1][0].correlation_id == published[0][0].correlation_id
 
 

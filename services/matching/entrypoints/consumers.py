@@ -12,7 +12,7 @@ from services.matching.service_layer import assignments, memberships, routing
 from services.matching.service_layer.ports import UnitOfWork
 from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
 from shared.contracts.conventions import ConventionExpired
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2, RequestWithdrawn
 from shared.contracts.topics import BILLING_ADHESION, BILLING_CONVENTION, REQUESTS_REQUEST
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
@@ -37,6 +37,7 @@ def register(runtime: ServiceRuntime, rules: MatchingRules) -> None:
         runtime,
         {
             RequestSubmitted.event_type: Route(RequestSubmitted, on_submitted),
+            RequestSubmittedV2.event_type: Route(RequestSubmittedV2, on_submitted),
             RequestWithdrawn.event_type: Route(RequestWithdrawn, on_withdrawn),
             AdhesionRegistered.event_type: Route(AdhesionRegistered, on_adhesion),
             AdhesionEnded.event_type: Route(AdhesionEnded, on_adhesion),

@@ -30,7 +30,7 @@ from shared.contracts.matching import (
     CriteriaRef,
     RequestUnmatched,
 )
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2, RequestWithdrawn
 from shared.errors import Forbidden
 from shared.messaging.envelope import Envelope
 from shared.observability.metrics import MATCHING_LATENCY, MATCHING_OUTCOMES
@@ -41,7 +41,8 @@ WITHDRAWN_REASON = "Demande retirée par la collectivité."
 
 async def route_demande(
     uow: UnitOfWork,
-    event: RequestSubmitted,
+    # v1 events may remain on the topic from before ADR 0020; routing reads no contact.
+    event: RequestSubmitted | RequestSubmittedV2,
     envelope: Envelope,
     policy: Policy,
     territories: Territories,

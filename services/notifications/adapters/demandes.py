@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.adapters.due_reminders import claim_due
-from services.notifications.adapters.orm import demandes, proposals
-from services.notifications.domain.rules import DemandeCard
+from services.notifications.adapters.orm import demandes, proposals, requester_contacts
+from services.notifications.domain.rules import DemandeCard, RequesterContact
 from services.notifications.domain.views import DueProposal
 
 
@@ -29,6 +29,7 @@ def _card(row: Any) -> DemandeCard:
         contact_email=row.contact_email,
         title=row.title,
         correlation_id=row.correlation_id,
+        contact_id=row.contact_id,
     )
 
 
@@ -51,6 +52,7 @@ class SqlDemandeRepository:
                 departement=card.departement,
                 requester_code=card.requester_code,
                 requester_name=card.requester_name,
+                contact_id=card.contact_id,
                 contact_name=card.contact_name,
                 contact_email=card.contact_email,
                 title=card.title,
@@ -69,6 +71,34 @@ class SqlDemandeRepository:
             await self._session.execute(select(demandes).where(demandes.c.request_id == request_id))
         ).one_or_none()
         return _card(row) if row else None
+
+    async def contact(self, contact_id: UUID) -> RequesterContact | None:
+        row = (
+            await self._session.execute(
+                select(requester_contacts).where(requester_contacts.c.contact_id == contact_id)
+            )
+        ).one_or_none()
+        return RequesterContact(**row._asdict()) if row else None
+
+    async def record_contact(self, contact: RequesterContact) -> list[DemandeCard]:
+        values = asdict(contact)
+        await self._session.execute(
+            pg_insert(requester_contacts)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=[requester_contacts.c.contact_id],
+                set_={k: v for k, v in values.items() if k != "contact_id"},
+                # A replayed older record never overwrites a newer one.
+                where=requester_contacts.c.recorded_at <= contact.recorded_at,
+            )
+        )
+        filled = await self._session.execute(
+            update(demandes)
+            .where(demandes.c.contact_id == contact.contact_id, demandes.c.contact_email.is_(None))
+            .values(contact_name=contact.name, contact_email=contact.email)
+            .returning(*demandes.c)
+        )
+        return [_card(row) for row in filled.all()]
 
     async def latest_of(self, requester_code: str, departement: str) -> DemandeCard | None:
         row = (

@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from shared.messaging.tables import processed_events_table
+
 metadata = MetaData()
 
 # What this service knows of a demande, from requests.request.* and matching.* events.
@@ -28,9 +30,11 @@ demandes = Table(
     Column("departement", String(3), nullable=False),
     Column("requester_code", String(9), nullable=False),
     Column("requester_name", String(200), nullable=False),
-    # Personal data: used to address messages, never logged, never published.
-    Column("contact_name", String(120), nullable=False),
-    Column("contact_email", String(320), nullable=False),
+    # Personal data: used to address messages, never logged, never published. Empty until
+    # its contact arrives from the restricted topic (ADR 0020).
+    Column("contact_id", Uuid, nullable=True),
+    Column("contact_name", String(120), nullable=True),
+    Column("contact_email", String(320), nullable=True),
     Column("title", String(200), nullable=False),
     # open, done (every mission completed), withdrawn
     Column("status", String(12), nullable=False),
@@ -40,7 +44,30 @@ demandes = Table(
     Column("last_news_at", DateTime(timezone=True), nullable=False),
     Index("demandes_collectivite_idx", "requester_code", "departement"),
     Index("demandes_follow_up_idx", "last_news_at", postgresql_where=text("status = 'open'")),
+    Index(
+        "demandes_awaiting_contact_idx",
+        "contact_id",
+        postgresql_where=text("contact_email IS NULL"),
+    ),
 )
+
+# The contacts of the demandes, from the restricted requests.contact.v1 (ADR 0020).
+# Personal data: addresses messages, never logged, never published.
+requester_contacts = Table(
+    "requester_contacts",
+    metadata,
+    Column("contact_id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("request_id", Uuid, nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("phone", String(30), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# The inbox of the projection to the integration topics: the same columns as every
+# service's processed_events, a table of its own because it sees the same event ids.
+integration_processed_events = processed_events_table("integration_processed_events", metadata)
 
 proposals = Table(
     "proposals",

@@ -19,6 +19,7 @@ from services.notifications.adapters.deliveries import SqlDeliveryRepository
 from services.notifications.adapters.demandes import SqlDemandeRepository
 from services.notifications.adapters.digests import SqlDigestRepository
 from services.notifications.adapters.les_communs_projects import SqlLesCommunsRepository
+from services.notifications.adapters.orm import integration_processed_events
 from services.notifications.adapters.subscriptions import SqlSubscriptionRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
@@ -64,3 +65,10 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
     async def rollback(self) -> None:
         await super().rollback()
         self.deliveries.made_due = False
+
+
+class ProjectionUnitOfWork(SqlUnitOfWork):
+    """The transaction of the projection to the integration topics: its inbox (a table of
+    its own: it sees the events that the service's consumers see) and the outbox."""
+
+    inbox_table = integration_processed_events

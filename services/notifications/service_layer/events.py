@@ -4,11 +4,12 @@ it, and the deliveries it calls for are recorded with the processed-event row.""
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from services.notifications.config import NotificationSettings
 from services.notifications.domain import rules
 from services.notifications.domain.model import Preferences
-from services.notifications.domain.rules import DemandeCard, Known
+from services.notifications.domain.rules import DemandeCard, Known, RequesterContact
 from services.notifications.domain.views import ConventionReminder, DueProposal
 from services.notifications.service_layer.ports import UnitOfWork
 from services.notifications.service_layer.recording import (
@@ -34,7 +35,12 @@ from shared.contracts.matching import (
     AssignmentExpired,
     AssignmentProposed,
 )
-from shared.contracts.requests import RequestSubmitted, RequestWithdrawn
+from shared.contracts.requests import (
+    ContactRecorded,
+    RequestSubmitted,
+    RequestSubmittedV2,
+    RequestWithdrawn,
+)
 from shared.messaging.envelope import Envelope
 from shared.observability.logging import get_logger
 
@@ -70,9 +76,27 @@ async def record_event(
     for subscription in rules.subscribers(subscriptions, envelope.type, envelope.departement):
         new.append(webhook(subscription.id, envelope, payload, now))
     recorded = await uow.deliveries.add(new)
-    if isinstance(payload, RequestSubmitted) and card is not None:
+    if isinstance(payload, RequestSubmitted | RequestSubmittedV2) and card is not None:
         await _resolve_awaiting(uow, card, now)
     return recorded
+
+
+async def record_contact(uow: UnitOfWork, payload: ContactRecorded, now: datetime) -> int:
+    """Keep a demande's contact from the restricted topic; the messages of a demande that
+    arrived before its contact go out now (ADR 0020). Returns how many were addressed."""
+    await uow.demandes.lock(payload.request_id)
+    filled = await uow.demandes.record_contact(
+        RequesterContact(
+            contact_id=payload.contact_id,
+            departement=payload.departement,
+            request_id=payload.request_id,
+            name=payload.name,
+            email=payload.email.lower(),
+            phone=payload.phone,
+            recorded_at=payload.recorded_at,
+        )
+    )
+    return sum([await _resolve_awaiting(uow, card, now) for card in filled])
 
 
 async def _follow(
@@ -85,17 +109,8 @@ async def _follow(
     """Update the projection; returns whether the fact is new, and the demande's card."""
     demandes = uow.demandes
     match payload:
-        case RequestSubmitted():
-            card = DemandeCard(
-                request_id=payload.request_id,
-                departement=payload.departement,
-                requester_code=payload.requester.code,
-                requester_name=payload.requester.name,
-                contact_name=payload.contact.name,
-                contact_email=payload.contact.email.lower(),
-                title=payload.title,
-                correlation_id=envelope.correlation_id,
-            )
+        case RequestSubmitted() | RequestSubmittedV2():
+            card = await _submitted_card(uow, payload, envelope)
             return await demandes.add(card, payload.submitted_at, now), card
         case RequestWithdrawn():
             await demandes.set_status(payload.request_id, "withdrawn")
@@ -153,8 +168,38 @@ async def _follow(
     return True, await demandes.get(request_id) if request_id else None
 
 
+async def _submitted_card(
+    uow: UnitOfWork, payload: RequestSubmitted | RequestSubmittedV2, envelope: Envelope
+) -> DemandeCard:
+    """v1 carried its contact; v2 names it, and the restricted topic brought it first or
+    the card waits for it (ADR 0020)."""
+    contact_id: UUID | None = None
+    name: str | None
+    email: str | None
+    if isinstance(payload, RequestSubmitted):
+        name, email = payload.contact.name, payload.contact.email.lower()
+    else:
+        contact = await uow.demandes.contact(payload.contact_id)
+        contact_id = payload.contact_id
+        name, email = (contact.name, contact.email) if contact else (None, None)
+    return DemandeCard(
+        request_id=payload.request_id,
+        departement=payload.departement,
+        requester_code=payload.requester.code,
+        requester_name=payload.requester.name,
+        contact_name=name,
+        contact_email=email,
+        title=payload.title,
+        correlation_id=envelope.correlation_id,
+        contact_id=contact_id,
+    )
+
+
 async def _resolve_awaiting(uow: UnitOfWork, card: DemandeCard, now: datetime) -> int:
-    """The demande arrived after events that name it: their messages can now be addressed."""
+    """The demande (or its contact) arrived after events that name it: their messages can
+    now be addressed."""
+    if card.contact_email is None:
+        return 0
     waiting = await uow.deliveries.awaiting(card.request_id)
     if not waiting:
         return 0

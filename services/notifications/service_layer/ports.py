@@ -23,7 +23,7 @@ from services.notifications.domain.model import (
     NewDelivery,
     Preferences,
 )
-from services.notifications.domain.rules import DemandeCard, Subscription
+from services.notifications.domain.rules import DemandeCard, RequesterContact, Subscription
 from services.notifications.domain.views import (
     ActorContact,
     ConventionReminder,
@@ -45,6 +45,12 @@ class DemandeRepository(Protocol):
         """False when the demande was known already."""
 
     async def get(self, request_id: UUID) -> DemandeCard | None: ...
+
+    async def contact(self, contact_id: UUID) -> RequesterContact | None:
+        """A demande's contact, as the restricted topic gave it."""
+
+    async def record_contact(self, contact: RequesterContact) -> list[DemandeCard]:
+        """Keep a contact; returns the cards that waited for it, now addressed."""
 
     async def latest_of(self, requester_code: str, departement: str) -> DemandeCard | None: ...
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
@@ -44,6 +44,11 @@ class DemandeFilter:
 
 class InvalidTransition(Exception):
     """The demande cannot go to that status from where it is."""
+
+
+# The contact of a demande is named by an id derived from the demande's: the same on a
+# re-submission, nothing to store, and it tells nothing of the person (ADR 0020).
+CONTACT_NAMESPACE = UUID("6f1d3c1e-6a57-4a8e-9f55-2f0a7d1c0b20")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,10 @@ class Demande:
     withdrawn_reason: str | None = None
     status_detail: str | None = None
     correlation_id: str | None = None
+
+    @property
+    def contact_id(self) -> UUID:
+        return uuid5(CONTACT_NAMESPACE, str(self.id))
 
     def withdraw(self, reason: str | None, now: datetime) -> None:
         if self.status in FINAL_STATUSES:

@@ -1,6 +1,7 @@
 """Subscribers of the requests service: commands sent by département systems (submit a
-demande, open a project's next phase), and the matching service's events, which the
-demandes follow."""
+demande, open a project's next phase) on their own ``dept.<code>.commands.v1``, whose
+département is the topic's (ADR 0020), or on the internal ``requests.command.v1``; and the
+matching service's events, which the demandes follow."""
 
 from __future__ import annotations
 
@@ -24,19 +25,43 @@ from shared.contracts.matching import (
 )
 from shared.contracts.missions import DeliverableAdded
 from shared.contracts.requests import OpenNextPhaseCommand, SubmitRequestCommand
-from shared.contracts.topics import MATCHING_ASSIGNMENT, MATCHING_MISSION, REQUESTS_COMMAND
+from shared.contracts.topics import (
+    MATCHING_ASSIGNMENT,
+    MATCHING_MISSION,
+    REQUESTS_COMMAND,
+    departement_commands,
+    departement_of_commands,
+)
 from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.consumer import Received, RejectedEvent, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
+from shared.settings import IntegrationSettings
+
+
+def command_departement(event: Received[Any]) -> str:
+    """The département a command acts for: its topic's, for a département's system (ADR
+    0020), whatever its header claims; the header's only on the internal
+    ``requests.command.v1``. A header that claims another département is refused."""
+    own = departement_of_commands(event.topic)
+    if own is None:
+        return event.envelope.departement
+    if event.envelope.departement != own:
+        raise RejectedEvent(
+            "departement_mismatch",
+            f"command on {event.topic} claims département {event.envelope.departement}",
+        )
+    return own
 
 
 async def on_submit_command(uow: UnitOfWork, event: Received[Any]) -> None:
     command: SubmitRequestCommand = event.payload
+    # A collectivité of another département is then refused as over HTTP.
+    departement = command_departement(event)
     submission = demandes.Submission(
         draft=command,
         request_id=command.request_id,
-        departement=event.envelope.departement,
+        departement=departement,
         channel="event",
         submitted_by=f"system:{event.envelope.source}",
         caused_by=event.envelope,
@@ -53,7 +78,7 @@ async def on_next_phase_command(uow: UnitOfWork, event: Received[Any]) -> None:
     command: OpenNextPhaseCommand = event.payload
     # The département's system acts as its team, for its own département only.
     system = Principal(
-        Role.DEPARTEMENT, f"system:{event.envelope.source}", event.envelope.departement
+        Role.DEPARTEMENT, f"system:{event.envelope.source}", command_departement(event)
     )
     wanted = projects.NextPhase(
         new_demande_id=command.new_request_id,
@@ -127,6 +152,8 @@ def register(runtime: ServiceRuntime) -> None:
     missions = bootstrap.consumer(
         runtime, {DeliverableAdded.event_type: Route(DeliverableAdded, on_deliverable)}
     )
+    for code in IntegrationSettings().codes:
+        runtime.subscribe(departement_commands(code).name, commands)
     for topic, handler in (
         (REQUESTS_COMMAND.name, commands),
         (MATCHING_ASSIGNMENT.name, progress),

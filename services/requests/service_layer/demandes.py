@@ -20,10 +20,10 @@ from services.requests.service_layer import phases
 from services.requests.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.requests import (
-    Contact,
+    ContactRecorded,
     RequestDraft,
     Requester,
-    RequestSubmitted,
+    RequestSubmittedV2,
     RequestWithdrawn,
 )
 from shared.contracts.vocabulary import Theme
@@ -104,8 +104,23 @@ def _new_demande(
     )
 
 
-def submitted_event(demande: Demande) -> RequestSubmitted:
-    return RequestSubmitted(
+def contact_event(demande: Demande) -> ContactRecorded:
+    """The demande's contact, for the restricted topic only (ADR 0020)."""
+    return ContactRecorded(
+        contact_id=demande.contact_id,
+        departement=demande.departement,
+        request_id=demande.id,
+        name=demande.contact.name,
+        email=demande.contact.email,
+        phone=demande.contact.phone,
+        role=demande.contact.role,
+        recorded_at=demande.submitted_at,
+    )
+
+
+def submitted_event(demande: Demande) -> RequestSubmittedV2:
+    """What every subscriber hears of a new demande: its contact by id only."""
+    return RequestSubmittedV2(
         request_id=demande.id,
         departement=demande.departement,
         requester=Requester(
@@ -114,12 +129,7 @@ def submitted_event(demande: Demande) -> RequestSubmitted:
             name=demande.requester_name,
             population=demande.requester_population,
         ),
-        contact=Contact(
-            name=demande.contact.name,
-            email=demande.contact.email,
-            phone=demande.contact.phone,
-            role=demande.contact.role,
-        ),
+        contact_id=demande.contact_id,
         title=demande.title,
         description=demande.description,
         themes=demande.themes,
@@ -178,14 +188,23 @@ async def store_phase(
     caused_by: Envelope | None = None,
     correlation_id: str | None = None,
 ) -> bool:
-    """Write a new demande, its ``submitted`` event (matching routes it) and its project's
-    ``phase_opened``; a project's first demande is also checked for duplicates. False,
-    nothing to commit, when the demande's id is taken."""
+    """Write a new demande, its contact (restricted topic) then its ``submitted`` event
+    (matching routes it) and its project's ``phase_opened``; a project's first demande is
+    also checked for duplicates. False, nothing to commit, when the demande's id is taken."""
+    # The contact first, in the same transaction: whoever reads both usually has the
+    # contact before the demande that names it (ADR 0020 says what happens otherwise).
+    recorded = await uow.outbox.add(
+        contact_event(demande),
+        departement=demande.departement,
+        caused_by=caused_by,
+        correlation_id=correlation_id,
+        key=str(demande.contact_id),
+    )
     envelope = await uow.outbox.add(
         submitted_event(demande),
         departement=demande.departement,
         caused_by=caused_by,
-        correlation_id=correlation_id,
+        correlation_id=recorded.correlation_id,
     )
     # Later events of this demande continue the flow that its submission started.
     demande.correlation_id = envelope.correlation_id

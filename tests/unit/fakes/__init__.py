@@ -18,6 +18,9 @@ class FakeOutbox:
     def __init__(self, source: str) -> None:
         self.source = source
         self.pending: list[tuple[Envelope, EventPayload]] = []
+        # Records forwarded as they are: (topic, key, headers, body).
+        self.forwarded: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.keys: dict[str, str] = {}
 
     async def add(
         self,
@@ -26,6 +29,7 @@ class FakeOutbox:
         departement: str,
         caused_by: Envelope | None = None,
         correlation_id: str | None = None,
+        key: str | None = None,
     ) -> Envelope:
         envelope = (
             caused_by.caused(payload.event_type, self.source, departement)
@@ -38,7 +42,13 @@ class FakeOutbox:
             )
         )
         self.pending.append((envelope, payload))
+        self.keys[envelope.id] = key or departement
         return envelope
+
+    async def forward(
+        self, envelope: Envelope, *, topic: str, key: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        self.forwarded.append((topic, key, headers, body))
 
     async def add_many(
         self, items: list[tuple[EventPayload, str]], *, correlation_id: str | None = None

@@ -25,7 +25,9 @@ from services.notifications.domain.rules.addressing import (
     DemandeCard,
     Known,
     Planned,
+    RequesterContact,
     Unresolved,
+    awaiting_contact,
     demande_context,
 )
 from services.notifications.domain.rules.conventions import (
@@ -52,7 +54,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.missions import DeliverableAdded, MilestoneDone, MissionReassigned
 from shared.contracts.projects import ProjectDuplicateSuspected
-from shared.contracts.requests import RequestSubmitted
+from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2
 
 # What the rest of the service reads of the rules, whichever module writes it.
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "DemandeCard",
     "Known",
     "Planned",
+    "RequesterContact",
     "Subscription",
     "Unresolved",
     "convention_reminder",
@@ -99,6 +102,7 @@ class Rule:
 
 WHO_HEARS_WHAT: dict[str, tuple[Rule, ...]] = {
     RequestSubmitted.event_type: (Rule(Role.REQUESTER, Kind.DEMANDE_RECUE),),
+    RequestSubmittedV2.event_type: (Rule(Role.REQUESTER, Kind.DEMANDE_RECUE),),
     AssignmentProposed.event_type: (
         Rule(Role.REQUESTER, Kind.ACTEUR_PROPOSE),
         Rule(Role.ACTOR, Kind.NOUVELLE_PROPOSITION),
@@ -166,6 +170,7 @@ def _addressed(rule: Rule, payload: EventPayload, known: Known, context: dict[st
                 f"requester:{card.request_id}",
                 card.contact_email,
                 context,
+                awaiting_contact(card),
                 request_id=card.request_id,
             )
         # Only what concerns no demande (an annual cotisation) falls back to the team; an

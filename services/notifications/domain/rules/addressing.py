@@ -4,6 +4,7 @@ card of a demande and what it knows when an event arrives."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -19,10 +20,26 @@ class DemandeCard:
     departement: str
     requester_code: str
     requester_name: str
-    contact_name: str
-    contact_email: str
+    # None until the contact arrives from the restricted topic (ADR 0020): its messages
+    # wait for it, as they wait for a demande not heard of yet.
+    contact_name: str | None
+    contact_email: str | None
     title: str
     correlation_id: str | None = None
+    contact_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequesterContact:
+    """The contact of a demande, from the restricted topic (personal data, never logged)."""
+
+    contact_id: UUID
+    departement: str
+    request_id: UUID
+    name: str
+    email: str
+    phone: str | None
+    recorded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +55,11 @@ class Known:
 class Unresolved(StrEnum):
     AWAITING_DEMANDE = "awaiting_demande"
     NO_ACTOR_CONTACT = "no_actor_contact"
+
+
+def awaiting_contact(card: DemandeCard) -> Unresolved | None:
+    """A demande whose contact has not arrived yet: its requester's messages wait."""
+    return Unresolved.AWAITING_DEMANDE if card.contact_email is None else None
 
 
 @dataclass(frozen=True, slots=True)

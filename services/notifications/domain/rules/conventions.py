@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifications.domain.model import Kind, Role
-from services.notifications.domain.rules.addressing import DemandeCard, Planned, demande_context
+from services.notifications.domain.rules.addressing import (
+    DemandeCard,
+    Planned,
+    awaiting_contact,
+    demande_context,
+)
 from shared.contracts.conventions import ConventionExpired, ConventionSent
 from shared.french import PARIS, euros, long_date
 
@@ -50,5 +55,6 @@ def convention_reminder(
         f"requester:{card.request_id}",
         card.contact_email,
         context,
+        awaiting_contact(card),
         request_id=card.request_id,
     )

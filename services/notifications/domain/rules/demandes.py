@@ -15,6 +15,7 @@ from services.notifications.domain.rules.addressing import (
     DemandeCard,
     Planned,
     Unresolved,
+    awaiting_contact,
     demande_context,
 )
 from services.notifications.domain.wording import need_labels
@@ -28,7 +29,7 @@ from shared.contracts.matching import (
     RequestUnmatched,
 )
 from shared.contracts.projects import ProjectDuplicateSuspected
-from shared.contracts.requests import RequestSubmitted
+from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2
 from shared.contracts.vocabulary import PHASE_LABELS, THEME_LABELS
 from shared.french import PARIS, euros, long_date, long_datetime, percent, rate_euros
 
@@ -38,11 +39,15 @@ def facts(payload: EventPayload, context: dict[str, Any]) -> dict[str, Any]:
     known of the demande (its collectivité's name may not be yet)."""
     found: dict[str, Any] = {}
     match payload:
-        case RequestSubmitted():
+        case RequestSubmitted() | RequestSubmittedV2():
             found = {
                 "demande_titre": payload.title,
                 "collectivite": payload.requester.name,
-                "contact_nom": payload.contact.name,
+                # v2 names no one: the contact from the restricted topic, if it came first,
+                # else filled in when it comes (ADR 0020).
+                "contact_nom": payload.contact.name
+                if isinstance(payload, RequestSubmitted)
+                else context["contact_nom"],
                 "themes": [THEME_LABELS[t] for t in payload.themes],
                 "phase": PHASE_LABELS[payload.phase],
                 "soumise_le": long_datetime(payload.submitted_at),
@@ -179,5 +184,6 @@ def follow_up(card: DemandeCard, last_news_at: datetime) -> Planned:
         {"departement": card.departement}
         | demande_context(card)
         | {"derniere_nouvelle": long_date(last_news_at.astimezone(PARIS).date())},
+        awaiting_contact(card),
         request_id=card.request_id,
     )

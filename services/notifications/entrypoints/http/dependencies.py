@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Request
 from services.notifications.bootstrap import http_unit_of_work, notifications_of
 from services.notifications.config import NotificationSettings
 from services.notifications.service_layer.ports import UnitOfWork
-from shared.messaging.envelope import DEPARTEMENT_CODE
+from shared.contracts.vocabulary import DEPARTEMENT_CODE
 
 DEPARTEMENT = rf"^(?:{DEPARTEMENT_CODE.pattern})$"
 Departement = Annotated[str, Path(pattern=DEPARTEMENT)]

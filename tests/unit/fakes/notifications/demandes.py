@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from services.notifications.domain.rules import DemandeCard
+from services.notifications.domain.rules import DemandeCard, RequesterContact
 from services.notifications.domain.views import (
     DueProposal,
 )
@@ -28,6 +29,20 @@ class FakeDemandeRepository:
     async def get(self, request_id: UUID) -> DemandeCard | None:
         row = self._t.demandes.get(request_id)
         return row.card if row else None
+
+    async def contact(self, contact_id: UUID) -> RequesterContact | None:
+        return self._t.requester_contacts.get(contact_id)
+
+    async def record_contact(self, contact: RequesterContact) -> list[DemandeCard]:
+        kept = self._t.requester_contacts.get(contact.contact_id)
+        if kept is None or kept.recorded_at <= contact.recorded_at:
+            self._t.requester_contacts[contact.contact_id] = contact
+        filled = []
+        for row in self._t.demandes.values():
+            if row.card.contact_id == contact.contact_id and row.card.contact_email is None:
+                row.card = replace(row.card, contact_name=contact.name, contact_email=contact.email)
+                filled.append(row.card)
+        return filled
 
     async def latest_of(self, requester_code: str, departement: str) -> DemandeCard | None:
         rows = [

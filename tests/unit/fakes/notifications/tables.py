@@ -16,7 +16,7 @@ from services.notifications.domain.model import (
     NewDelivery,
     Preferences,
 )
-from services.notifications.domain.rules import DemandeCard
+from services.notifications.domain.rules import DemandeCard, RequesterContact
 from services.notifications.domain.views import (
     ActorContact,
     ConventionReminder,
@@ -132,6 +132,7 @@ class Tables:
     deliveries: dict[UUID, DeliveryRow] = field(default_factory=dict)
     convention_reminders: dict[UUID, ConventionReminderRow] = field(default_factory=dict)
     les_communs: dict[UUID, LesCommunsRow] = field(default_factory=dict)
+    requester_contacts: dict[UUID, RequesterContact] = field(default_factory=dict)
 
     def load(self, other: Tables) -> None:
         """Become a copy of ``other``, in place (the repositories keep their tables)."""
