@@ -15,6 +15,8 @@ command -v mvn >/dev/null || missing+=(maven)
 # Prometheus and promtool check the alert rules and scrape the services in the tests.
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
+# The portal's browser tests drive Debian's Chromium with Playwright (no browser download).
+command -v chromium >/dev/null || missing+=(chromium)
 # WeasyPrint prints the conventions and renders the invoices' PDF/A (Factur-X) with Pango and
 # its fonts; HarfBuzz's subsetter makes the embedded fonts, and so the files, the same bytes on
 # every run.
@@ -35,6 +37,10 @@ fi
 step "installing Python packages (pinned by constraints.txt)"
 .venv/bin/python -m pip install -q --upgrade pip==26.3
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev,local]'
+
+step "installing the portal's npm packages (DSFR, axe-core; pinned by package-lock.json)"
+# --ignore-scripts: the DSFR's preinstall script wants a project made by its own generator.
+(cd services/portal && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
 step "fetching Apache Kafka"
 infra/kafka/kafka.sh fetch

@@ -1,0 +1,77 @@
+"""What the browser tests do on the portal's pages, by clicks and keys only, and the
+accessibility check (axe-core) each page they open goes through."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import AXE, DEPARTEMENT
+
+AXE_SOURCE = AXE.read_text(encoding="utf-8")
+
+
+async def assert_accessible(page: Page, visited: list[str]) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    # Evaluated through the DevTools protocol: the portal's CSP forbids any injected <script>.
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE_SOURCE)
+    result: dict[str, Any] = await page.evaluate("async () => await axe.run()")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{page.url}: {bad}"
+    visited.append(page.url)
+
+
+async def sign_in(page: Page, base: str, role: str, scope: str | None, visited: list[str]) -> None:
+    if not page.url.endswith("/connexion"):
+        await page.goto(f"{base}/connexion")  # the only address typed: the rest is clicks
+    await assert_accessible(page, visited)
+    await tick(page, f"role-{role}")
+    await page.get_by_label("Département (code)").fill(DEPARTEMENT)
+    if scope:
+        await page.locator("#scope").fill(scope)
+    await page.get_by_role("button", name="Se connecter").click()
+    await page.wait_for_load_state()
+    await assert_accessible(page, visited)
+
+
+async def sign_out(page: Page) -> None:
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
+
+
+async def click_until(page: Page, link: str, wanted: str, timeout: float = 45.0) -> None:
+    """Click the nav link ``link`` again until ``wanted`` (a selector) shows: what the
+    events make of a step arrives a moment later, as a person refreshing would see."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await page.get_by_role("link", name=link, exact=True).first.click()
+        await page.wait_for_load_state()
+        if await page.locator(wanted).count():
+            return
+        assert time.monotonic() < deadline, f"{wanted} never showed on {page.url}"
+        await asyncio.sleep(0.5)
+
+
+def watch_csp(page: Page) -> list[str]:
+    """The Content-Security-Policy violations the page reports on its console."""
+    seen: list[str] = []
+    page.on(
+        "console",
+        lambda m: seen.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return seen
+
+
+async def tick(page: Page, input_id: str) -> None:
+    """Click the label of a DSFR checkbox or radio button, as a person does (the DSFR draws
+    its own box over the input)."""
+    await page.locator(f"label[for='{input_id}']").click()
+    await expect(page.locator(f"#{input_id}")).to_be_checked()

@@ -1,0 +1,145 @@
+"""One demande's whole way through the portal, by clicks only, in Chromium: the commune
+submits it, the proposed actor accepts, the département sends the convention, the commune
+signs it with its engagement number, the actor marks a milestone done with a PDF, the
+commune downloads that PDF (same SHA-256) and its invoice, the département sees it on its
+board. Every page on the way passes axe-core with no serious or critical violation."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from stack.scenario.missions import deliverable_pdf
+from tests.browser.conftest import PortalStack
+from tests.browser.pages import assert_accessible, click_until, sign_in, sign_out, tick, watch_csp
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(600)]
+
+COMMUNE = "49007"  # Angers
+
+
+async def test_journey_by_clicks(
+    portal_stack: PortalStack, browser: Browser, tmp_path: Path
+) -> None:
+    base = portal_stack.url
+    visited: list[str] = []
+    context = await browser.new_context(accept_downloads=True, locale="fr-FR")
+    page = await context.new_page()
+    csp_violations = watch_csp(page)
+    title = f"Rénovation de l'école {uuid.uuid4().hex[:6]}"
+
+    # The commune submits its demande.
+    await sign_in(page, base, "collectivite", COMMUNE, visited)
+    await page.get_by_role("link", name="Déposer une demande").first.click()
+    await assert_accessible(page, visited)
+    await page.get_by_label("Nom et prénom").fill("Marie Dupont")
+    await page.get_by_label("Adresse électronique").fill("marie.dupont@example.fr")
+    await page.get_by_label("Titre du projet").fill(title)
+    await page.get_by_label("Description du besoin").fill(
+        "Audit énergétique de l'école et programme de travaux."
+    )
+    await tick(page, "theme-batiments_publics")
+    await tick(page, "theme-energie")
+    await tick(page, "phase-faisabilite")
+    await page.get_by_role("button", name="Envoyer la demande").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    await assert_accessible(page, visited)
+    demande_url = page.url.split("?")[0]
+    await sign_out(page)
+
+    # The actor the matching proposed accepts.
+    await sign_in(page, base, "actor", portal_stack.actor_id, visited)
+    await click_until(page, "Propositions et missions", ".proposition")
+    await assert_accessible(page, visited)
+    await page.get_by_role("button", name="Accepter la proposition").first.click()
+    await expect(page.get_by_text("Proposition acceptée.")).to_be_visible()
+    await assert_accessible(page, visited)
+    mission_url = page.url.split("?")[0]
+    await sign_out(page)
+
+    # The département sends the convention billing prepared.
+    await sign_in(page, base, "departement", None, visited)
+    await page.get_by_role("link", name=title).click()
+    await assert_accessible(page, visited)
+    send = page.get_by_role("button", name="Envoyer la convention pour signature")
+    for _ in range(60):
+        if await send.count():
+            break
+        await page.reload()
+    await send.click()
+    await expect(page.get_by_text("envoyée à la collectivité pour signature")).to_be_visible()
+    await assert_accessible(page, visited)
+    await sign_out(page)
+
+    # The commune signs it with its engagement number and service code.
+    await sign_in(page, base, "collectivite", COMMUNE, visited)
+    await page.get_by_role("link", name=title).click()
+    assert page.url == demande_url
+    await page.get_by_label("Numéro d'engagement juridique").fill("EJ-2027-000417")
+    await page.get_by_label("Code service (facultatif)").fill("SERV-ECOLES")
+    await page.get_by_role("button", name="Signer la convention").click()
+    await expect(page.get_by_text(re.compile(r"Convention .* signée\."))).to_be_visible()
+    await expect(page.get_by_text("engagement EJ-2027-000417")).to_be_visible()
+    await assert_accessible(page, visited)
+    await sign_out(page)
+
+    # The actor marks the first milestone done with a PDF deliverable.
+    pdf = deliverable_pdf("Diagnostic énergétique", title)
+    pdf_path = tmp_path / "diagnostic-energetique.pdf"
+    pdf_path.write_bytes(pdf)
+    await sign_in(page, base, "actor", portal_stack.actor_id, visited)
+    await page.get_by_role("link", name=re.compile(r"^Mission ")).first.click()
+    assert page.url == mission_url
+    await assert_accessible(page, visited)
+    first = page.locator(".jalon").first
+    await first.locator("input[type=file]").set_input_files(str(pdf_path))
+    await first.get_by_role("button", name="Envoyer le livrable").click()
+    await expect(
+        page.get_by_text("Livrable « diagnostic-energetique.pdf » ajouté.")
+    ).to_be_visible()
+    await assert_accessible(page, visited)
+    await (
+        page.locator(".jalon")
+        .first.get_by_role("button", name="Marquer le jalon comme remis")
+        .click()
+    )
+    await expect(page.get_by_text("Jalon marqué comme remis.")).to_be_visible()
+    await assert_accessible(page, visited)
+    await sign_out(page)
+
+    # The commune downloads the deliverable (the same bytes) and its invoice.
+    await sign_in(page, base, "collectivite", COMMUNE, visited)
+    await page.get_by_role("link", name=title).click()
+    await assert_accessible(page, visited)
+    async with page.expect_download() as deliverable_download:
+        await page.get_by_role("link", name="diagnostic-energetique.pdf").click()
+    saved = tmp_path / "downloaded.pdf"
+    await (await deliverable_download.value).save_as(saved)
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(pdf).hexdigest()
+    invoice_link = page.locator("a.facture")
+    for _ in range(60):
+        if await invoice_link.count():
+            break
+        await page.get_by_role("link", name="Mes demandes").first.click()
+        await page.get_by_role("link", name=title).click()
+    async with page.expect_download() as invoice_download:
+        await invoice_link.first.click()
+    invoice = (await (await invoice_download.value).path()).read_text(encoding="utf-8")
+    assert "EJ-2027-000417" in invoice
+    await sign_out(page)
+
+    # The département sees it on its board, found by the commune's name.
+    await sign_in(page, base, "departement", None, visited)
+    await page.get_by_label("Commune ou EPCI").fill("Angers")
+    await page.get_by_role("button", name="Filtrer").click()
+    row = page.locator("#tableau tr", has_text=title)
+    await expect(row).to_contain_text("Mission en cours")
+    await assert_accessible(page, visited)
+    await context.close()
+    assert len(visited) >= 20
+    assert csp_violations == []
