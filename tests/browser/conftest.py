@@ -35,7 +35,7 @@ class PortalStack:
         return self.stack.actor_ids[DEPARTEMENT]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def portal_stack(kafka_topics: KafkaSettings) -> AsyncIterator[PortalStack]:
     assert AXE.is_file(), "run `npm install --ignore-scripts` in services/portal (README)"
     options = StackOptions(departements=(DEPARTEMENT,), outbox_poll_seconds=0.2)
@@ -61,7 +61,7 @@ async def portal_stack(kafka_topics: KafkaSettings) -> AsyncIterator[PortalStack
             await process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as p:
         # --no-sandbox: the sessions and CI run as root, where Chromium's sandbox cannot start.

@@ -4,7 +4,9 @@ accessibility check (axe-core) each page they open goes through."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page, expect
@@ -75,3 +77,33 @@ async def tick(page: Page, input_id: str) -> None:
     its own box over the input)."""
     await page.locator(f"label[for='{input_id}']").click()
     await expect(page.locator(f"#{input_id}")).to_be_checked()
+
+
+async def fill_demande(page: Page, title: str) -> None:
+    """The demande form, filled and sent by clicks."""
+    await page.get_by_label("Nom et prénom").fill("Marie Dupont")
+    await page.get_by_label("Adresse électronique").fill("marie.dupont@example.fr")
+    await page.get_by_label("Titre du projet").fill(title)
+    await page.get_by_label("Description du besoin").fill(
+        "Audit énergétique de l'école et programme de travaux."
+    )
+    await tick(page, "theme-batiments_publics")
+    await tick(page, "theme-energie")
+    await tick(page, "phase-faisabilite")
+    await page.get_by_role("button", name="Envoyer la demande").click()
+
+
+async def tab_to(page: Page, element_id: str, limit: int = 200) -> None:
+    """Press Tab until the element ``element_id`` has the focus."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"#{element_id} never got the focus with Tab")
+
+
+async def shot(page: Page, name: str) -> None:
+    """A screenshot for docs/portal/ when ``MG_PORTAL_SCREENSHOTS`` names a folder."""
+    folder = os.environ.get("MG_PORTAL_SCREENSHOTS")
+    if folder:
+        await page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)

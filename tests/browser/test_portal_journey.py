@@ -16,7 +16,15 @@ from playwright.async_api import Browser, expect
 
 from stack.scenario.missions import deliverable_pdf
 from tests.browser.conftest import PortalStack
-from tests.browser.pages import assert_accessible, click_until, sign_in, sign_out, tick, watch_csp
+from tests.browser.pages import (
+    assert_accessible,
+    click_until,
+    fill_demande,
+    shot,
+    sign_in,
+    sign_out,
+    watch_csp,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(600)]
 
@@ -35,18 +43,11 @@ async def test_journey_by_clicks(
 
     # The commune submits its demande.
     await sign_in(page, base, "collectivite", COMMUNE, visited)
+    await shot(page, "collectivite-accueil")
     await page.get_by_role("link", name="Déposer une demande").first.click()
     await assert_accessible(page, visited)
-    await page.get_by_label("Nom et prénom").fill("Marie Dupont")
-    await page.get_by_label("Adresse électronique").fill("marie.dupont@example.fr")
-    await page.get_by_label("Titre du projet").fill(title)
-    await page.get_by_label("Description du besoin").fill(
-        "Audit énergétique de l'école et programme de travaux."
-    )
-    await tick(page, "theme-batiments_publics")
-    await tick(page, "theme-energie")
-    await tick(page, "phase-faisabilite")
-    await page.get_by_role("button", name="Envoyer la demande").click()
+    await shot(page, "collectivite-formulaire")
+    await fill_demande(page, title)
     await expect(page.get_by_role("heading", level=1)).to_have_text(title)
     await assert_accessible(page, visited)
     demande_url = page.url.split("?")[0]
@@ -56,6 +57,7 @@ async def test_journey_by_clicks(
     await sign_in(page, base, "actor", portal_stack.actor_id, visited)
     await click_until(page, "Propositions et missions", ".proposition")
     await assert_accessible(page, visited)
+    await shot(page, "acteur-propositions")
     await page.get_by_role("button", name="Accepter la proposition").first.click()
     await expect(page.get_by_text("Proposition acceptée.")).to_be_visible()
     await assert_accessible(page, visited)
@@ -71,6 +73,7 @@ async def test_journey_by_clicks(
         if await send.count():
             break
         await page.reload()
+    await shot(page, "departement-demande")
     await send.click()
     await expect(page.get_by_text("envoyée à la collectivité pour signature")).to_be_visible()
     await assert_accessible(page, visited)
@@ -80,6 +83,7 @@ async def test_journey_by_clicks(
     await sign_in(page, base, "collectivite", COMMUNE, visited)
     await page.get_by_role("link", name=title).click()
     assert page.url == demande_url
+    await shot(page, "collectivite-convention-a-signer")
     await page.get_by_label("Numéro d'engagement juridique").fill("EJ-2027-000417")
     await page.get_by_label("Code service (facultatif)").fill("SERV-ECOLES")
     await page.get_by_role("button", name="Signer la convention").click()
@@ -110,6 +114,7 @@ async def test_journey_by_clicks(
     )
     await expect(page.get_by_text("Jalon marqué comme remis.")).to_be_visible()
     await assert_accessible(page, visited)
+    await shot(page, "acteur-mission")
     await sign_out(page)
 
     # The commune downloads the deliverable (the same bytes) and its invoice.
@@ -130,6 +135,7 @@ async def test_journey_by_clicks(
     async with page.expect_download() as invoice_download:
         await invoice_link.first.click()
     invoice = (await (await invoice_download.value).path()).read_text(encoding="utf-8")
+    await shot(page, "collectivite-suivi")
     assert "EJ-2027-000417" in invoice
     await sign_out(page)
 
@@ -140,6 +146,7 @@ async def test_journey_by_clicks(
     row = page.locator("#tableau tr", has_text=title)
     await expect(row).to_contain_text("Mission en cours")
     await assert_accessible(page, visited)
+    await shot(page, "departement-tableau")
     await context.close()
     assert len(visited) >= 20
     assert csp_violations == []

@@ -49,3 +49,11 @@ ASSIGNMENT_STATUSES = {
 }
 
 DOCUMENT_KINDS = {"invoice": "Facture", "credit_note": "Avoir"}
+
+CONVENTION_STATUSES = {
+    "brouillon": "en préparation par le département",
+    "envoyee": "à signer",
+    "signee": "signée",
+    "refusee": "refusée",
+    "expiree": "expirée",
+}

@@ -11,6 +11,7 @@ from services.portal.bootstrap import ApiError
 from services.portal.domain import labels
 from services.portal.entrypoints.downloads import forward
 from services.portal.entrypoints.web import (
+    demande_page,
     field_errors,
     form_of,
     portal,
@@ -38,6 +39,7 @@ async def home(request: Request, page: PageNumber = 1, notice: str | None = None
         session=session,
         crumbs=[("Accueil", "/"), ("Mes demandes", None)],
         page=found,
+        labels=labels,
         notice=notice,
     )
 
@@ -90,18 +92,7 @@ async def submit(request: Request) -> Response:
 @router.get("/demandes/{request_id}")
 async def detail(request: Request, request_id: str, notice: str | None = None) -> Response:
     session = session_of(request, ROLE)
-    found = await demandes.demande_file(portal(request).api, session, request_id)
-    return render(
-        request,
-        "collectivite/demande.html",
-        title=f"Demande : {found.demande['title']}",
-        session=session,
-        crumbs=[("Accueil", "/"), HOME, (found.demande["title"], None)],
-        file=found,
-        labels=labels,
-        notice=notice,
-        errors={},
-    )
+    return await demande_page(request, session, request_id, home=HOME, notice=notice)
 
 
 @router.post("/conventions/{convention_id}/signer")
@@ -124,15 +115,11 @@ async def sign(request: Request, convention_id: str) -> Response:
         convention = await api.call(
             "billing", "GET", f"/v1/conventions/{convention_id}", session.token
         )
-        found = await demandes.demande_file(api, session, convention["demande_id"])
-        return render(
+        return await demande_page(
             request,
-            "collectivite/demande.html",
-            title=f"Demande : {found.demande['title']}",
-            session=session,
-            crumbs=[("Accueil", "/"), HOME, (found.demande["title"], None)],
-            file=found,
-            labels=labels,
+            session,
+            convention["demande_id"],
+            home=HOME,
             errors=field_errors(exc.errors) | {"summary": exc.detail},
             status_code=exc.status,
         )

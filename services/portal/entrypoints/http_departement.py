@@ -9,7 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from services.portal.domain import labels
-from services.portal.entrypoints.web import form_of, portal, redirect, render, session_of
+from services.portal.entrypoints.web import (
+    demande_page,
+    form_of,
+    portal,
+    redirect,
+    render,
+    session_of,
+)
 from services.portal.service_layer import demandes
 from services.portal.service_layer.territories import search
 
@@ -18,6 +25,18 @@ ROLE = "departement"
 HOME = ("Tableau des demandes", "/departement")
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 Filter = Annotated[str | None, Query(max_length=100)]
+
+
+async def _slice(
+    request: Request, token: str, service: str, path: str, page: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a list that gives no total: its items, and whether more follow."""
+    size = portal(request).settings.page_size
+    params = {"limit": size + 1, "offset": (page - 1) * size}
+    found: list[dict[str, Any]] = await portal(request).api.call(
+        service, "GET", path, token, params=params
+    )
+    return found[:size], len(found) > size
 
 
 @router.get("")
@@ -61,17 +80,7 @@ async def board(
 @router.get("/demandes/{request_id}")
 async def detail(request: Request, request_id: str, notice: str | None = None) -> Response:
     session = session_of(request, ROLE)
-    found = await demandes.demande_file(portal(request).api, session, request_id)
-    return render(
-        request,
-        "departement/demande.html",
-        title=f"Demande : {found.demande['title']}",
-        session=session,
-        crumbs=[("Accueil", "/"), HOME, (found.demande["title"], None)],
-        file=found,
-        labels=labels,
-        notice=notice,
-    )
+    return await demande_page(request, session, request_id, home=HOME, notice=notice)
 
 
 @router.post("/conventions/{convention_id}/envoyer")
@@ -90,24 +99,16 @@ async def send(request: Request, convention_id: str) -> Response:
 @router.get("/sans-acteur")
 async def unmatched(request: Request, page: PageNumber = 1) -> Response:
     session = session_of(request, ROLE)
-    p = portal(request)
-    size = p.settings.page_size
-    found: list[dict[str, Any]] = await p.api.call(
-        "matching",
-        "GET",
-        "/v1/unmatched",
-        session.token,
-        params={"limit": size + 1, "offset": (page - 1) * size},
-    )
+    items, more = await _slice(request, session.token, "matching", "/v1/unmatched", page)
     return render(
         request,
         "departement/unmatched.html",
         title="Demandes sans acteur",
         session=session,
         crumbs=[("Accueil", "/"), HOME, ("Demandes sans acteur", None)],
-        items=found[:size],
+        items=items,
         number=page,
-        more=len(found) > size,
+        more=more,
         reasons=labels.UNMATCHED_REASONS,
     )
 
@@ -130,23 +131,15 @@ async def catalogue(request: Request) -> Response:
 @router.get("/factures")
 async def invoices(request: Request, page: PageNumber = 1) -> Response:
     session = session_of(request, ROLE)
-    p = portal(request)
-    size = p.settings.page_size
-    found: list[dict[str, Any]] = await p.api.call(
-        "billing",
-        "GET",
-        "/v1/invoices",
-        session.token,
-        params={"limit": size + 1, "offset": (page - 1) * size},
-    )
+    items, more = await _slice(request, session.token, "billing", "/v1/invoices", page)
     return render(
         request,
         "departement/invoices.html",
         title="Factures et avoirs",
         session=session,
         crumbs=[("Accueil", "/"), HOME, ("Factures et avoirs", None)],
-        items=found[:size],
+        items=items,
         number=page,
-        more=len(found) > size,
+        more=more,
         labels=labels,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,15 +17,30 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from services.portal.bootstrap import Portal
+from services.portal.domain import labels
 from services.portal.domain.session import Session
+from services.portal.service_layer import demandes
 from shared import french
 
 COOKIE = "mg_portal"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+
+def _moment(value: str) -> str:
+    """An ISO 8601 time from a service, as French readers write it, in Paris time."""
+    return french.long_datetime(datetime.fromisoformat(value))
+
+
+def _day(value: str) -> str:
+    """An ISO 8601 date or time from a service, as "01/03/2027" (Paris time)."""
+    parsed = datetime.fromisoformat(value)
+    return french.short_date(parsed if len(value) > 10 else parsed.date())
+
+
 TEMPLATES.env.filters["euros"] = french.euros
 TEMPLATES.env.filters["file_size"] = french.file_size
-TEMPLATES.env.filters["short_date"] = french.short_date
-TEMPLATES.env.filters["long_datetime"] = french.long_datetime
+TEMPLATES.env.filters["day"] = _day
+TEMPLATES.env.filters["moment"] = _moment
 
 # No inline script or style anywhere: the DSFR's files and ours, from this origin only.
 CSP = (
@@ -178,3 +194,30 @@ async def security_headers(
 
 def json_response(data: Any) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
+
+
+async def demande_page(
+    request: Request,
+    session: Session,
+    request_id: str,
+    *,
+    home: tuple[str, str],
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A demande's file, as its collectivité or its département sees it."""
+    found = await demandes.demande_file(portal(request).api, session, request_id)
+    title = found.demande["title"]
+    return render(
+        request,
+        f"{session.role}/demande.html",
+        title=f"Demande : {title}",
+        session=session,
+        crumbs=[("Accueil", "/"), home, (title, None)],
+        file=found,
+        labels=labels,
+        notice=notice,
+        errors=errors or {},
+        status_code=status_code,
+    )
