@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import service_settings
 
 
 class PortalSettings(BaseSettings):
@@ -15,10 +17,11 @@ class PortalSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8005, ge=1, le=65535)
     log_level: str = "INFO"
-    requests_url: str = "http://127.0.0.1:8001"
-    matching_url: str = "http://127.0.0.1:8002"
-    billing_url: str = "http://127.0.0.1:8003"
-    notifications_url: str = "http://127.0.0.1:8004"
+    # Empty means the service on this machine, on its own MG_<SERVICE>_HTTP_PORT.
+    requests_url: str = ""
+    matching_url: str = ""
+    billing_url: str = ""
+    notifications_url: str = ""
     # Signs the session cookie (itsdangerous); production sets its own.
     session_secret: SecretStr = SecretStr("matiere-grise-portal-local-session-secret-change-me")
     session_hours: int = Field(default=10, ge=1, le=24)
@@ -32,6 +35,17 @@ class PortalSettings(BaseSettings):
     # http://127.0.0.1 and http://localhost (potentially trustworthy origins), so the local
     # portal over plain HTTP needs no exception.
     cookie_secure: bool = True
+    # The DSFR's dist/ folder; empty means services/portal/node_modules/@gouvfr/dsfr/dist,
+    # where `npm ci --ignore-scripts` puts it (infra/setup.sh); the image sets its own.
+    dsfr_dir: str = ""
     # Page size of every list.
     page_size: int = Field(default=20, ge=5, le=200)
     timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _local_services(self) -> PortalSettings:
+        for name in ("requests", "matching", "billing", "notifications"):
+            if not getattr(self, f"{name}_url"):
+                port = service_settings(name).http_port
+                setattr(self, f"{name}_url", f"http://127.0.0.1:{port}")
+        return self

@@ -29,7 +29,7 @@ from services.portal.entrypoints.web import (
 )
 
 HERE = Path(__file__).resolve().parent.parent
-# Installed by `npm install --ignore-scripts` in services/portal (README, infra/setup.sh).
+# Installed by `npm ci --ignore-scripts` in services/portal (README, infra/setup.sh).
 DSFR_DIST = HERE / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 
 ERROR_TITLES = {
@@ -114,7 +114,8 @@ def build(portal: Portal | None = None) -> FastAPI:
         http_departement.router,
     ):
         app.include_router(router)
-    app.mount("/static/dsfr", StaticFiles(directory=DSFR_DIST), name="dsfr")
+    dsfr = Path(portal.settings.dsfr_dir) if portal.settings.dsfr_dir else DSFR_DIST
+    app.mount("/static/dsfr", StaticFiles(directory=dsfr), name="dsfr")
     app.mount("/static/portal", StaticFiles(directory=HERE / "static"), name="portal")
 
     @app.get("/health/live", include_in_schema=False)
@@ -123,7 +124,7 @@ def build(portal: Portal | None = None) -> FastAPI:
 
     @app.get("/health/ready", include_in_schema=False)
     async def ready() -> Response:
-        return json_response({"status": "ok", "dsfr": DSFR_DIST.is_dir()})
+        return json_response({"status": "ok", "dsfr": dsfr.is_dir()})
 
     return app
 
