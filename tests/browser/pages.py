@@ -31,12 +31,19 @@ async def assert_accessible(page: Page, visited: list[str]) -> None:
     visited.append(page.url)
 
 
-async def sign_in(page: Page, base: str, role: str, scope: str | None, visited: list[str]) -> None:
+async def sign_in(
+    page: Page,
+    base: str,
+    role: str,
+    scope: str | None,
+    visited: list[str],
+    departement: str = DEPARTEMENT,
+) -> None:
     if not page.url.endswith("/connexion"):
         await page.goto(f"{base}/connexion")  # the only address typed: the rest is clicks
     await assert_accessible(page, visited)
     await tick(page, f"role-{role}")
-    await page.get_by_label("Département (code)").fill(DEPARTEMENT)
+    await page.get_by_label("Département (code)").fill(departement)
     if scope:
         await page.locator("#scope").fill(scope)
     await page.get_by_role("button", name="Se connecter").click()

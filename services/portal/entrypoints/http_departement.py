@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.portal.bootstrap import ApiError
 from services.portal.domain import labels
 from services.portal.entrypoints.web import (
     demande_page,
+    field_errors,
     form_of,
     portal,
     redirect,
@@ -97,9 +99,16 @@ async def send(request: Request, convention_id: str) -> Response:
 
 
 @router.get("/sans-acteur")
-async def unmatched(request: Request, page: PageNumber = 1) -> Response:
+async def unmatched(request: Request, page: PageNumber = 1, notice: str | None = None) -> Response:
+    return await _unmatched_page(request, page, notice, {}, 200)
+
+
+async def _unmatched_page(
+    request: Request, page: int, notice: str | None, errors: dict[str, str], status_code: int
+) -> Response:
     session = session_of(request, ROLE)
     items, more = await _slice(request, session.token, "matching", "/v1/unmatched", page)
+    catalogue = await portal(request).api.call("matching", "GET", "/v1/actors", session.token)
     return render(
         request,
         "departement/unmatched.html",
@@ -110,7 +119,33 @@ async def unmatched(request: Request, page: PageNumber = 1) -> Response:
         number=page,
         more=more,
         reasons=labels.UNMATCHED_REASONS,
+        actors=[a for a in catalogue if a.get("active", True)],
+        notice=notice,
+        errors=errors,
+        status_code=status_code,
     )
+
+
+@router.post("/sans-acteur/{request_id}/orienter")
+async def route_by_hand(request: Request, request_id: str) -> Response:
+    """The team proposes the actor it chose, with its reason (matching checks capacity)."""
+    session = session_of(request, ROLE)
+    form = await form_of(request, session)
+    body = {
+        "actor_id": str(form.get("actor_id") or ""),
+        "reason": str(form.get("reason") or "").strip(),
+    }
+    try:
+        await portal(request).api.call(
+            "matching", "POST", f"/v1/unmatched/{request_id}/route", session.token, json=body
+        )
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = {f"{request_id}-{k}": v for k, v in field_errors(exc.errors).items()}
+        errors[f"{request_id}-general"] = exc.detail
+        return await _unmatched_page(request, 1, None, errors, exc.status)
+    return redirect("/departement/sans-acteur", notice="Acteur proposé ; il a été prévenu.")
 
 
 @router.get("/catalogue")
