@@ -12,7 +12,14 @@ from shared.auth.tokens import Role
 from shared.settings import AuthSettings
 from stack.harness.stack import bearer_header
 from tests.browser.conftest import PortalStack
-from tests.browser.pages import assert_accessible, click_until, fill_demande, sign_in, sign_out
+from tests.browser.pages import (
+    assert_accessible,
+    click_until,
+    fill_demande,
+    shot,
+    sign_in,
+    sign_out,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -59,6 +66,7 @@ async def test_the_team_routes_an_unmatched_demande_by_hand(
     await assert_accessible(page, visited)
     card = page.locator(".sans-acteur").first
     await expect(card).to_contain_text("Aucun acteur du catalogue ne couvre ce besoin.")
+    await shot(page, "departement-sans-acteur")
     await card.get_by_label("Acteur à proposer").select_option(actor_id)
     await card.get_by_label("Motif").fill("Le centre accompagne déjà la commune sur ce sujet.")
     await card.get_by_role("button", name="Proposer cet acteur").click()
