@@ -56,7 +56,7 @@ async def sign_out(page: Page) -> None:
     await expect(page.get_by_role("heading", name="Se connecter")).to_be_visible()
 
 
-async def click_until(page: Page, link: str, wanted: str, timeout: float = 45.0) -> None:
+async def click_until(page: Page, link: str, wanted: str, timeout: float = 90.0) -> None:
     """Click the nav link ``link`` again until ``wanted`` (a selector) shows: what the
     events make of a step arrives a moment later, as a person refreshing would see."""
     deadline = time.monotonic() + timeout
@@ -114,3 +114,12 @@ async def shot(page: Page, name: str) -> None:
     folder = os.environ.get("MG_PORTAL_SCREENSHOTS")
     if folder:
         await page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+async def reload_until(page: Page, wanted: str, timeout: float = 90.0) -> None:
+    """Reload the page until ``wanted`` (a selector) shows, as a person waiting would."""
+    deadline = time.monotonic() + timeout
+    while not await page.locator(wanted).count():
+        assert time.monotonic() < deadline, f"{wanted} never showed on {page.url}"
+        await asyncio.sleep(0.5)
+        await page.reload()

@@ -20,6 +20,7 @@ from tests.browser.pages import (
     assert_accessible,
     click_until,
     fill_demande,
+    reload_until,
     shot,
     sign_in,
     sign_out,
@@ -69,10 +70,7 @@ async def test_journey_by_clicks(
     await page.get_by_role("link", name=title).click()
     await assert_accessible(page, visited)
     send = page.get_by_role("button", name="Envoyer la convention pour signature")
-    for _ in range(60):
-        if await send.count():
-            break
-        await page.reload()
+    await reload_until(page, "form[action$='/envoyer']")
     await shot(page, "departement-demande")
     await send.click()
     await expect(page.get_by_text("envoyée à la collectivité pour signature")).to_be_visible()
@@ -127,11 +125,7 @@ async def test_journey_by_clicks(
     await (await deliverable_download.value).save_as(saved)
     assert hashlib.sha256(saved.read_bytes()).hexdigest() == hashlib.sha256(pdf).hexdigest()
     invoice_link = page.locator("a.facture")
-    for _ in range(60):
-        if await invoice_link.count():
-            break
-        await page.get_by_role("link", name="Mes demandes").first.click()
-        await page.get_by_role("link", name=title).click()
+    await reload_until(page, "a.facture")
     async with page.expect_download() as invoice_download:
         await invoice_link.first.click()
     invoice = (await (await invoice_download.value).path()).read_text(encoding="utf-8")

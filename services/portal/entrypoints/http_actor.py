@@ -3,12 +3,13 @@ with their milestones to mark done and deliverables to upload; its capacity."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
-from services.portal.bootstrap import ApiError
+from services.portal.bootstrap import ApiError, ServicesApi
 from services.portal.domain import labels
 from services.portal.entrypoints.web import (
     field_errors,
@@ -30,16 +31,25 @@ MAX_UPLOAD = 10 * 1024 * 1024
 async def home(request: Request, notice: str | None = None) -> Response:
     session = session_of(request, ROLE)
     api = portal(request).api
-    found: list[dict[str, Any]] = await api.call(
-        "matching", "GET", "/v1/assignments", session.token, params={"limit": 500}
+    size = portal(request).settings.page_size
+    # Only what the page shows: the open proposals and the missions, a page of each.
+    proposals, missions, actor = await asyncio.gather(
+        api.call(
+            "matching",
+            "GET",
+            "/v1/assignments",
+            session.token,
+            params={"status": "proposed", "limit": size},
+        ),
+        api.call(
+            "matching",
+            "GET",
+            "/v1/assignments",
+            session.token,
+            params={"status": "accepted", "limit": size},
+        ),
+        _actor(api, session.token, session.scope),
     )
-    actor: dict[str, Any] | None
-    try:
-        actor = await api.call("matching", "GET", f"/v1/actors/{session.scope}", session.token)
-    except ApiError:
-        actor = None
-    proposals = [a for a in found if a["status"] == "proposed"]
-    missions = [a for a in found if a["status"] in ("accepted", "completed")]
     return render(
         request,
         "actor/home.html",
@@ -48,11 +58,20 @@ async def home(request: Request, notice: str | None = None) -> Response:
         crumbs=[("Accueil", "/"), ("Propositions et missions", None)],
         proposals=proposals,
         missions=missions,
-        open_count=len([a for a in found if a["status"] in ("proposed", "accepted")]),
+        open_count=len(proposals) + len(missions),
+        page_size=size,
         actor=actor,
         labels=labels,
         notice=notice,
     )
+
+
+async def _actor(api: ServicesApi, token: str, actor_id: str | None) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = await api.call("matching", "GET", f"/v1/actors/{actor_id}", token)
+    except ApiError:
+        return None
+    return found
 
 
 @router.post("/propositions/{assignment_id}/accepter")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -184,7 +185,10 @@ def field_errors(errors: list[dict[str, str]]) -> dict[str, str]:
 async def security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    started = time.perf_counter()
     response = await call_next(request)
+    # The page's time in the portal, the services' answers included (tests/perf/bench_portal).
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if not request.url.path.startswith("/static/"):
