@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.portal.adapters.services_api import ApiError, ServicesApi
+from services.portal.adapters.services_api import SERVICE_SECONDS, ApiError, ServicesApi
 from services.portal.config import PortalSettings
 from shared.refdata import Territories, get_territories
 from shared.settings import AuthSettings
@@ -35,4 +35,4 @@ def build_portal(settings: PortalSettings | None = None) -> Portal:
     )
 
 
-__all__ = ["ApiError", "Portal", "ServicesApi", "build_portal"]
+__all__ = ["SERVICE_SECONDS", "ApiError", "Portal", "ServicesApi", "build_portal"]

@@ -37,6 +37,7 @@ from tests.support.submissions import demande_body
 
 DEPARTEMENT = "49"
 TIMING = re.compile(r"app;dur=([0-9.]+)")
+SERVICES_TIMING = re.compile(r"svc;dur=([0-9.]+)")
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -104,13 +105,15 @@ async def _user(
             started = time.perf_counter()
             answer = await client.get(path)
             waited = (time.perf_counter() - started) * 1000
-            match = TIMING.search(answer.headers.get("server-timing", ""))
+            timing = answer.headers.get("server-timing", "")
+            match, services = TIMING.search(timing), SERVICES_TIMING.search(timing)
             seen.append(
                 {
                     "role": role,
                     "page": _kind(path),
                     "status": answer.status_code,
                     "server_ms": float(match.group(1)) if match else None,
+                    "services_ms": float(services.group(1)) if services else None,
                     "client_ms": round(waited, 1),
                 }
             )
@@ -158,6 +161,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     seen = [s for user in per_user for s in user]
     server = [s["server_ms"] for s in seen if s["server_ms"] is not None]
     client = [s["client_ms"] for s in seen]
+    waits = [s["services_ms"] for s in seen if s["services_ms"] is not None]
     by_page: dict[str, list[float]] = {}
     for s in seen:
         if s["server_ms"] is not None:
@@ -175,6 +179,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "mean": round(statistics.fmean(server), 1),
         },
         "client_ms": {"p50": _percentile(client, 0.5), "p95": _percentile(client, 0.95)},
+        # Waiting for the services' answers, summed over a page's calls (which may overlap).
+        "services_ms": {"p50": _percentile(waits, 0.5), "p95": _percentile(waits, 0.95)},
         "server_ms_by_page": {
             page: {"count": len(v), "p50": _percentile(v, 0.5), "p95": _percentile(v, 0.95)}
             for page, v in sorted(by_page.items())

@@ -6,13 +6,19 @@ so that a page can show them next to the fields."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 SERVICES = ("requests", "matching", "billing", "notifications")
+
+# Seconds a page waited for the services (calls made together overlap, so this may exceed
+# the page's time): set to a fresh list per page by the portal's middleware.
+SERVICE_SECONDS: ContextVar[list[float] | None] = ContextVar("service_seconds", default=None)
 
 
 @dataclass
@@ -120,6 +126,7 @@ class ServicesApi:
         if content is not None:
             headers["Content-Type"] = "application/octet-stream"
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        started = time.perf_counter()
         try:
             return await self._clients[service].request(
                 method, path, params=clean, json=json, content=content, headers=headers
@@ -128,3 +135,7 @@ class ServicesApi:
             raise ApiError(
                 503, "Service momentanément indisponible ; réessayez dans quelques secondes."
             ) from exc
+        finally:
+            waited = SERVICE_SECONDS.get()
+            if waited is not None:
+                waited.append(time.perf_counter() - started)
