@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from shared.settings import KafkaSettings
-from stack.harness.process import ROOT, ServiceProcess, free_port
+from stack.harness.portal import portal_process
+from stack.harness.process import ROOT
 from stack.harness.stack import Stack, StackOptions
 
 CHROMIUM = os.environ.get("MG_CHROMIUM", "/usr/bin/chromium")
@@ -40,19 +40,7 @@ async def portal_stack(kafka_topics: KafkaSettings) -> AsyncIterator[PortalStack
     assert AXE.is_file(), "run `npm install --ignore-scripts` in services/portal (README)"
     options = StackOptions(departements=(DEPARTEMENT,), outbox_poll_seconds=0.2)
     async with Stack(options, kafka_topics) as stack:
-        port = free_port()
-        env = {
-            "MG_PORTAL_HTTP_PORT": str(port),
-            "MG_PORTAL_REQUESTS_URL": stack.url("requests"),
-            "MG_PORTAL_MATCHING_URL": stack.url("matching"),
-            "MG_PORTAL_BILLING_URL": stack.url("billing"),
-            "MG_PORTAL_NOTIFICATIONS_URL": "http://127.0.0.1:9",
-            "MG_PORTAL_LOG_LEVEL": "WARNING",
-        }
-        log = Path(stack.run_dir) / "portal.log"
-        process = ServiceProcess(
-            "services.portal.entrypoints.main", env=env, port=port, log_path=log
-        )
+        process = portal_process(stack)
         await process.start()
         try:
             await process.wait_ready()

@@ -51,7 +51,8 @@ async def test_the_team_routes_an_unmatched_demande_by_hand(
     )
     assert loaded.status_code == 200, loaded.text
 
-    base, visited = portal_stack.url, []
+    base = portal_stack.url
+    visited: list[str] = []
     context = await browser.new_context(locale="fr-FR")
     page = await context.new_page()
     title = f"Rénovation énergétique du gymnase {uuid.uuid4().hex[:6]}"

@@ -133,14 +133,21 @@ async def test_journey_by_clicks(
     assert "EJ-2027-000417" in invoice
     await sign_out(page)
 
-    # The département sees it on its board, found by the commune's name.
+    # The département sees it on its board, found by the commune's name. (Not its status:
+    # on a shared broker another stack's matching may route the same event its own way.)
     await sign_in(page, base, "departement", None, visited)
     await page.get_by_label("Commune ou EPCI").fill("Angers")
     await page.get_by_role("button", name="Filtrer").click()
     row = page.locator("#tableau tr", has_text=title)
-    await expect(row).to_contain_text("Mission en cours")
+    await expect(row).to_contain_text("Angers")
     await assert_accessible(page, visited)
     await shot(page, "departement-tableau")
+    # Its file: the signed convention, the deliverable, the invoice.
+    await row.get_by_role("link", name=title).click()
+    await expect(page.get_by_text("engagement EJ-2027-000417")).to_be_visible()
+    await expect(page.get_by_text("diagnostic-energetique.pdf — Diagnostic remis")).to_be_visible()
+    await expect(page.get_by_text(re.compile(r"Facture .* TTC"))).to_be_visible()
+    await assert_accessible(page, visited)
     await context.close()
     assert len(visited) >= 20
     assert csp_violations == []

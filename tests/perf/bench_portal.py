@@ -30,7 +30,7 @@ import httpx
 from shared.auth.tokens import Role
 from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
-from stack.harness.process import ServiceProcess, free_port
+from stack.harness.portal import portal_process
 from stack.harness.stack import Stack, StackOptions, bearer_header
 from tests.perf.result_file import header, log, write
 from tests.support.submissions import demande_body
@@ -126,23 +126,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with Stack(options, KafkaSettings()) as stack:
         log(f"stack up; seeding {args.demandes} demandes")
         demandes = await _seed(stack, args.demandes)
-        port = free_port()
-        env = {
-            "MG_PORTAL_HTTP_PORT": str(port),
-            "MG_PORTAL_REQUESTS_URL": stack.url("requests"),
-            "MG_PORTAL_MATCHING_URL": stack.url("matching"),
-            "MG_PORTAL_BILLING_URL": stack.url("billing"),
-            "MG_PORTAL_NOTIFICATIONS_URL": "http://127.0.0.1:9",
-            "MG_PORTAL_LOG_LEVEL": "WARNING",
-            # httpx, unlike a browser, sends no Secure cookie over http://127.0.0.1.
-            "MG_PORTAL_COOKIE_SECURE": "false",
-        }
-        portal = ServiceProcess(
-            "services.portal.entrypoints.main",
-            env=env,
-            port=port,
-            log_path=Path(stack.run_dir) / "portal.log",
-        )
+        # httpx, unlike a browser, sends no Secure cookie over http://127.0.0.1.
+        portal = portal_process(stack, MG_PORTAL_COOKIE_SECURE="false")
         await portal.start()
         try:
             await portal.wait_ready()

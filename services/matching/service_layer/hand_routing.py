@@ -13,10 +13,10 @@ from services.matching.domain import hand_routing
 from services.matching.domain.lifecycle import Assignment, AssignmentStatus
 from services.matching.domain.model import ActorState
 from services.matching.domain.routing import Policy
-from services.matching.service_layer.assignment_events import need_refs
+from services.matching.service_layer.assignment_events import criteria_ref, need_refs
 from services.matching.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
-from shared.contracts.matching import AssignmentProposed, CriteriaRef
+from shared.contracts.matching import AssignmentProposed
 from shared.errors import Conflict, DomainValidationError, FieldError, Forbidden, NotFound
 
 
@@ -69,7 +69,6 @@ async def route_by_hand(
     await uow.demandes.save(
         replace(demande, status="open", uncovered=(), unmatched_reason=None, updated_at=now)
     )
-    c = assignment.criteria
     await uow.outbox.add(
         AssignmentProposed(
             assignment_id=assignment.id,
@@ -82,14 +81,7 @@ async def route_by_hand(
             needs=need_refs(needs),
             lead=True,
             round=round_,
-            criteria=CriteriaRef(
-                coverage=c.coverage,
-                expertise=c.expertise,
-                load=c.load,
-                continuity=c.continuity,
-                locality=c.locality,
-                score=c.score,
-            ),
+            criteria=criteria_ref(assignment.criteria),
             reasons=assignment.reasons,
             respond_by=assignment.respond_by,
             proposed_at=now,
