@@ -4,7 +4,9 @@
 # addresses, and keeps the stack up until Ctrl-C, which stops it all.
 #   infra/demo.sh [mg up options]   set up, start, play, keep running (--demandes 300, --seed)
 #   infra/demo.sh stop              stop what it started: services, mailbox, Kafka, PostgreSQL
-# KAFKA_PORT / PG_PORT (infra/env.sh) and MG_<SERVICE>_HTTP_PORT, MG_NOTIFICATIONS_SMTP_PORT
+# The portal (services/portal) starts with the services, on :8005 (MG_PORTAL_HTTP_PORT); its
+# address is printed with the others. KAFKA_PORT / PG_PORT (infra/env.sh) and
+# MG_<SERVICE>_HTTP_PORT, MG_NOTIFICATIONS_SMTP_PORT
 # move it to other ports; MG_DEMO_SETUP=0 skips infra/setup.sh on a machine already set up.
 # The same --seed gives the same summary figures, latencies aside (stack/scenario).
 set -euo pipefail

@@ -17,6 +17,8 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs npm)
 # kcat reads a département's integration topic as a partner would (docs/integration.md).
 command -v kcat >/dev/null || missing+=(kcat)
+# The portal's browser tests drive Debian's Chromium with Playwright (no browser download).
+command -v chromium >/dev/null || missing+=(chromium)
 # WeasyPrint prints the conventions and renders the invoices' PDF/A (Factur-X) with Pango and
 # its fonts; HarfBuzz's subsetter makes the embedded fonts, and so the files, the same bytes on
 # every run.
@@ -37,6 +39,10 @@ fi
 step "installing Python packages (pinned by constraints.txt)"
 .venv/bin/python -m pip install -q --upgrade pip==26.3
 .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev,local]'
+
+step "installing the portal's npm packages (DSFR, axe-core; pinned by package-lock.json)"
+# --ignore-scripts: the DSFR's preinstall script wants a project made by its own generator.
+(cd services/portal && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 
 step "fetching Apache Kafka"
 infra/kafka/kafka.sh fetch

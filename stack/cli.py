@@ -110,6 +110,13 @@ def _start() -> None:
 def _addresses() -> None:
     console.rule("Adresses")
     for service in all_services():
+        if service.name == "portal":
+            console.print(
+                f"[bold]Portail[/]        {service.url}  (connexion de démonstration : "
+                "agent du département 49, 35 ou 24 ; collectivité : son code INSEE ; "
+                "acteur : son identifiant)"
+            )
+            continue
         console.print(f"[bold]{service.name}[/]")
         console.print(f"  API HTTP      {service.url}/v1")
         console.print(

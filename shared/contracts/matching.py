@@ -107,6 +107,11 @@ class AssignmentProposed(AssignmentEvent):
     uncovered_needs: list[NeedRef] = Field(default_factory=list)
     respond_by: AwareDatetime
     proposed_at: AwareDatetime
+    routed_by: str | None = Field(
+        default=None,
+        description="The département agent who chose this actor by hand for a demande nobody "
+        "covered (their reason is in `reasons`); absent when the matcher proposed it.",
+    )
 
 
 class AssignmentAccepted(AssignmentEvent):

@@ -26,7 +26,9 @@ REPO = ROOT
 LOCAL = Path(os.environ.get("MG_LOCAL_DIR", REPO / ".local"))
 RUN_DIR = LOCAL / "services"
 
-SERVICES: tuple[str, ...] = ("requests", "matching", "billing", "notifications")
+SERVICES: tuple[str, ...] = ("requests", "matching", "billing", "notifications", "portal")
+# The portal (services/portal) serves pages, not an API: its port is its own.
+PORTAL_HTTP_PORT = 8005
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -110,7 +112,10 @@ class ServiceProcess(StackProcess):
     @property
     def port(self) -> int:
         return int(
-            os.environ.get(f"MG_{self.name.upper()}_HTTP_PORT", DEFAULT_HTTP_PORTS[self.name])
+            os.environ.get(
+                f"MG_{self.name.upper()}_HTTP_PORT",
+                DEFAULT_HTTP_PORTS.get(self.name, PORTAL_HTTP_PORT),
+            )
         )
 
     @property

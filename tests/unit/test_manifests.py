@@ -219,10 +219,21 @@ def test_every_deployment_has_a_disruption_budget_for_its_pods(service: str) -> 
     assert budget.get("maxUnavailable", 1) >= 1
 
 
-def test_nothing_but_the_four_services_is_deployed() -> None:
-    for kind in ("Deployment", "ScaledObject", "PodDisruptionBudget", "Service"):
+def test_nothing_but_the_four_services_and_the_portal_is_deployed() -> None:
+    for kind in ("Deployment", "PodDisruptionBudget", "Service"):
         names = {o["metadata"]["name"] for o in base_objects() if o["kind"] == kind}
-        assert names == set(SERVICES), kind
+        assert names == {*SERVICES, "portal"}, kind
+    # The portal consumes no topic: scaled on CPU, not on consumer lag.
+    scaled = {o["metadata"]["name"] for o in base_objects() if o["kind"] == "ScaledObject"}
+    assert scaled == set(SERVICES)
+    assert one("HorizontalPodAutoscaler", "portal")["spec"]["minReplicas"] >= 2
+
+
+def test_the_portal_talks_to_the_services_by_their_service_names() -> None:
+    env = {e["name"]: e.get("value") for e in container(one("Deployment", "portal"))["env"]}
+    for service in SERVICES:
+        port = DEFAULT_HTTP_PORTS[service]
+        assert env[f"MG_PORTAL_{service.upper()}_URL"] == f"http://{service}:{port}"
 
 
 # --- Compose and the image -------------------------------------------------------------

@@ -14,7 +14,7 @@ from services.matching.domain.catalogue import actors_from_document
 from services.matching.domain.lifecycle import AssignmentStatus
 from services.matching.domain.model import Actor
 from services.matching.domain.routing import Policy
-from services.matching.service_layer import actors, assignments, routing
+from services.matching.service_layer import actors, assignments, hand_routing, routing
 from shared.auth.tokens import Principal, Role
 from shared.contracts.conventions import ConventionExpired
 from shared.contracts.matching import (
@@ -30,7 +30,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import RequestSubmittedV2, RequestWithdrawn
 from shared.contracts.vocabulary import Theme
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, DomainValidationError, Forbidden, NotFound
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from tests.unit.fakes.matching import FakeUnitOfWork
@@ -341,3 +341,40 @@ async def test_an_expired_convention_cancels_the_mission_and_frees_the_capacity(
     assert cancelled.reason == assignments.CONVENTION_EXPIRED_REASON
     assert uow.assignments.rows[proposed.assignment_id].status is AssignmentStatus.CANCELLED
     assert (await uow.actors.states(["caue"], "49007"))["caue"].load == 0
+
+
+async def test_the_team_routes_an_unmatched_demande_by_hand_within_capacity() -> None:
+    uow = FakeUnitOfWork()
+    await offer(uow, entry("caue", 3, capacity=1))
+    event, _ = await route(uow, ["energie"])  # nobody treats énergie: unmatched
+    uow.published.clear()
+    async with uow:
+        with pytest.raises(Forbidden):
+            await routing_by_hand(uow, as_actor("caue"), event.request_id, "caue")
+        with pytest.raises(NotFound):
+            await routing_by_hand(uow, Principal(Role.DEPARTEMENT, "x", "44"), event.request_id)
+        with pytest.raises(DomainValidationError):
+            await routing_by_hand(uow, TEAM_49, event.request_id, "personne")
+        proposed = await routing_by_hand(uow, TEAM_49, event.request_id, "caue")
+    assert proposed.status is AssignmentStatus.PROPOSED and proposed.lead
+    assert "équipe du département (agent)" in proposed.reasons
+    [published] = proposals(uow)
+    assert (published.actor_id, published.routed_by) == ("caue", "agent")
+    assert published.criteria.score == 0.0
+    assert uow.demandes.rows[event.request_id].status == "open"
+    async with uow:
+        # No longer unmatched; and the actor is now at its capacity of 1.
+        with pytest.raises(Conflict):
+            await routing_by_hand(uow, TEAM_49, event.request_id, "caue")
+        other, _ = await route(uow, ["energie"])
+        with pytest.raises(DomainValidationError, match="Capacité atteinte"):
+            await routing_by_hand(uow, TEAM_49, other.request_id, "caue")
+
+
+async def routing_by_hand(
+    uow: FakeUnitOfWork, principal: Principal, request_id: UUID, actor_id: str = "caue"
+) -> Any:
+    reason = "Le CAUE connaît ce bâtiment."
+    return await hand_routing.route_by_hand(
+        uow, principal, request_id, actor_id, reason, POLICY, NOW
+    )

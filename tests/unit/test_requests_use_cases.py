@@ -278,3 +278,19 @@ async def test_an_unmatched_demande_says_why_and_a_withdrawn_one_stays_withdrawn
     followed = await demandes.follow_assignment(uow, other.id, late, NOW)
     assert followed is not None and followed.status is RequestStatus.WITHDRAWN
     assert await demandes.follow_assignment(uow, uuid4(), late, NOW) is None
+
+
+async def test_an_unmatched_demande_routed_by_hand_is_proposed_again() -> None:
+    uow = FakeUnitOfWork()
+    demande, _ = await demandes.submit_request(uow, submission(draft()), get_territories(), NOW)
+    declined = AssignmentView(uuid4(), "caue", "CAUE", True, [], "declined", NOW)
+    await demandes.follow_assignment(uow, demande.id, declined, NOW)
+    await demandes.follow_assignment(uow, demande.id, None, NOW, unmatched_summary="Personne")
+    # A late event of the declined proposal leaves it unmatched...
+    followed = await demandes.follow_assignment(uow, demande.id, declined, NOW)
+    assert followed is not None and followed.status is RequestStatus.UNMATCHED
+    # ...the actor the team chose by hand makes it proposed again.
+    chosen = AssignmentView(uuid4(), "atd", "ATD", True, [], "proposed", NOW)
+    followed = await demandes.follow_assignment(uow, demande.id, chosen, NOW)
+    assert followed is not None and followed.status is RequestStatus.PROPOSED
+    assert "ATD (pilote) : proposition en attente de réponse" in (followed.status_detail or "")

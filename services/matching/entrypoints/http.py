@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from services.matching import bootstrap
 from services.matching.config import MatchingRules
 from services.matching.domain.catalogue import CatalogueError, actor_to_dict, actors_from_document
+from services.matching.domain.hand_routing import REASON_MAX, REASON_MIN
 from services.matching.domain.lifecycle import STATUS_LABELS, Assignment, AssignmentStatus
 from services.matching.domain.routing import Policy
-from services.matching.service_layer import actors, assignments, memberships, routing
+from services.matching.service_layer import actors, assignments, hand_routing, memberships, routing
 from services.matching.service_layer.ports import UnitOfWork
 from shared.contracts.base import Line, Text
 from shared.errors import DomainValidationError, FieldError
@@ -295,6 +296,35 @@ async def list_unmatched(
         )
         for d in found
     ]
+
+
+class HandRouting(BaseModel):
+    actor_id: Line = Field(min_length=1, max_length=200)
+    reason: Text = Field(min_length=REASON_MIN, max_length=REASON_MAX)
+
+
+@unmatched_router.post(
+    "/{request_id}/route",
+    response_model=AssignmentView,
+    status_code=201,
+    summary="Proposer à la main l'acteur choisi pour une demande sans acteur (équipe)",
+    description="Dans la limite de la capacité de l'acteur, comme pour une proposition "
+    "automatique ; l'événement `matching.assignment.proposed.v1` porte `routed_by`.",
+)
+async def route_by_hand(
+    request: Request, request_id: UUID, principal: CurrentPrincipal, uow: UoW, body: HandRouting
+) -> AssignmentView:
+    async with uow:
+        proposed = await hand_routing.route_by_hand(
+            uow,
+            principal,
+            request_id,
+            body.actor_id,
+            body.reason,
+            _policy(request),
+            datetime.now(UTC),
+        )
+    return AssignmentView.of(proposed)
 
 
 # --- members --------------------------------------------------------------------------

@@ -6,10 +6,21 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.matching.domain.lifecycle import Assignment
-from services.matching.domain.model import Need
+from services.matching.domain.model import Criteria, Need
 from services.matching.service_layer.ports import UnitOfWork
-from shared.contracts.matching import AssignmentCancelled, AssignmentEvent, NeedRef
+from shared.contracts.matching import AssignmentCancelled, AssignmentEvent, CriteriaRef, NeedRef
 from shared.messaging.envelope import Envelope
+
+
+def criteria_ref(c: Criteria) -> CriteriaRef:
+    return CriteriaRef(
+        coverage=c.coverage,
+        expertise=c.expertise,
+        load=c.load,
+        continuity=c.continuity,
+        locality=c.locality,
+        score=c.score,
+    )
 
 
 def need_refs(needs: Sequence[Need]) -> list[NeedRef]:

@@ -20,14 +20,13 @@ from services.matching.domain.routing import (
     requester_of,
 )
 from services.matching.domain.unmatched import explain
-from services.matching.service_layer.assignment_events import cancel, need_refs
+from services.matching.service_layer.assignment_events import cancel, criteria_ref, need_refs
 from services.matching.service_layer.ports import UnitOfWork
 from services.matching.service_layer.scopes import scope_departement
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import (
     AssignmentProposed,
     CandidateRef,
-    CriteriaRef,
     RequestUnmatched,
 )
 from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2, RequestWithdrawn
@@ -122,7 +121,6 @@ async def _propose(
             respond_by=policy.deadline(now),
         )
         await uow.assignments.add(assignment)
-        c = assignment.criteria
         await uow.outbox.add(
             AssignmentProposed(
                 assignment_id=assignment.id,
@@ -135,14 +133,7 @@ async def _propose(
                 needs=need_refs(assignment.needs),
                 lead=assignment.lead,
                 round=round_,
-                criteria=CriteriaRef(
-                    coverage=c.coverage,
-                    expertise=c.expertise,
-                    load=c.load,
-                    continuity=c.continuity,
-                    locality=c.locality,
-                    score=c.score,
-                ),
+                criteria=criteria_ref(assignment.criteria),
                 reasons=assignment.reasons,
                 uncovered_needs=need_refs(proposal.uncovered),
                 respond_by=assignment.respond_by,

@@ -44,10 +44,13 @@ _LABELS = {
 
 
 def progress(demande: Demande, assignments: list[AssignmentView], now: datetime) -> bool:
-    """Recompute the status from the assignments; returns whether it changed."""
-    if demande.status in FINAL_STATUSES or demande.status is RequestStatus.UNMATCHED:
+    """Recompute the status from the assignments; returns whether it changed. An unmatched
+    demande stays so until an actor is proposed again (the département routed it by hand)."""
+    if demande.status in FINAL_STATUSES:
         return False
     statuses = {a.status for a in assignments}
+    if demande.status is RequestStatus.UNMATCHED and not statuses & {"proposed", "accepted"}:
+        return False
     if statuses & {"accepted"}:
         new = RequestStatus.IN_PROGRESS
     elif "completed" in statuses and not statuses & {"proposed", "accepted"}:
