@@ -75,7 +75,13 @@ class ServiceSettings(BaseSettings):
         return self
 
 
-DEFAULT_HTTP_PORTS = {"requests": 8001, "matching": 8002, "billing": 8003, "notifications": 8004}
+DEFAULT_HTTP_PORTS = {
+    "requests": 8001,
+    "matching": 8002,
+    "billing": 8003,
+    "notifications": 8004,
+    "resources": 8005,
+}
 
 
 def service_settings(name: str) -> ServiceSettings:

@@ -42,6 +42,16 @@ from shared.contracts.requests import (
     RequestWithdrawn,
     SubmitRequestCommand,
 )
+from shared.contracts.resources import (
+    ExperienceDrafted,
+    ExperiencePublished,
+    RegistrationCancelled,
+    RegistrationPromoted,
+    RegistrationRecorded,
+    SheetPublished,
+    SheetRevised,
+    TrainingOffered,
+)
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestSubmitted,
@@ -76,4 +86,12 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     ConventionAmended,
     DeliverySent,
     DeliveryDeadLettered,
+    SheetPublished,
+    SheetRevised,
+    TrainingOffered,
+    RegistrationRecorded,
+    RegistrationPromoted,
+    RegistrationCancelled,
+    ExperienceDrafted,
+    ExperiencePublished,
 )

@@ -61,7 +61,7 @@ MATCHING_ACTOR = Topic(
 MATCHING_ASSIGNMENT = Topic(
     "matching.assignment.v1",
     writer="matching",
-    consumers=("requests", "billing", "notifications"),
+    consumers=("requests", "billing", "notifications", "resources"),
     description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
 )
 
@@ -106,6 +106,27 @@ NOTIFICATIONS_DELIVERY = Topic(
     description="Outcome of every email and webhook delivery: sent, or dead-lettered.",
 )
 
+RESOURCES_SHEET = Topic(
+    "resources.sheet.v1",
+    writer="resources",
+    consumers=(),
+    description="Documentation sheets of a département or national: published, revised.",
+)
+RESOURCES_TRAINING = Topic(
+    "resources.training.v1",
+    writer="resources",
+    consumers=(),
+    description="Training sessions offered by actors and the registrations of collectivités: "
+    "registered, waiting, promoted from the waiting list, cancelled.",
+)
+RESOURCES_EXPERIENCE = Topic(
+    "resources.experience.v1",
+    writer="resources",
+    consumers=(),
+    description="Retours d'expérience of closed missions: drafted by the actor, published once "
+    "the collectivité consents.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
     REQUESTS_PROJECT,
@@ -117,6 +138,9 @@ TOPICS: tuple[Topic, ...] = (
     BILLING_INVOICE,
     BILLING_CONVENTION,
     NOTIFICATIONS_DELIVERY,
+    RESOURCES_SHEET,
+    RESOURCES_TRAINING,
+    RESOURCES_EXPERIENCE,
 )
 
 

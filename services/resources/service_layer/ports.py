@@ -1,0 +1,90 @@
+"""What the resources use cases need of the outside world, as Protocols.
+
+The SQL adapters (``services.resources.adapters``) and the tests' fakes
+(``tests.unit.fakes.resources``) both satisfy them; ``bootstrap`` wires the former.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from services.resources.domain.experiences import Experience
+from services.resources.domain.sheets import SearchHit, SearchQuery, Sheet
+from services.resources.domain.trainings import Registration, TrainingSession
+from shared.contracts.resources import RegistrationStatus
+from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
+
+
+class SheetRepository(Protocol):
+    async def add(self, sheet: Sheet) -> bool:
+        """Store a new sheet; False (nothing stored) when its id is already taken."""
+        ...
+
+    async def get(self, sheet_id: UUID, *, for_update: bool = False) -> Sheet | None: ...
+
+    async def save(self, sheet: Sheet) -> None: ...
+
+
+class ExperienceRepository(Protocol):
+    async def add(self, experience: Experience) -> bool:
+        """Store a draft; False when the mission already has one."""
+        ...
+
+    async def get(self, experience_id: UUID, *, for_update: bool = False) -> Experience | None: ...
+
+    async def save(self, experience: Experience) -> None: ...
+
+
+class TrainingRepository(Protocol):
+    async def add_session(self, training: TrainingSession) -> None: ...
+
+    async def get_session(
+        self, session_id: UUID, *, for_update: bool = False
+    ) -> TrainingSession | None:
+        """``for_update`` locks the session's row until the transaction ends: the one way
+        to change its seats."""
+        ...
+
+    async def upcoming(self, departement: str | None, after: datetime) -> list[TrainingSession]: ...
+
+    async def save_seats(self, training: TrainingSession) -> None: ...
+
+    async def add_registration(self, registration: Registration) -> int:
+        """Store it; returns its position in the order of arrival."""
+        ...
+
+    async def get_registration(self, registration_id: UUID) -> Registration | None: ...
+
+    async def registrations(
+        self, session_id: UUID, status: RegistrationStatus | None = None
+    ) -> list[Registration]:
+        """The session's registrations in order of arrival."""
+        ...
+
+    async def save_registration(self, registration: Registration) -> None: ...
+
+
+class SearchIndex(Protocol):
+    async def search(
+        self, query: SearchQuery, *, limit: int, offset: int
+    ) -> tuple[list[SearchHit], int]:
+        """Sheets and published experiences, best first, and how many match in all."""
+        ...
+
+
+class UnitOfWork(BaseUnitOfWork, Protocol):
+    """The resources service's transaction: its repositories and the outbox, all or nothing."""
+
+    @property
+    def sheets(self) -> SheetRepository: ...
+
+    @property
+    def experiences(self) -> ExperienceRepository: ...
+
+    @property
+    def trainings(self) -> TrainingRepository: ...
+
+    @property
+    def search_index(self) -> SearchIndex: ...
