@@ -136,7 +136,9 @@ def consumed_topics(service: str) -> list[str]:
 
 
 CASES = [
-    (s, t) for s in ("requests", "matching", "billing", "notifications") for t in consumed_topics(s)
+    (s, t)
+    for s in ("requests", "matching", "billing", "notifications", "resources")
+    for t in consumed_topics(s)
 ]
 
 

@@ -21,7 +21,7 @@ from stack.harness.process import ROOT, ServiceProcess, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
-SERVICES = ["requests", "matching", "billing", "notifications"]
+SERVICES = ["requests", "matching", "billing", "notifications", "resources"]
 RESULTS = ROOT / "tests" / "perf" / "results"
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 

@@ -35,6 +35,7 @@ from shared.contracts.resources import (
 )
 from shared.contracts.vocabulary import Theme
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.observability.metrics import TRAINING_REGISTRATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,7 @@ async def register(
         departement=training.departement,
     )
     await uow.commit()
+    TRAINING_REGISTRATIONS.labels(training.departement, registration.status.value).inc()
     return registration
 
 
@@ -249,6 +251,8 @@ async def cancel_registration(
     await uow.trainings.save_seats(training)
     await uow.outbox.add_many(list(events))
     await uow.commit()
+    TRAINING_REGISTRATIONS.labels(training.departement, "cancelled").inc()
+    TRAINING_REGISTRATIONS.labels(training.departement, "promoted").inc(len(promoted))
     return promoted
 
 
