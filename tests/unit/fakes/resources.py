@@ -1,0 +1,178 @@
+"""In-memory stand-ins for the resources service's adapters.
+
+The search index is a plain filter (every word of the text, lower-cased, in the title or
+the summary): the ranking and the French stemming are PostgreSQL's, tested on it
+(``tests/component/test_resources_search.py``).
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from datetime import datetime
+from typing import Generic, Self, TypeVar
+from uuid import UUID
+
+from services.resources.domain.experiences import Experience, ExperienceStatus
+from services.resources.domain.sheets import HitKind, SearchHit, SearchQuery, Sheet
+from services.resources.domain.trainings import Registration, TrainingSession
+from shared.contracts.resources import RegistrationStatus
+from tests.unit.fakes import FakeUnitOfWorkBase
+
+Row = TypeVar("Row")
+
+
+class _Staged(Generic[Row]):
+    """Rows committed and rows written by the open transaction."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Row] = {}
+        self.staged: dict[UUID, Row] = {}
+
+    def find(self, key: UUID) -> Row | None:
+        found = self.staged.get(key) or self.rows.get(key)
+        return deepcopy(found) if found is not None else None
+
+    def all(self) -> list[Row]:
+        return [deepcopy(r) for r in {**self.rows, **self.staged}.values()]
+
+    def put(self, key: UUID, row: Row) -> None:
+        self.staged[key] = deepcopy(row)
+
+    def commit(self) -> None:
+        self.rows.update(self.staged)
+        self.staged.clear()
+
+
+class FakeSheetRepository(_Staged[Sheet]):
+    async def add(self, sheet: Sheet) -> bool:
+        if self.find(sheet.id) is not None:
+            return False
+        self.put(sheet.id, sheet)
+        return True
+
+    async def get(self, sheet_id: UUID, *, for_update: bool = False) -> Sheet | None:
+        return self.find(sheet_id)
+
+    async def save(self, sheet: Sheet) -> None:
+        self.put(sheet.id, sheet)
+
+
+class FakeExperienceRepository(_Staged[Experience]):
+    async def add(self, experience: Experience) -> bool:
+        if any(e.assignment_id == experience.assignment_id for e in self.all()):
+            return False
+        self.put(experience.id, experience)
+        return True
+
+    async def get(self, experience_id: UUID, *, for_update: bool = False) -> Experience | None:
+        return self.find(experience_id)
+
+    async def save(self, experience: Experience) -> None:
+        self.put(experience.id, experience)
+
+
+class FakeTrainingRepository:
+    def __init__(self) -> None:
+        self.sessions = _Staged[TrainingSession]()
+        self.registered = _Staged[Registration]()
+        self.next_position = 0
+
+    async def add_session(self, training: TrainingSession) -> None:
+        self.sessions.put(training.id, training)
+
+    async def get_session(
+        self, session_id: UUID, *, for_update: bool = False
+    ) -> TrainingSession | None:
+        return self.sessions.find(session_id)
+
+    async def upcoming(self, departement: str | None, after: datetime) -> list[TrainingSession]:
+        return sorted(
+            (
+                t
+                for t in self.sessions.all()
+                if t.starts_at > after and departement in (None, t.departement)
+            ),
+            key=lambda t: t.starts_at,
+        )
+
+    async def save_seats(self, training: TrainingSession) -> None:
+        self.sessions.put(training.id, training)
+
+    async def add_registration(self, registration: Registration) -> int:
+        self.next_position += 1
+        registration.position = self.next_position
+        self.registered.put(registration.id, registration)
+        return self.next_position
+
+    async def get_registration(self, registration_id: UUID) -> Registration | None:
+        return self.registered.find(registration_id)
+
+    async def registrations(
+        self, session_id: UUID, status: RegistrationStatus | None = None
+    ) -> list[Registration]:
+        return sorted(
+            (
+                r
+                for r in self.registered.all()
+                if r.session_id == session_id and status in (None, r.status)
+            ),
+            key=lambda r: r.position,
+        )
+
+    async def save_registration(self, registration: Registration) -> None:
+        self.registered.put(registration.id, registration)
+
+
+class FakeSearchIndex:
+    def __init__(self, sheets: FakeSheetRepository, experiences: FakeExperienceRepository):
+        self._sheets = sheets
+        self._experiences = experiences
+
+    async def search(
+        self, query: SearchQuery, *, limit: int, offset: int
+    ) -> tuple[list[SearchHit], int]:
+        words = query.text.lower().split()
+        hits = [
+            SearchHit(HitKind.SHEET, s.id, s.departement, s.title, s.summary, s.summary, 1.0)
+            for s in self._sheets.all()
+            if (query.departement in (None, s.departement) or s.national)
+            and all(w in f"{s.title} {s.summary}".lower() for w in words)
+        ] + [
+            SearchHit(HitKind.EXPERIENCE, e.id, e.departement, e.title, e.context, e.context, 1.0)
+            for e in self._experiences.all()
+            if e.status is ExperienceStatus.PUBLISHED
+            and query.departement in (None, e.departement)
+            and all(w in f"{e.title} {e.context}".lower() for w in words)
+        ]
+        return hits[offset : offset + limit], len(hits)
+
+
+class FakeUnitOfWork(FakeUnitOfWorkBase):
+    def __init__(self) -> None:
+        super().__init__("resources")
+        self.sheets = FakeSheetRepository()
+        self.experiences = FakeExperienceRepository()
+        self.trainings = FakeTrainingRepository()
+        self.search_index = FakeSearchIndex(self.sheets, self.experiences)
+
+    async def __aenter__(self) -> Self:
+        # The base returns its own type, which lacks this service's repositories.
+        return self
+
+    def _commit_repositories(self) -> None:
+        for store in (
+            self.sheets,
+            self.experiences,
+            self.trainings.sessions,
+            self.trainings.registered,
+        ):
+            store.commit()
+
+    def _rollback_repositories(self) -> None:
+        for store in (
+            self.sheets,
+            self.experiences,
+            self.trainings.sessions,
+            self.trainings.registered,
+        ):
+            store.staged.clear()
