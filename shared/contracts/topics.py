@@ -31,8 +31,10 @@ class Topic:
 REQUESTS_REQUEST = Topic(
     "requests.request.v1",
     writer="requests",
-    consumers=("matching", "notifications"),
+    consumers=("matching", "notifications", "resources"),
     description="Lifecycle of a demande: submitted, withdrawn, status changes.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 REQUESTS_PROJECT = Topic(
     "requests.project.v1",
@@ -63,6 +65,8 @@ MATCHING_ASSIGNMENT = Topic(
     writer="matching",
     consumers=("requests", "billing", "notifications", "resources"),
     description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 
 MATCHING_MISSION = Topic(
@@ -77,7 +81,7 @@ MATCHING_MISSION = Topic(
 BILLING_ADHESION = Topic(
     "billing.adhesion.v1",
     writer="billing",
-    consumers=("matching", "notifications"),
+    consumers=("matching", "notifications", "resources"),
     description="Adhésions of collectivités to their département's offer, per year; "
     "membership offers to non-members.",
     # Matching's projection of the members is rebuilt from it (mg-matching rebuild-memberships).
@@ -86,8 +90,10 @@ BILLING_ADHESION = Topic(
 BILLING_INVOICE = Topic(
     "billing.invoice.v1",
     writer="billing",
-    consumers=("notifications",),
+    consumers=("notifications", "resources"),
     description="Invoices and credit notes, numbered without gaps per département and year.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 BILLING_CONVENTION = Topic(
     "billing.convention.v1",
@@ -115,9 +121,11 @@ RESOURCES_SHEET = Topic(
 RESOURCES_TRAINING = Topic(
     "resources.training.v1",
     writer="resources",
-    consumers=(),
+    consumers=("resources",),
     description="Training sessions offered by actors and the registrations of collectivités: "
     "registered, waiting, promoted from the waiting list, cancelled.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 RESOURCES_EXPERIENCE = Topic(
     "resources.experience.v1",

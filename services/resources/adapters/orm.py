@@ -145,3 +145,20 @@ registrations = Table(
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
     Index("registrations_session_idx", "session_id", "status", "position"),
 )
+
+
+# The activity reports' projection (domain/report_facts.py): one fact per event counted,
+# emptied and refilled from offset 0 by ``mg-report --rebuild``.
+report_facts = Table(
+    "report_facts",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("departement", String(3), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("party", String(80), nullable=False),
+    Column("amount", Numeric(14, 2), nullable=False),
+    Column("data", JSONB, nullable=False),
+    Index("report_facts_departement_idx", "departement", "kind", "occurred_at"),
+)

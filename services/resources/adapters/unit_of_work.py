@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.resources.adapters.report_facts import SqlReportFacts
 from services.resources.adapters.repository import SqlExperienceRepository, SqlSheetRepository
 from services.resources.adapters.search import SqlSearchIndex
 from services.resources.adapters.trainings import SqlTrainingRepository
@@ -16,9 +17,11 @@ class ResourcesUnitOfWork(SqlUnitOfWork):
     experiences: SqlExperienceRepository
     trainings: SqlTrainingRepository
     search_index: SqlSearchIndex
+    report_facts: SqlReportFacts
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.sheets = SqlSheetRepository(session)
         self.experiences = SqlExperienceRepository(session)
         self.trainings = SqlTrainingRepository(session)
         self.search_index = SqlSearchIndex(session)
+        self.report_facts = SqlReportFacts(session)

@@ -1,5 +1,10 @@
-"""Subscribers of the resources service: a mission that closes (matching's
-``assignment.completed``) drafts its retour d'expérience for the actor."""
+"""Subscribers of the resources service.
+
+- Every event the activity reports count (``reports.REPORTED_EVENTS``: demandes, matching,
+  invoices, adhésions, trainings) adds its fact to the reports' projection.
+- A mission that closes (matching's ``assignment.completed``) also drafts its retour
+  d'expérience for the actor.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,37 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.resources import bootstrap
-from services.resources.service_layer import experiences
+from services.resources.service_layer import experiences, reports
 from services.resources.service_layer.ports import UnitOfWork
 from shared.contracts.matching import AssignmentCompleted
-from shared.contracts.topics import MATCHING_ASSIGNMENT
 from shared.messaging.consumer import Received, Route
 from shared.refdata import get_territories
 from shared.runtime import ServiceRuntime
 
 
+async def on_reported(uow: UnitOfWork, event: Received[Any]) -> None:
+    await reports.record(uow, event.envelope.id, event.payload, get_territories())
+
+
 async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
     payload: AssignmentCompleted = event.payload
+    territories = get_territories()
+    # The fact first: drafting commits the transaction, the fact and the inbox row with it.
+    await reports.record(uow, event.envelope.id, payload, territories)
     await experiences.draft_from_mission(
-        uow, payload, get_territories(), datetime.now(UTC), caused_by=event.envelope
+        uow, payload, territories, datetime.now(UTC), caused_by=event.envelope
     )
 
 
 def register(runtime: ServiceRuntime) -> None:
-    missions = bootstrap.consumer(
-        runtime, {AssignmentCompleted.event_type: Route(AssignmentCompleted, on_completed)}
-    )
-    runtime.subscribe(MATCHING_ASSIGNMENT.name, missions)
+    for topic, models in reports.REPORTED_EVENTS.items():
+        consumer = bootstrap.consumer(
+            runtime,
+            {
+                model.event_type: Route(
+                    model, on_completed if model is AssignmentCompleted else on_reported
+                )
+                for model in models
+            },
+        )
+        runtime.subscribe(topic, consumer)

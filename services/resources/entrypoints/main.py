@@ -6,7 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.resources.entrypoints import consumers, experiences_http, http, trainings_http
+from services.resources.entrypoints import (
+    consumers,
+    experiences_http,
+    http,
+    reports_http,
+    trainings_http,
+)
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "resources"
@@ -22,9 +28,10 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             "Fiches documentaires des départements et nationales, recherche plein texte en "
             "français, sessions de formation avec liste d'attente, retours d'expérience des "
             "missions. Publié sur `resources.sheet.v1`, `resources.training.v1` et "
-            "`resources.experience.v1`."
+            "`resources.experience.v1`. Rapports d'activité des départements, calculés à partir "
+            "des seuls événements."
         ),
-        routers=[http.router, trainings_http.router, experiences_http.router],
+        routers=[http.router, trainings_http.router, experiences_http.router, reports_http.router],
     )
 
 

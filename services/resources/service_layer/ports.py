@@ -11,6 +11,7 @@ from typing import Protocol
 from uuid import UUID
 
 from services.resources.domain.experiences import Experience
+from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import SearchHit, SearchQuery, Sheet
 from services.resources.domain.trainings import Registration, TrainingSession
 from shared.contracts.resources import RegistrationStatus
@@ -74,6 +75,20 @@ class SearchIndex(Protocol):
         ...
 
 
+class ReportFacts(Protocol):
+    """The activity reports' projection: facts drawn from events, one per event id."""
+
+    async def add(self, facts: list[Fact]) -> int:
+        """Store those not stored yet; returns how many were new."""
+        ...
+
+    async def of_departement(self, departement: str) -> list[Fact]: ...
+
+    async def clear(self) -> int:
+        """Empty the projection, before a rebuild from offset 0."""
+        ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The resources service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -88,3 +103,6 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def search_index(self) -> SearchIndex: ...
+
+    @property
+    def report_facts(self) -> ReportFacts: ...

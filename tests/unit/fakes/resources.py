@@ -13,6 +13,7 @@ from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 from services.resources.domain.experiences import Experience, ExperienceStatus
+from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import HitKind, SearchHit, SearchQuery, Sheet
 from services.resources.domain.trainings import Registration, TrainingSession
 from shared.contracts.resources import RegistrationStatus
@@ -147,6 +148,27 @@ class FakeSearchIndex:
         return hits[offset : offset + limit], len(hits)
 
 
+class FakeReportFacts:
+    """Facts are written at once (no staging): the use cases that add them commit."""
+
+    def __init__(self) -> None:
+        self.rows: list[Fact] = []
+
+    async def add(self, facts: list[Fact]) -> int:
+        known = {f.event_id for f in self.rows}
+        new = [f for f in facts if f.event_id not in known]
+        self.rows += new
+        return len(new)
+
+    async def of_departement(self, departement: str) -> list[Fact]:
+        return [f for f in self.rows if f.departement == departement]
+
+    async def clear(self) -> int:
+        cleared = len(self.rows)
+        self.rows = []
+        return cleared
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("resources")
@@ -154,6 +176,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.experiences = FakeExperienceRepository()
         self.trainings = FakeTrainingRepository()
         self.search_index = FakeSearchIndex(self.sheets, self.experiences)
+        self.report_facts = FakeReportFacts()
 
     async def __aenter__(self) -> Self:
         # The base returns its own type, which lacks this service's repositories.

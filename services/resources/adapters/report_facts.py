@@ -1,0 +1,68 @@
+"""The activity reports' projection in PostgreSQL: one row per event counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.resources.adapters.orm import report_facts
+from services.resources.domain.report_facts import Fact, FactKind
+
+
+def _fact(row: Any) -> Fact:
+    return Fact(
+        event_id=row.event_id,
+        kind=FactKind(row.kind),
+        departement=row.departement,
+        occurred_at=row.occurred_at,
+        subject=row.subject,
+        party=row.party,
+        amount=row.amount,
+        data=dict(row.data),
+    )
+
+
+class SqlReportFacts:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, facts: list[Fact]) -> int:
+        """Store the facts not stored yet (by event id); returns how many were new."""
+        if not facts:
+            return 0
+        result = await self._session.execute(
+            pg_insert(report_facts)
+            .values(
+                [
+                    {
+                        "event_id": f.event_id,
+                        "kind": f.kind.value,
+                        "departement": f.departement,
+                        "occurred_at": f.occurred_at,
+                        "subject": f.subject,
+                        "party": f.party,
+                        "amount": f.amount,
+                        "data": f.data,
+                    }
+                    for f in facts
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[report_facts.c.event_id])
+            .returning(report_facts.c.event_id)
+        )
+        return len(result.all())
+
+    async def of_departement(self, departement: str) -> list[Fact]:
+        rows = await self._session.execute(
+            select(report_facts)
+            .where(report_facts.c.departement == departement)
+            .order_by(report_facts.c.occurred_at, report_facts.c.event_id)
+        )
+        return [_fact(r) for r in rows.all()]
+
+    async def clear(self) -> int:
+        result = await self._session.execute(delete(report_facts))
+        return int(getattr(result, "rowcount", 0) or 0)
