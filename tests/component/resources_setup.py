@@ -13,6 +13,8 @@ from services.resources.adapters.unit_of_work import ResourcesUnitOfWork
 from services.resources.entrypoints.main import MIGRATIONS
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
+from shared.settings import KafkaSettings
+from tests.support.services import RunningService, running_service
 
 
 @dataclass
@@ -33,3 +35,12 @@ async def resources_db(
         yield ResourcesDatabase(url, lambda: ResourcesUnitOfWork(factory, "resources"))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def resources_service(
+    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
+) -> AsyncIterator[RunningService]:
+    """The resources service in this process, on a fresh database and the shared broker."""
+    async with running_service("resources", fresh_database, kafka_topics) as running:
+        yield running

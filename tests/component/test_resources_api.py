@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +17,10 @@ from shared.auth.tokens import Role
 from shared.contracts.export import schema_path
 from shared.contracts.topics import MATCHING_ASSIGNMENT, RESOURCES_SHEET, RESOURCES_TRAINING
 from shared.settings import KafkaSettings
+from tests.component.resources_setup import resources_service
 from tests.support.events import as_record, assignment_completed
 from tests.support.kafka_tap import TopicTap, publish_raw
-from tests.support.services import RunningService, running_service
+from tests.support.services import RunningService
 from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -31,13 +31,7 @@ ARMAILLE = bearer(Role.COLLECTIVITE, "49", "49010")
 CAUE = bearer(Role.ACTOR, "49", "caue-49")
 
 
-@pytest.fixture(scope="module")
-async def service(
-    fresh_database: Callable[[str], Awaitable[str]], kafka_topics: KafkaSettings
-) -> AsyncIterator[RunningService]:
-    async with running_service("resources", fresh_database, kafka_topics) as running:
-        yield running
-
+service = resources_service
 
 SHEET: dict[str, Any] = {
     "title": "L'assainissement non collectif dans les petites communes",

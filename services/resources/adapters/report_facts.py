@@ -33,25 +33,25 @@ class SqlReportFacts:
         """Store the facts not stored yet (by event id); returns how many were new."""
         if not facts:
             return 0
+        # One statement executed for many rows: SQLAlchemy batches them ("insertmanyvalues")
+        # with one compiled statement, where a multi-row VALUES compiles once per batch.
         result = await self._session.execute(
             pg_insert(report_facts)
-            .values(
-                [
-                    {
-                        "event_id": f.event_id,
-                        "kind": f.kind.value,
-                        "departement": f.departement,
-                        "occurred_at": f.occurred_at,
-                        "subject": f.subject,
-                        "party": f.party,
-                        "amount": f.amount,
-                        "data": f.data,
-                    }
-                    for f in facts
-                ]
-            )
             .on_conflict_do_nothing(index_elements=[report_facts.c.event_id])
-            .returning(report_facts.c.event_id)
+            .returning(report_facts.c.event_id),
+            [
+                {
+                    "event_id": f.event_id,
+                    "kind": f.kind.value,
+                    "departement": f.departement,
+                    "occurred_at": f.occurred_at,
+                    "subject": f.subject,
+                    "party": f.party,
+                    "amount": f.amount,
+                    "data": f.data,
+                }
+                for f in facts
+            ],
         )
         return len(result.all())
 
@@ -63,6 +63,9 @@ class SqlReportFacts:
         )
         return [_fact(r) for r in rows.all()]
 
-    async def clear(self) -> int:
-        result = await self._session.execute(delete(report_facts))
+    async def clear(self, departement: str | None = None) -> int:
+        query = delete(report_facts)
+        if departement is not None:
+            query = query.where(report_facts.c.departement == departement)
+        result = await self._session.execute(query)
         return int(getattr(result, "rowcount", 0) or 0)

@@ -5,8 +5,9 @@
 writes ``rapport.html`` (SVG charts, French formats), one CSV per table, ``open-data.csv``
 (anonymised aggregates, counts below 5 suppressed) and ``open-data.schema.json`` (its
 Table Schema). The figures come from the reports' projection, built from events only;
-``--rebuild`` first empties it and replays its topics from offset 0
-(``reports.REPORTED_EVENTS``), which gives the same figures.
+``--rebuild`` first empties the département's part of it and replays its topics from
+offset 0 (``reports.REPORTED_EVENTS``; the records of other départements are skipped
+unparsed), which gives the same figures.
 """
 
 from __future__ import annotations
@@ -36,21 +37,29 @@ OPERATOR = "cli:mg-report"
 
 
 async def rebuild(
-    new_uow: Callable[[], UnitOfWork], kafka: KafkaSettings, client_id: str = f"{NAME}-rebuild"
+    new_uow: Callable[[], UnitOfWork],
+    kafka: KafkaSettings,
+    departement: str | None = None,
+    client_id: str = f"{NAME}-rebuild",
 ) -> tuple[int, int]:
-    """Empty the projection and replay its topics from offset 0; returns (records read,
-    facts added)."""
+    """Empty the projection (of ``departement`` only, when given: the records keyed by
+    others are skipped unparsed) and replay its topics from offset 0; returns (records
+    read, facts added)."""
     territories = get_territories()
     async with new_uow() as uow:
-        await reports.reset(uow)
+        await reports.reset(uow, departement)
+    keys = [departement] if departement is not None else None
     read = added = 0
     for topic, models in reports.REPORTED_EVENTS.items():
         types = [m.event_type for m in models]
-        async with TopicReplay(kafka, topic, types, client_id=client_id) as replay:
+        async with TopicReplay(kafka, topic, types, client_id=client_id, keys=keys) as replay:
             async for batch in replay.batches():
                 async with new_uow() as uow:
                     added += await reports.replay(
-                        uow, [(r.envelope.id, r.payload) for r in batch], territories
+                        uow,
+                        [(r.envelope.id, r.payload) for r in batch],
+                        territories,
+                        departement,
                     )
             read += replay.read
     return read, added
@@ -85,7 +94,12 @@ def run(
     month: Annotated[int | None, typer.Option(min=1, max=12, help="Mois (1–12)")] = None,
     out: Annotated[Path | None, typer.Option(help="Dossier où écrire les fichiers")] = None,
     rebuild_first: Annotated[
-        bool, typer.Option("--rebuild", help="Reconstruire la projection depuis l'offset 0")
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Reconstruire d'abord la part du département dans la projection, depuis "
+            "l'offset 0 des sujets",
+        ),
     ] = False,
 ) -> None:
     """Rapport d'activité d'un département : HTML, CSV par tableau, open data."""
@@ -98,7 +112,7 @@ def run(
     async def go() -> dict[str, str]:
         async with bootstrap.standalone_units_of_work(NAME, MIGRATIONS) as new_uow:
             if rebuild_first:
-                read, added = await rebuild(new_uow, KafkaSettings())
+                read, added = await rebuild(new_uow, KafkaSettings(), departement)
                 console.print(f"Projection reconstruite : {read} événements relus, {added} faits.")
             return await report_files(new_uow, period, datetime.now(UTC))
 

@@ -84,8 +84,8 @@ class ReportFacts(Protocol):
 
     async def of_departement(self, departement: str) -> list[Fact]: ...
 
-    async def clear(self) -> int:
-        """Empty the projection, before a rebuild from offset 0."""
+    async def clear(self, departement: str | None = None) -> int:
+        """Empty the projection (of one département), before a rebuild from offset 0."""
         ...
 
 

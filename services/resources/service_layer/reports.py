@@ -77,20 +77,28 @@ async def record(
     return await uow.report_facts.add([fact]) == 1
 
 
-async def reset(uow: UnitOfWork) -> int:
-    """Empty the projection; returns how many facts it held."""
-    cleared = await uow.report_facts.clear()
+async def reset(uow: UnitOfWork, departement: str | None = None) -> int:
+    """Empty the projection, or one département's part of it; returns how many facts it
+    held."""
+    cleared = await uow.report_facts.clear(departement)
     await uow.commit()
     return cleared
 
 
 async def replay(
-    uow: UnitOfWork, events: Iterable[tuple[str, EventPayload]], territories: Territories
+    uow: UnitOfWork,
+    events: Iterable[tuple[str, EventPayload]],
+    territories: Territories,
+    departement: str | None = None,
 ) -> int:
-    """Add the facts of replayed events (a batch read from offset 0); returns how many
-    were new. A fact the live subscriber added meanwhile is kept once."""
+    """Add the facts of replayed events (a batch read from offset 0), of ``departement``
+    only when given; returns how many were new. A fact the live subscriber added
+    meanwhile is kept once."""
     facts: list[Fact] = [
-        fact for event_id, payload in events if (fact := fact_of(event_id, payload, territories))
+        fact
+        for event_id, payload in events
+        if (fact := fact_of(event_id, payload, territories))
+        and departement in (None, fact.departement)
     ]
     added = await uow.report_facts.add(facts)
     await uow.commit()

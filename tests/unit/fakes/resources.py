@@ -163,9 +163,10 @@ class FakeReportFacts:
     async def of_departement(self, departement: str) -> list[Fact]:
         return [f for f in self.rows if f.departement == departement]
 
-    async def clear(self) -> int:
-        cleared = len(self.rows)
-        self.rows = []
+    async def clear(self, departement: str | None = None) -> int:
+        kept = [f for f in self.rows if departement not in (None, f.departement)]
+        cleared = len(self.rows) - len(kept)
+        self.rows = kept
         return cleared
 
 
