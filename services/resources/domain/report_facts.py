@@ -226,3 +226,6 @@ _MAKERS: dict[type[EventPayload], Callable[[str, Any], Fact | None]] = {
     RegistrationPromoted: _seats,
     RegistrationCancelled: _seats,
 }
+
+# Every event type a report counts, in the order of their topics.
+COUNTED_EVENTS: tuple[type[EventPayload], ...] = (RequestSubmitted, *_MAKERS)

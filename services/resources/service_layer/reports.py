@@ -5,63 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.resources.domain.report_facts import Fact, fact_of
+from services.resources.domain.report_facts import COUNTED_EVENTS, Fact, fact_of
 from services.resources.domain.report_figures import ActivityReport, Period, compute
 from services.resources.service_layer.ports import UnitOfWork
 from shared.auth.tokens import Principal, Role
 from shared.contracts.base import EventPayload
-from shared.contracts.billing import (
-    AdhesionEnded,
-    AdhesionRegistered,
-    CreditNoteIssued,
-    InvoiceIssued,
-)
-from shared.contracts.matching import (
-    AssignmentAccepted,
-    AssignmentCancelled,
-    AssignmentCompleted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    AssignmentProposed,
-    RequestUnmatched,
-)
-from shared.contracts.requests import RequestSubmitted
-from shared.contracts.resources import (
-    RegistrationCancelled,
-    RegistrationPromoted,
-    RegistrationRecorded,
-    TrainingOffered,
-)
-from shared.contracts.topics import (
-    BILLING_ADHESION,
-    BILLING_INVOICE,
-    MATCHING_ASSIGNMENT,
-    REQUESTS_REQUEST,
-    RESOURCES_TRAINING,
-)
 from shared.errors import Forbidden
 from shared.refdata import Territories
 
 # What the reports count, by topic: the live subscribers and the rebuild read these.
 REPORTED_EVENTS: dict[str, tuple[type[EventPayload], ...]] = {
-    REQUESTS_REQUEST.name: (RequestSubmitted,),
-    MATCHING_ASSIGNMENT.name: (
-        AssignmentProposed,
-        AssignmentAccepted,
-        AssignmentDeclined,
-        AssignmentExpired,
-        AssignmentCancelled,
-        AssignmentCompleted,
-        RequestUnmatched,
-    ),
-    BILLING_INVOICE.name: (InvoiceIssued, CreditNoteIssued),
-    BILLING_ADHESION.name: (AdhesionRegistered, AdhesionEnded),
-    RESOURCES_TRAINING.name: (
-        TrainingOffered,
-        RegistrationRecorded,
-        RegistrationPromoted,
-        RegistrationCancelled,
-    ),
+    topic: tuple(m for m in COUNTED_EVENTS if m.topic == topic)
+    for topic in dict.fromkeys(m.topic for m in COUNTED_EVENTS)
 }
 
 
