@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import Request
 
+from services.resources.adapters.certificate import certificate_pdf
 from services.resources.adapters.report_documents import report_files
 from services.resources.adapters.unit_of_work import ResourcesUnitOfWork
 from shared.db.engine import make_engine, make_session_factory
@@ -28,6 +29,8 @@ http_unit_of_work: Callable[[Request], ResourcesUnitOfWork] = unit_of_work_depen
 
 # An activity report as files: HTML with SVG charts, a CSV per table, open data and schema.
 report_documents = report_files
+# The certificate of attendance of a registration, as PDF (blocking: run it in a thread).
+attendance_certificate = certificate_pdf
 
 
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], ResourcesUnitOfWork]:

@@ -43,11 +43,13 @@ from shared.contracts.requests import (
     SubmitRequestCommand,
 )
 from shared.contracts.resources import (
+    AttendanceRecorded,
     ExperienceDrafted,
     ExperiencePublished,
     RegistrationCancelled,
     RegistrationPromoted,
     RegistrationRecorded,
+    RegistrationReminderDue,
     SheetPublished,
     SheetRevised,
     TrainingOffered,
@@ -92,6 +94,8 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RegistrationRecorded,
     RegistrationPromoted,
     RegistrationCancelled,
+    RegistrationReminderDue,
+    AttendanceRecorded,
     ExperienceDrafted,
     ExperiencePublished,
 )

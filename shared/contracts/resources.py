@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -128,6 +128,25 @@ class RegistrationCancelled(_RegistrationEvent):
 
     previous_status: RegistrationStatus
     cancelled_at: AwareDatetime
+
+
+class RegistrationReminderDue(_RegistrationEvent):
+    event_type: ClassVar[str] = "resources.registration.reminder_due.v1"
+    summary: ClassVar[str] = "A session starts in 7 days (or 1 day): remind the collectivité."
+
+    days_before: Literal[7, 1]
+    title: str
+    starts_at: AwareDatetime
+    online: bool
+    place: str | None = None
+
+
+class AttendanceRecorded(_RegistrationEvent):
+    event_type: ClassVar[str] = "resources.registration.attended.v1"
+    summary: ClassVar[str] = "The session's actor recorded who of the registration attended."
+
+    present: int = Field(ge=0, description="How many of the participants attended.")
+    recorded_at: AwareDatetime
 
 
 class _ExperienceEvent(EventPayload):

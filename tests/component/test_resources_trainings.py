@@ -4,26 +4,32 @@ than seats, whatever the concurrency, and the waiting list promoted in arrival o
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.resources import bootstrap
 from services.resources.adapters.orm import registrations, training_sessions
 from services.resources.domain.trainings import Registration
-from services.resources.service_layer import trainings
+from services.resources.service_layer import training_follow_up, trainings
 from shared.auth.tokens import Principal, Role
 from shared.contracts.resources import (
     Audience,
     RegistrationPromoted,
     RegistrationRecorded,
+    RegistrationReminderDue,
     RegistrationStatus,
 )
 from shared.contracts.vocabulary import Theme
+from shared.errors import Conflict, DomainValidationError, Forbidden
 from shared.messaging.tables import OUTBOX
 from shared.refdata import get_territories
 from tests.component.resources_setup import ResourcesDatabase, resources_db
@@ -36,14 +42,14 @@ CAUE = Principal(Role.ACTOR, "caue", "49", "caue-49")
 TEAM_49 = Principal(Role.DEPARTEMENT, "team-49", "49")
 
 
-async def offer(db: ResourcesDatabase, seats: int) -> UUID:
+async def offer(db: ResourcesDatabase, seats: int, days_ahead: int = 30) -> UUID:
     now = datetime.now(UTC)
     draft = trainings.SessionDraft(
         title="Assainissement non collectif : le rôle du maire",
         description="Une matinée pour les élus des petites communes.",
         themes=[Theme.EAU_ASSAINISSEMENT],
-        starts_at=now + timedelta(days=30),
-        ends_at=now + timedelta(days=30, hours=3),
+        starts_at=now + timedelta(days=days_ahead),
+        ends_at=now + timedelta(days=days_ahead, hours=3),
         online=False,
         place="Maison du Département, Angers",
         seats=seats,
@@ -197,3 +203,84 @@ async def test_a_group_at_the_head_of_the_list_is_not_overtaken(
             select(OUTBOX.c.payload).where(OUTBOX.c.event_type == RegistrationPromoted.event_type)
         )
         assert any(str(group.id).encode() in row.payload for row in published.all())
+
+
+async def test_reminders_go_once_seven_days_then_one_day_before(
+    resources_db: ResourcesDatabase,
+) -> None:
+    now = datetime.now(UTC)
+    # Later than the other tests' sessions: its reminders fall due alone.
+    session_id = await offer(resources_db, seats=5, days_ahead=45)
+    registered = [await register_one(resources_db, session_id, c) for c in collectivites(2)]
+    async with resources_db.new_uow() as uow:
+        training = await uow.trainings.get_session(session_id)
+    assert training is not None
+    six_days_before = training.starts_at - timedelta(days=6)
+    half_a_day_before = training.starts_at - timedelta(hours=12)
+    # Far ahead: nothing due. Six days before: the 7-day reminder, once, even claimed by
+    # two instances at the same time.
+    async with resources_db.new_uow() as uow:
+        assert await training_follow_up.send_due_reminders(uow, now) == 0
+
+    async def send(at: datetime) -> int:
+        async with resources_db.new_uow() as uow:
+            return await training_follow_up.send_due_reminders(uow, at)
+
+    assert sum(await asyncio.gather(send(six_days_before), send(six_days_before))) == 2
+    assert await send(six_days_before + timedelta(hours=1)) == 0
+    assert await send(half_a_day_before) == 2
+    assert await send(half_a_day_before) == 0
+    async with resources_db.new_uow() as uow:
+        sent = await uow.session.execute(
+            select(OUTBOX.c.payload).where(
+                OUTBOX.c.event_type == RegistrationReminderDue.event_type
+            )
+        )
+        days = sorted(
+            json.loads(row.payload)["days_before"]
+            for row in sent.all()
+            if str(session_id).encode() in row.payload
+        )
+    assert days == [1, 1, 7, 7]
+    assert len(registered) == 2
+
+
+async def test_attendance_and_its_certificate(resources_db: ResourcesDatabase) -> None:
+    session_id = await offer(resources_db, seats=5)
+    mairie = Principal(Role.COLLECTIVITE, "mairie", "49", "49007")
+    async with resources_db.new_uow() as uow:
+        registration = await trainings.register(
+            uow, mairie, session_id, uuid4(), ["Anne Martin", "Luc Petit"], datetime.now(UTC)
+        )
+    async with resources_db.new_uow() as uow:
+        training = await uow.trainings.get_session(session_id)
+    assert training is not None
+    during = training.starts_at + timedelta(hours=1)
+    async with resources_db.new_uow() as uow:
+        with pytest.raises(DomainValidationError):
+            await training_follow_up.record_attendance(
+                uow, CAUE, registration.id, ["Anne Martin"], training.starts_at - timedelta(days=1)
+            )
+    async with resources_db.new_uow() as uow:
+        with pytest.raises(Forbidden):
+            await training_follow_up.record_attendance(
+                uow, mairie, registration.id, ["Anne Martin"], during
+            )
+    async with resources_db.new_uow() as uow:
+        with pytest.raises(Conflict):
+            await training_follow_up.certificate(uow, mairie, registration.id)
+    async with resources_db.new_uow() as uow:
+        marked = await training_follow_up.record_attendance(
+            uow, CAUE, registration.id, ["Anne  Martin"], during
+        )
+    assert marked.present == ["Anne Martin"]
+    async with resources_db.new_uow() as uow:
+        found, session = await training_follow_up.certificate(uow, mairie, registration.id)
+    pdf = await asyncio.to_thread(bootstrap.attendance_certificate, found, session)
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages
+    )
+    print(f"\ncertificate: {len(pdf)} bytes, {text[:120]!r}")
+    assert "Attestation de présence" in text
+    assert "Anne Martin" in text and "Luc Petit" not in text
+    assert "Assainissement non collectif" in text

@@ -84,6 +84,7 @@ def test_the_figures_worked_out_by_hand(report: ActivityReport) -> None:
         ["Places offertes", 10],
         ["Participants inscrits", 2],
         ["Taux de remplissage", Decimal("0.2")],
+        ["Participants présents", 0],
     ]
     assert rows(report, "comparaison") == [
         ["Demandes reçues", 4, 1, 1],

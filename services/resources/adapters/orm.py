@@ -143,6 +143,11 @@ registrations = Table(
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("promoted_at", DateTime(timezone=True), nullable=True),
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    # Each reminder is claimed once, by the instance whose UPDATE sets it.
+    Column("reminded_7d_at", DateTime(timezone=True), nullable=True),
+    Column("reminded_1d_at", DateTime(timezone=True), nullable=True),
+    Column("present", JSONB, nullable=True),
+    Column("attendance_at", DateTime(timezone=True), nullable=True),
     Index("registrations_session_idx", "session_id", "status", "position"),
 )
 

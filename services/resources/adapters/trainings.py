@@ -9,7 +9,7 @@ session holding more participants than seats.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.resources.adapters.orm import registrations, training_sessions
-from services.resources.domain.trainings import Registration, TrainingSession
+from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
 from shared.contracts.resources import Audience, RegistrationStatus
 from shared.contracts.vocabulary import Theme
 
@@ -55,6 +55,8 @@ def _registration(row: Any) -> Registration:
         position=row.position,
         promoted_at=row.promoted_at,
         cancelled_at=row.cancelled_at,
+        present=list(row.present) if row.present is not None else None,
+        attendance_at=row.attendance_at,
     )
 
 
@@ -151,5 +153,40 @@ class SqlTrainingRepository:
                 status=registration.status.value,
                 promoted_at=registration.promoted_at,
                 cancelled_at=registration.cancelled_at,
+                present=registration.present,
+                attendance_at=registration.attendance_at,
             )
         )
+
+    async def claim_reminders(self, days_before: int, now: datetime) -> list[ReminderDue]:
+        """Mark, and return, the confirmed registrations whose session starts within
+        ``days_before`` days (the 7-day reminder: and more than a day from now) and that
+        had no such reminder. One UPDATE: two instances never claim the same one."""
+        column = (
+            registrations.c.reminded_7d_at if days_before == 7 else registrations.c.reminded_1d_at
+        )
+        window = training_sessions.c.starts_at <= now + timedelta(days=days_before)
+        after = now + timedelta(days=1) if days_before == 7 else now
+        claimed = await self._session.execute(
+            update(registrations)
+            .where(
+                registrations.c.session_id == training_sessions.c.id,
+                registrations.c.status == RegistrationStatus.REGISTERED.value,
+                column.is_(None),
+                training_sessions.c.starts_at > after,
+                window,
+            )
+            .values({column.name: now})
+            .returning(
+                *registrations.c,
+                training_sessions.c.title,
+                training_sessions.c.starts_at,
+                training_sessions.c.online,
+                training_sessions.c.place,
+            )
+        )
+        due = [
+            ReminderDue(_registration(r), days_before, r.title, r.starts_at, r.online, r.place)
+            for r in claimed.all()
+        ]
+        return sorted(due, key=lambda d: d.registration.position)

@@ -33,6 +33,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import RequestSubmitted
 from shared.contracts.resources import (
+    AttendanceRecorded,
     RegistrationCancelled,
     RegistrationPromoted,
     RegistrationRecorded,
@@ -56,6 +57,7 @@ class FactKind(StrEnum):
     ADHESION_ENDED = "adhesion_ended"
     SESSION = "session"
     SEATS = "seats"
+    PRESENT = "present"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,19 @@ def _seats(event_id: str, payload: Any) -> Fact | None:
     )
 
 
+def _present(event_id: str, payload: Any) -> Fact:
+    return Fact(
+        event_id,
+        FactKind.PRESENT,
+        payload.departement,
+        payload.recorded_at,
+        str(payload.registration_id),
+        payload.collectivite_code,
+        amount=Decimal(payload.present),
+        data={"session_id": str(payload.session_id)},
+    )
+
+
 _MAKERS: dict[type[EventPayload], Callable[[str, Any], Fact | None]] = {
     AssignmentProposed: _at("proposed_at", FactKind.PROPOSED),
     AssignmentAccepted: _at("accepted_at", FactKind.ACCEPTED),
@@ -225,6 +240,7 @@ _MAKERS: dict[type[EventPayload], Callable[[str, Any], Fact | None]] = {
     RegistrationRecorded: _seats,
     RegistrationPromoted: _seats,
     RegistrationCancelled: _seats,
+    AttendanceRecorded: _present,
 }
 
 # Every event type a report counts, in the order of their topics.

@@ -366,6 +366,11 @@ def _trainings(known: _Facts, period: Period) -> ReportTable:
             taken[fact.subject] += int(fact.amount)
     seats = sum(int(s.data["seats"]) for s in sessions)
     participants = sum(taken.values())
+    # The last attendance recorded for each registration counts.
+    present: dict[str, int] = {}
+    for fact in known.by_kind[FactKind.PRESENT]:
+        if fact.data["session_id"] in held:
+            present[fact.subject] = int(fact.amount)
     return ReportTable(
         "formations",
         "Formations tenues et participation",
@@ -375,6 +380,7 @@ def _trainings(known: _Facts, period: Period) -> ReportTable:
             ["Places offertes", seats],
             ["Participants inscrits", participants],
             ["Taux de remplissage", _rate(participants, seats)],
+            ["Participants présents", sum(present.values())],
         ],
         chart=None,
     )

@@ -60,6 +60,9 @@ class Registration:
     position: int = 0
     promoted_at: datetime | None = None
     cancelled_at: datetime | None = None
+    # Who of the participants attended, once the session's actor said so.
+    present: list[str] | None = None
+    attendance_at: datetime | None = None
 
     @property
     def size(self) -> int:
@@ -136,3 +139,39 @@ def promotable(session: TrainingSession, waiting: list[Registration]) -> list[Re
         session.seats_taken += registration.size
         promoted.append(registration)
     return promoted
+
+
+# Reminders go this many days before a session starts (the 7-day one only while more
+# than a day remains, so that a late registration gets the 1-day one alone).
+REMINDER_DAYS = (7, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDue:
+    registration: Registration
+    days_before: int
+    title: str
+    starts_at: datetime
+    online: bool
+    place: str | None
+
+
+def check_present(
+    session: TrainingSession, registration: Registration, names: list[str], now: datetime
+) -> list[str]:
+    """Those present, among the registration's participants, once the session began."""
+    if now < session.starts_at:
+        raise DomainValidationError(
+            [FieldError("present", "La présence se relève une fois la session commencée.")]
+        )
+    if registration.status is not RegistrationStatus.REGISTERED:
+        raise DomainValidationError(
+            [FieldError("present", "Seule une inscription confirmée a des présents.")]
+        )
+    cleaned = [" ".join(n.split()) for n in names]
+    unknown = [n for n in cleaned if n not in registration.participants]
+    if unknown:
+        raise DomainValidationError(
+            [FieldError("present", f"Participant non inscrit : {unknown[0][:80]}")]
+        )
+    return list(dict.fromkeys(cleaned))

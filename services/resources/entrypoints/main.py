@@ -10,6 +10,7 @@ from services.resources.entrypoints import (
     consumers,
     experiences_http,
     http,
+    jobs,
     reports_http,
     trainings_http,
 )
@@ -21,6 +22,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def build(runtime: ServiceRuntime) -> FastAPI:
     consumers.register(runtime)
+    jobs.register(runtime)
     return create_app(
         runtime,
         title="Matière Grise — ressources et échanges",

@@ -3,6 +3,7 @@ the upcoming ones, register participants (a collectivité), cancel a registratio
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -13,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.resources import bootstrap
 from services.resources.domain.trainings import Registration, TrainingSession
-from services.resources.service_layer import trainings
+from services.resources.service_layer import training_follow_up, trainings
 from services.resources.service_layer.ports import UnitOfWork
 from shared.contracts.base import Line, Text
 from shared.contracts.resources import Audience, RegistrationStatus
@@ -103,6 +104,7 @@ class RegistrationView(BaseModel):
     registered_at: datetime
     promoted_at: datetime | None
     cancelled_at: datetime | None
+    present: list[str] | None
 
     @classmethod
     def of(cls, r: Registration) -> RegistrationView:
@@ -116,7 +118,16 @@ class RegistrationView(BaseModel):
             registered_at=r.registered_at,
             promoted_at=r.promoted_at,
             cancelled_at=r.cancelled_at,
+            present=r.present,
         )
+
+
+class AttendanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    present: list[Annotated[Line, Field(min_length=2, max_length=120)]] = Field(
+        max_length=50, description="Les participants présents, tels qu'inscrits."
+    )
 
 
 class SessionDetail(BaseModel):
@@ -193,3 +204,40 @@ async def cancel(
             uow, principal, registration_id, datetime.now(UTC)
         )
     return [RegistrationView.of(r) for r in promoted]
+
+
+@router.post(
+    "/registrations/{registration_id}/attendance",
+    response_model=RegistrationView,
+    summary="Relever les présents (l'acteur de la session, une fois commencée)",
+)
+async def attendance(
+    registration_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: Annotated[AttendanceBody, Body()],
+) -> RegistrationView:
+    async with uow:
+        registration = await training_follow_up.record_attendance(
+            uow, principal, registration_id, list(body.present), datetime.now(UTC)
+        )
+    return RegistrationView.of(registration)
+
+
+@router.get(
+    "/registrations/{registration_id}/certificate.pdf",
+    response_class=Response,
+    summary="Attestation de présence (PDF)",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def certificate(registration_id: UUID, principal: CurrentPrincipal, uow: UoW) -> Response:
+    async with uow:
+        registration, session = await training_follow_up.certificate(
+            uow, principal, registration_id
+        )
+    pdf = await asyncio.to_thread(bootstrap.attendance_certificate, registration, session)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="attestation-{registration_id}.pdf"'},
+    )

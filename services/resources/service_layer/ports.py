@@ -13,7 +13,7 @@ from uuid import UUID
 from services.resources.domain.experiences import Experience
 from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import SearchHit, SearchQuery, Sheet
-from services.resources.domain.trainings import Registration, TrainingSession
+from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
 from shared.contracts.resources import RegistrationStatus
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 
@@ -65,6 +65,10 @@ class TrainingRepository(Protocol):
         ...
 
     async def save_registration(self, registration: Registration) -> None: ...
+
+    async def claim_reminders(self, days_before: int, now: datetime) -> list[ReminderDue]:
+        """The confirmed registrations due for this reminder, each claimed once."""
+        ...
 
 
 class SearchIndex(Protocol):

@@ -8,14 +8,14 @@ the summary): the ranking and the French stemming are PostgreSQL's, tested on it
 from __future__ import annotations
 
 from copy import deepcopy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 from services.resources.domain.experiences import Experience, ExperienceStatus
 from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import HitKind, SearchHit, SearchQuery, Sheet
-from services.resources.domain.trainings import Registration, TrainingSession
+from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
 from shared.contracts.resources import RegistrationStatus
 from tests.unit.fakes import FakeUnitOfWorkBase
 
@@ -77,6 +77,7 @@ class FakeTrainingRepository:
         self.sessions = _Staged[TrainingSession]()
         self.registered = _Staged[Registration]()
         self.next_position = 0
+        self.reminded: set[tuple[UUID, int]] = set()
 
     async def add_session(self, training: TrainingSession) -> None:
         self.sessions.put(training.id, training)
@@ -122,6 +123,29 @@ class FakeTrainingRepository:
 
     async def save_registration(self, registration: Registration) -> None:
         self.registered.put(registration.id, registration)
+
+    async def claim_reminders(self, days_before: int, now: datetime) -> list[ReminderDue]:
+        after = now + timedelta(days=1) if days_before == 7 else now
+        due = []
+        for r in await self.registrations_all():
+            session = self.sessions.find(r.session_id)
+            if (
+                session is None
+                or r.status is not RegistrationStatus.REGISTERED
+                or (r.id, days_before) in self.reminded
+                or not after < session.starts_at <= now + timedelta(days=days_before)
+            ):
+                continue
+            self.reminded.add((r.id, days_before))
+            due.append(
+                ReminderDue(
+                    r, days_before, session.title, session.starts_at, session.online, session.place
+                )
+            )
+        return due
+
+    async def registrations_all(self) -> list[Registration]:
+        return sorted(self.registered.all(), key=lambda r: r.position)
 
 
 class FakeSearchIndex:

@@ -1,0 +1,22 @@
+"""Periodic jobs of the resources service: the trainings' reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.resources import bootstrap
+from services.resources.service_layer import training_follow_up
+from shared.runtime import ServiceRuntime
+
+# Reminders are due to the day: a look every five minutes is early enough.
+REMINDERS_EVERY_SECONDS = 300.0
+
+
+def register(runtime: ServiceRuntime) -> None:
+    new_uow = bootstrap.unit_of_work_factory(runtime)
+
+    async def reminders() -> int:
+        async with new_uow() as uow:
+            return await training_follow_up.send_due_reminders(uow, datetime.now(UTC))
+
+    runtime.every(REMINDERS_EVERY_SECONDS, reminders, "resources-training-reminders")
