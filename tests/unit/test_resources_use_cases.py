@@ -11,13 +11,14 @@ import pytest
 
 from services.resources.domain.experiences import ExperienceStatus
 from services.resources.domain.sheets import CommuneSize, SearchQuery, commune_size
-from services.resources.service_layer import experiences, sheets, trainings
+from services.resources.service_layer import experiences, sheets, training_follow_up, trainings
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import AssignmentCompleted, NeedRef
 from shared.contracts.resources import (
     Audience,
     ExperienceDrafted,
     ExperiencePublished,
+    RegistrationReminderDue,
     RegistrationStatus,
     SheetKind,
     SheetPublished,
@@ -260,3 +261,32 @@ async def test_a_refused_consent_keeps_the_experience_unpublished() -> None:
     assert [type(p) for _, p in uow.published] == [ExperienceDrafted]
     hits, _ = await sheets.search(uow, MAIRIE, SearchQuery(text="plu"), limit=5, offset=0)
     assert hits == []
+
+
+async def test_reminders_and_attendance_on_the_fakes() -> None:
+    uow = FakeUnitOfWork()
+    training = await trainings.offer_session(uow, ACTOR, uuid4(), session_draft(3), NOW)
+    first = await trainings.register(uow, MAIRIE, training.id, uuid4(), ["Anne Martin"], NOW)
+    # Ten days before: nothing; six days before: the 7-day reminder; the day before: the
+    # 1-day one; each once.
+    counts = [
+        await training_follow_up.send_due_reminders(uow, training.starts_at - timedelta(days=d))
+        for d in (10, 6, 6, 0.5, 0.5)
+    ]
+    assert counts == [0, 1, 0, 1, 0]
+    reminders = [p for _, p in uow.published if isinstance(p, RegistrationReminderDue)]
+    assert [r.days_before for r in reminders] == [7, 1]
+    with pytest.raises(DomainValidationError):
+        await training_follow_up.record_attendance(
+            uow, ACTOR, first.id, ["Quelqu'un d'autre"], training.starts_at
+        )
+    marked = await training_follow_up.record_attendance(
+        uow, ACTOR, first.id, ["Anne Martin"], training.starts_at
+    )
+    assert marked.present == ["Anne Martin"]
+    with pytest.raises(Forbidden):
+        await training_follow_up.certificate(
+            uow, Principal(Role.COLLECTIVITE, "x", "49", "49007"), first.id
+        )
+    found, _ = await training_follow_up.certificate(uow, MAIRIE, first.id)
+    assert found.present == ["Anne Martin"]
