@@ -198,3 +198,32 @@ async def test_a_closed_mission_becomes_a_searchable_experience_once_consented(
     found = (await service.client.get("/v1/search", params=query, headers=TEAM_49)).json()
     assert [h["id"] for h in found["items"]] == [str(experience_id)]
     assert found["items"][0]["commune_population"] == 314
+
+
+async def test_suggestions_for_a_need_with_their_reasons(service: RunningService) -> None:
+    # The sheet and the training of the tests above fit a water need of a small commune.
+    found = await service.client.get(
+        "/v1/suggestions",
+        params={
+            "departement": "49",
+            "themes": ["eau_assainissement"],
+            "phase": "faisabilite",
+            "population": 300,
+        },
+        headers=ARMAILLE,
+    )
+    assert found.status_code == 200, found.text
+    suggestions = found.json()
+    assert suggestions[0]["kind"] == "sheet"
+    assert suggestions[0]["reason"] == (
+        "Même thème (Eau et assainissement), même phase (Faisabilité / programmation)."
+    )
+    trainings = [s for s in suggestions if s["kind"] == "training"]
+    assert trainings and trainings[0]["reason"].startswith("Même thème (Eau et assainissement)")
+    assert "session du" in trainings[0]["reason"]
+    other = await service.client.get(
+        "/v1/suggestions",
+        params={"departement": "49", "themes": ["eau_assainissement"]},
+        headers=TEAM_44,
+    )
+    assert other.status_code == 403

@@ -11,6 +11,7 @@ import pytest
 
 from services.resources.domain.experiences import ExperienceStatus
 from services.resources.domain.sheets import CommuneSize, SearchQuery, commune_size
+from services.resources.domain.suggestions import Candidate, Need, SuggestionKind, suggest
 from services.resources.service_layer import experiences, sheets, training_follow_up, trainings
 from shared.auth.tokens import Principal, Role
 from shared.contracts.matching import AssignmentCompleted, NeedRef
@@ -290,3 +291,23 @@ async def test_reminders_and_attendance_on_the_fakes() -> None:
         )
     found, _ = await training_follow_up.certificate(uow, MAIRIE, first.id)
     assert found.present == ["Anne Martin"]
+
+
+def test_an_experience_of_a_commune_of_the_same_size_ranks_first() -> None:
+    need = Need("49", [Theme.URBANISME], Phase.FAISABILITE, population=420)
+    small, large = uuid4(), uuid4()
+    candidates = [
+        Candidate(
+            SuggestionKind.EXPERIENCE, large, "PLU d'une ville", [Theme.URBANISME], [], 40_000
+        ),
+        Candidate(SuggestionKind.EXPERIENCE, small, "PLU d'un village", [Theme.URBANISME], [], 380),
+        Candidate(
+            SuggestionKind.SHEET, uuid4(), "Hors sujet", [Theme.ENERGIE], [Phase.FAISABILITE]
+        ),
+    ]
+    found = suggest(need, candidates, limit=5)
+    assert [s.id for s in found] == [small, large]
+    assert found[0].reason == (
+        "Même thème (Urbanisme (PLU/PLUi, permis)), collectivité de moins de 500 habitants "
+        "comme la vôtre."
+    )

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.resources import bootstrap
 from services.resources.domain.sheets import CommuneSize, HitKind, SearchHit, SearchQuery, Sheet
-from services.resources.service_layer import sheets
+from services.resources.domain.suggestions import Need, SuggestionKind
+from services.resources.service_layer import sheets, suggestions
 from services.resources.service_layer.ports import UnitOfWork
 from shared.contracts.base import Line, Text
 from shared.contracts.resources import SheetKind
@@ -214,3 +215,34 @@ async def search(
     return SearchPage(
         items=[HitView.of(h, today) for h in hits], total=total, limit=limit, offset=offset
     )
+
+
+class SuggestionView(BaseModel):
+    kind: SuggestionKind
+    id: UUID
+    title: str
+    reason: str = Field(description="Pourquoi cette ressource est proposée.")
+    score: int
+
+
+@router.get(
+    "/v1/suggestions",
+    response_model=list[SuggestionView],
+    summary="Fiches, formations à venir et retours d'expérience adaptés à un besoin",
+)
+async def suggest(
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[str, Query(min_length=2, max_length=3)],
+    themes: Annotated[list[Theme], Query(min_length=1, max_length=6)],
+    phase: Annotated[Phase | None, Query()] = None,
+    population: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[SuggestionView]:
+    need = Need(departement, list(dict.fromkeys(themes)), phase, population)
+    async with uow:
+        found = await suggestions.suggestions(uow, principal, need, datetime.now(UTC), limit)
+    return [
+        SuggestionView(kind=s.kind, id=s.id, title=s.title, reason=s.reason, score=s.score)
+        for s in found
+    ]
