@@ -7,6 +7,8 @@ the outbox wakes the relay, whichever entry point (route or subscriber) committe
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +22,7 @@ from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
-from shared.settings import service_settings
+from shared.settings import AuthSettings, service_settings
 
 # FastAPI dependency: a fresh unit of work per HTTP request.
 http_unit_of_work: Callable[[Request], ResourcesUnitOfWork] = unit_of_work_dependency(
@@ -31,6 +33,20 @@ http_unit_of_work: Callable[[Request], ResourcesUnitOfWork] = unit_of_work_depen
 report_documents = report_files
 # The certificate of attendance of a registration, as PDF (blocking: run it in a thread).
 attendance_certificate = certificate_pdf
+
+
+def survey_secret(auth: AuthSettings) -> bytes:
+    """The key of the survey links: derived from the JWT secret, so that one secret is
+    kept, and of its own, so that a survey link is never a token."""
+    return hmac.new(
+        auth.secret.get_secret_value().encode(), b"mg-survey-links", hashlib.sha256
+    ).digest()
+
+
+def http_survey_secret(request: Request) -> bytes:
+    """FastAPI dependency: the survey links' key of the running service."""
+    auth: AuthSettings = request.app.state.auth_settings
+    return survey_secret(auth)
 
 
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], ResourcesUnitOfWork]:

@@ -52,6 +52,8 @@ from shared.contracts.resources import (
     RegistrationReminderDue,
     SheetPublished,
     SheetRevised,
+    SurveyAnswered,
+    SurveyDue,
     TrainingOffered,
 )
 
@@ -98,4 +100,6 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     AttendanceRecorded,
     ExperienceDrafted,
     ExperiencePublished,
+    SurveyDue,
+    SurveyAnswered,
 )

@@ -16,7 +16,12 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from shared.contracts.base import EventPayload
-from shared.contracts.topics import RESOURCES_EXPERIENCE, RESOURCES_SHEET, RESOURCES_TRAINING
+from shared.contracts.topics import (
+    RESOURCES_EXPERIENCE,
+    RESOURCES_SHEET,
+    RESOURCES_SURVEY,
+    RESOURCES_TRAINING,
+)
 from shared.contracts.vocabulary import Phase, Theme
 
 
@@ -176,3 +181,44 @@ class ExperiencePublished(_ExperienceEvent):
     title: str
     commune_population: int = Field(ge=0)
     published_at: AwareDatetime
+
+
+class _SurveyEvent(EventPayload):
+    topic: ClassVar[str] = RESOURCES_SURVEY.name
+    producer: ClassVar[str] = RESOURCES_SURVEY.writer
+
+    survey_id: UUID
+    assignment_id: UUID
+    departement: str
+    actor_id: str
+    actor_name: str
+    requester_code: str
+
+
+class SurveyDue(_SurveyEvent):
+    event_type: ClassVar[str] = "resources.survey.due.v1"
+    summary: ClassVar[str] = (
+        "Ten days after a mission closed (or 7 more days without an answer: the reminder), "
+        "the collectivité is asked for its satisfaction through a signed link."
+    )
+
+    reminder: bool = Field(description="False for the first request, True for the reminder.")
+    link_path: str = Field(
+        description="Path of the signed survey page on the resources service; it works once, "
+        "without sign-in, until expires_at. Send it to the collectivité's contact only."
+    )
+    expires_at: AwareDatetime
+
+
+class SurveyAnswered(_SurveyEvent):
+    event_type: ClassVar[str] = "resources.survey.answered.v1"
+    summary: ClassVar[str] = (
+        "The collectivité answered the satisfaction survey (its comment stays in the service)."
+    )
+
+    themes: list[Theme]
+    quality: int = Field(ge=1, le=5)
+    delay: int = Field(ge=1, le=5)
+    usefulness: int = Field(ge=1, le=5)
+    would_recommend: bool
+    answered_at: AwareDatetime

@@ -135,6 +135,14 @@ RESOURCES_EXPERIENCE = Topic(
     "the collectivité consents.",
 )
 
+RESOURCES_SURVEY = Topic(
+    "resources.survey.v1",
+    writer="resources",
+    consumers=(),
+    description="Satisfaction surveys of closed missions: due (with the signed link to send), "
+    "reminded, answered.",
+)
+
 TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
     REQUESTS_PROJECT,
@@ -149,6 +157,7 @@ TOPICS: tuple[Topic, ...] = (
     RESOURCES_SHEET,
     RESOURCES_TRAINING,
     RESOURCES_EXPERIENCE,
+    RESOURCES_SURVEY,
 )
 
 

@@ -12,10 +12,15 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from services.resources.adapters.orm import experiences
+from services.resources import bootstrap
+from services.resources.adapters.orm import experiences, surveys
+from services.resources.adapters.unit_of_work import ResourcesUnitOfWork
+from services.resources.service_layer import surveys as survey_cases
 from shared.auth.tokens import Role
 from shared.contracts.export import schema_path
+from shared.contracts.resources import SurveyDue
 from shared.contracts.topics import MATCHING_ASSIGNMENT, RESOURCES_SHEET, RESOURCES_TRAINING
+from shared.messaging.tables import OUTBOX
 from shared.settings import KafkaSettings
 from tests.component.resources_setup import resources_service
 from tests.support.events import as_record, assignment_completed
@@ -227,3 +232,52 @@ async def test_suggestions_for_a_need_with_their_reasons(service: RunningService
         headers=TEAM_44,
     )
     assert other.status_code == 403
+
+
+async def test_a_survey_link_works_once_without_sign_in(
+    service: RunningService, kafka_topics: KafkaSettings
+) -> None:
+    completed = assignment_completed(requester_code="49010", actor_id="satese-49")
+    await publish_raw(kafka_topics, MATCHING_ASSIGNMENT.name, [as_record(completed)[1]])
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        async with service.runtime.session_factory() as session:
+            found = (
+                await session.execute(
+                    select(surveys.c.id).where(surveys.c.assignment_id == completed.assignment_id)
+                )
+            ).one_or_none()
+        if found is not None:
+            break
+        assert asyncio.get_running_loop().time() < deadline, "no survey scheduled"
+        await asyncio.sleep(0.1)
+    secret = bootstrap.survey_secret(service.runtime.auth)
+    uow = ResourcesUnitOfWork(service.runtime.session_factory, "resources")
+    async with uow:
+        assert (
+            await survey_cases.send_due(uow, secret, completed.completed_at + timedelta(days=10))
+            >= 1
+        )
+        dues = await uow.session.execute(
+            select(OUTBOX.c.payload).where(OUTBOX.c.event_type == SurveyDue.event_type)
+        )
+        [link] = [
+            json.loads(r.payload)["link_path"]
+            for r in dues.all()
+            if str(found.id).encode() in r.payload
+        ]
+    page = await service.client.get(link)
+    assert page.status_code == 200 and "Votre avis" in page.text
+    answer = {"quality": 4, "delay": 5, "usefulness": 4, "would_recommend": True}
+    first = await service.client.post(link, json=answer)
+    assert first.status_code == 200 and "enregistrée" in first.text
+    again = await service.client.post(link, json=answer | {"quality": 1})
+    assert again.status_code == 409 and "déjà" in again.text
+    forged = link[:-1] + ("0" if link[-1] != "0" else "1")
+    assert (await service.client.get(forged)).status_code == 410
+    assert (await service.client.post(forged, json=answer)).status_code == 410
+    results = await service.client.get(
+        "/v1/surveys/results", params={"departement": "49"}, headers=TEAM_49
+    )
+    [satese] = [a for a in results.json()["by_actor"] if a["answers"] and a["quality"] == "4.0"]
+    assert satese["answers"] == 1

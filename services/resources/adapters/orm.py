@@ -167,3 +167,28 @@ report_facts = Table(
     Column("data", JSONB, nullable=False),
     Index("report_facts_departement_idx", "departement", "kind", "occurred_at"),
 )
+
+
+# Satisfaction surveys of closed missions (domain/surveys.py), one per mission.
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("assignment_id", Uuid, nullable=False, unique=True),
+    Column("departement", String(3), nullable=False),
+    Column("actor_id", String(80), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("requester_code", String(9), nullable=False),
+    Column("themes", ARRAY(String(40)), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=True),
+    Column("reminded_at", DateTime(timezone=True), nullable=True),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("quality", Integer, nullable=True),
+    Column("delay", Integer, nullable=True),
+    Column("usefulness", Integer, nullable=True),
+    Column("would_recommend", Boolean, nullable=True),
+    Column("comment", Text, nullable=False, server_default=""),
+    Index("surveys_due_idx", "due_at", postgresql_where="asked_at IS NULL"),
+    Index("surveys_departement_idx", "departement", "actor_id"),
+)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.resources.adapters.report_facts import SqlReportFacts
 from services.resources.adapters.repository import SqlExperienceRepository, SqlSheetRepository
 from services.resources.adapters.search import SqlSearchIndex
+from services.resources.adapters.surveys import SqlSurveyRepository
 from services.resources.adapters.trainings import SqlTrainingRepository
 from shared.db.unit_of_work import SqlUnitOfWork
 
@@ -18,6 +19,7 @@ class ResourcesUnitOfWork(SqlUnitOfWork):
     trainings: SqlTrainingRepository
     search_index: SqlSearchIndex
     report_facts: SqlReportFacts
+    surveys: SqlSurveyRepository
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.sheets = SqlSheetRepository(session)
@@ -25,3 +27,4 @@ class ResourcesUnitOfWork(SqlUnitOfWork):
         self.trainings = SqlTrainingRepository(session)
         self.search_index = SqlSearchIndex(session)
         self.report_facts = SqlReportFacts(session)
+        self.surveys = SqlSurveyRepository(session)

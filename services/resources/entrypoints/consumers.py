@@ -3,7 +3,7 @@
 - Every event the activity reports count (``reports.REPORTED_EVENTS``: demandes, matching,
   invoices, adhésions, trainings) adds its fact to the reports' projection.
 - A mission that closes (matching's ``assignment.completed``) also drafts its retour
-  d'expérience for the actor.
+  d'expérience for the actor and schedules its satisfaction survey.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.resources import bootstrap
-from services.resources.service_layer import experiences, reports
+from services.resources.service_layer import experiences, reports, surveys
 from services.resources.service_layer.ports import UnitOfWork
 from shared.contracts.matching import AssignmentCompleted
 from shared.messaging.consumer import Received, Route
@@ -27,8 +27,10 @@ async def on_reported(uow: UnitOfWork, event: Received[Any]) -> None:
 async def on_completed(uow: UnitOfWork, event: Received[Any]) -> None:
     payload: AssignmentCompleted = event.payload
     territories = get_territories()
-    # The fact first: drafting commits the transaction, the fact and the inbox row with it.
+    # The fact and the survey first: drafting commits the transaction, them and the inbox
+    # row with it.
     await reports.record(uow, event.envelope.id, payload, territories)
+    await surveys.schedule(uow, payload)
     await experiences.draft_from_mission(
         uow, payload, territories, datetime.now(UTC), caused_by=event.envelope
     )

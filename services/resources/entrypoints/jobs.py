@@ -1,11 +1,12 @@
-"""Periodic jobs of the resources service: the trainings' reminders."""
+"""Periodic jobs of the resources service: the trainings' reminders, the satisfaction
+surveys due."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from services.resources import bootstrap
-from services.resources.service_layer import training_follow_up
+from services.resources.service_layer import surveys, training_follow_up
 from shared.runtime import ServiceRuntime
 
 # Reminders are due to the day: a look every five minutes is early enough.
@@ -20,3 +21,10 @@ def register(runtime: ServiceRuntime) -> None:
             return await training_follow_up.send_due_reminders(uow, datetime.now(UTC))
 
     runtime.every(REMINDERS_EVERY_SECONDS, reminders, "resources-training-reminders")
+    secret = bootstrap.survey_secret(runtime.auth)
+
+    async def surveys_due() -> int:
+        async with new_uow() as uow:
+            return await surveys.send_due(uow, secret, datetime.now(UTC))
+
+    runtime.every(REMINDERS_EVERY_SECONDS, surveys_due, "resources-surveys-due")

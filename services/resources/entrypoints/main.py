@@ -12,6 +12,7 @@ from services.resources.entrypoints import (
     http,
     jobs,
     reports_http,
+    surveys_http,
     trainings_http,
 )
 from shared.runtime import ServiceRuntime, create_app, run_service
@@ -33,7 +34,13 @@ def build(runtime: ServiceRuntime) -> FastAPI:
             "`resources.experience.v1`. Rapports d'activité des départements, calculés à partir "
             "des seuls événements."
         ),
-        routers=[http.router, trainings_http.router, experiences_http.router, reports_http.router],
+        routers=[
+            http.router,
+            trainings_http.router,
+            experiences_http.router,
+            reports_http.router,
+            surveys_http.router,
+        ],
     )
 
 

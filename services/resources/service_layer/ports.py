@@ -13,6 +13,7 @@ from uuid import UUID
 from services.resources.domain.experiences import Experience
 from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import SearchHit, SearchQuery, Sheet
+from services.resources.domain.surveys import Survey
 from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
 from shared.contracts.resources import RegistrationStatus
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
@@ -93,6 +94,26 @@ class ReportFacts(Protocol):
         ...
 
 
+class SurveyRepository(Protocol):
+    async def add(self, survey: Survey) -> bool:
+        """Store it; False when the mission has one already."""
+        ...
+
+    async def get(self, survey_id: UUID, *, for_update: bool = False) -> Survey | None: ...
+
+    async def save_answer(self, survey: Survey) -> None: ...
+
+    async def claim_due(self, now: datetime) -> list[Survey]:
+        """The surveys due and not asked yet, marked asked: each claimed once."""
+        ...
+
+    async def claim_reminders(self, now: datetime) -> list[Survey]:
+        """The surveys asked a week ago and still unanswered, marked reminded."""
+        ...
+
+    async def answered(self, departement: str) -> list[Survey]: ...
+
+
 class UnitOfWork(BaseUnitOfWork, Protocol):
     """The resources service's transaction: its repositories and the outbox, all or nothing."""
 
@@ -110,3 +131,6 @@ class UnitOfWork(BaseUnitOfWork, Protocol):
 
     @property
     def report_facts(self) -> ReportFacts: ...
+
+    @property
+    def surveys(self) -> SurveyRepository: ...

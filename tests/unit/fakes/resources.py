@@ -15,6 +15,7 @@ from uuid import UUID
 from services.resources.domain.experiences import Experience, ExperienceStatus
 from services.resources.domain.report_facts import Fact
 from services.resources.domain.sheets import HitKind, SearchHit, SearchQuery, Sheet
+from services.resources.domain.surveys import REMIND_AFTER, Survey
 from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
 from shared.contracts.resources import RegistrationStatus
 from tests.unit.fakes import FakeUnitOfWorkBase
@@ -194,6 +195,44 @@ class FakeReportFacts:
         return cleared
 
 
+class FakeSurveyRepository(_Staged[Survey]):
+    async def add(self, survey: Survey) -> bool:
+        if any(s.assignment_id == survey.assignment_id for s in self.all()):
+            return False
+        self.put(survey.id, survey)
+        return True
+
+    async def get(self, survey_id: UUID, *, for_update: bool = False) -> Survey | None:
+        return self.find(survey_id)
+
+    async def save_answer(self, survey: Survey) -> None:
+        self.put(survey.id, survey)
+
+    async def claim_due(self, now: datetime) -> list[Survey]:
+        due = [s for s in self.all() if s.asked_at is None and s.due_at <= now]
+        for survey in due:
+            survey.asked_at = now
+            self.put(survey.id, survey)
+        return due
+
+    async def claim_reminders(self, now: datetime) -> list[Survey]:
+        due = [
+            s
+            for s in self.all()
+            if s.answered_at is None
+            and s.reminded_at is None
+            and s.asked_at is not None
+            and s.asked_at <= now - REMIND_AFTER
+        ]
+        for survey in due:
+            survey.reminded_at = now
+            self.put(survey.id, survey)
+        return due
+
+    async def answered(self, departement: str) -> list[Survey]:
+        return [s for s in self.all() if s.departement == departement and s.answered_at]
+
+
 class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self) -> None:
         super().__init__("resources")
@@ -202,6 +241,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
         self.trainings = FakeTrainingRepository()
         self.search_index = FakeSearchIndex(self.sheets, self.experiences)
         self.report_facts = FakeReportFacts()
+        self.surveys = FakeSurveyRepository()
 
     async def __aenter__(self) -> Self:
         # The base returns its own type, which lacks this service's repositories.
@@ -213,6 +253,7 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             self.experiences,
             self.trainings.sessions,
             self.trainings.registered,
+            self.surveys,
         ):
             store.commit()
 
@@ -222,5 +263,6 @@ class FakeUnitOfWork(FakeUnitOfWorkBase):
             self.experiences,
             self.trainings.sessions,
             self.trainings.registered,
+            self.surveys,
         ):
             store.staged.clear()
