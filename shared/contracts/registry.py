@@ -43,6 +43,7 @@ from shared.contracts.requests import (
     SubmitRequestCommand,
 )
 from shared.contracts.resources import (
+    ActorAlertRaised,
     AttendanceRecorded,
     ExperienceDrafted,
     ExperiencePublished,
@@ -102,4 +103,5 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     ExperiencePublished,
     SurveyDue,
     SurveyAnswered,
+    ActorAlertRaised,
 )

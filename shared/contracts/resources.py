@@ -222,3 +222,23 @@ class SurveyAnswered(_SurveyEvent):
     usefulness: int = Field(ge=1, le=5)
     would_recommend: bool
     answered_at: AwareDatetime
+
+
+class ActorAlertRaised(EventPayload):
+    event_type: ClassVar[str] = "resources.survey.actor_alert.v1"
+    topic: ClassVar[str] = RESOURCES_SURVEY.name
+    producer: ClassVar[str] = RESOURCES_SURVEY.writer
+    summary: ClassVar[str] = (
+        "An actor declined or let expire too large a share of its proposals this quarter: "
+        "the département's team is told, once per quarter."
+    )
+
+    departement: str
+    actor_id: str
+    actor_name: str
+    quarter: str = Field(pattern=r"^[0-9]{4}-T[1-4]$", description="2027-T1 … 2027-T4.")
+    proposals: int = Field(ge=1)
+    refused: int = Field(ge=0, description="Proposals declined or expired.")
+    rate: Decimal = Field(ge=0, le=1)
+    threshold: Decimal = Field(gt=0, le=1)
+    raised_at: AwareDatetime

@@ -192,3 +192,14 @@ surveys = Table(
     Index("surveys_due_idx", "due_at", postgresql_where="asked_at IS NULL"),
     Index("surveys_departement_idx", "departement", "actor_id"),
 )
+
+
+# The actor alerts already raised: one per actor and quarter.
+actor_alerts = Table(
+    "actor_alerts",
+    metadata,
+    Column("departement", String(3), primary_key=True),
+    Column("actor_id", String(80), primary_key=True),
+    Column("quarter", String(7), primary_key=True),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+)

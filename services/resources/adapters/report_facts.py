@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.resources.adapters.orm import report_facts
+from services.resources.adapters.orm import actor_alerts, report_facts
 from services.resources.domain.report_facts import Fact, FactKind
 
 
@@ -62,6 +63,29 @@ class SqlReportFacts:
             .order_by(report_facts.c.occurred_at, report_facts.c.event_id)
         )
         return [_fact(r) for r in rows.all()]
+
+    async def since(self, moment: datetime, kinds: list[FactKind]) -> list[Fact]:
+        rows = await self._session.execute(
+            select(report_facts)
+            .where(
+                report_facts.c.occurred_at >= moment,
+                report_facts.c.kind.in_([k.value for k in kinds]),
+            )
+            .order_by(report_facts.c.occurred_at, report_facts.c.event_id)
+        )
+        return [_fact(r) for r in rows.all()]
+
+    async def remember_alert(
+        self, departement: str, actor_id: str, quarter: str, now: datetime
+    ) -> bool:
+        """True the first time this actor's alert of this quarter is raised."""
+        result = await self._session.execute(
+            pg_insert(actor_alerts)
+            .values(departement=departement, actor_id=actor_id, quarter=quarter, raised_at=now)
+            .on_conflict_do_nothing()
+            .returning(actor_alerts.c.actor_id)
+        )
+        return result.scalar_one_or_none() is not None
 
     async def clear(self, departement: str | None = None) -> int:
         query = delete(report_facts)

@@ -11,7 +11,7 @@ from typing import Protocol
 from uuid import UUID
 
 from services.resources.domain.experiences import Experience
-from services.resources.domain.report_facts import Fact
+from services.resources.domain.report_facts import Fact, FactKind
 from services.resources.domain.sheets import SearchHit, SearchQuery, Sheet
 from services.resources.domain.surveys import Survey
 from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
@@ -88,6 +88,16 @@ class ReportFacts(Protocol):
         ...
 
     async def of_departement(self, departement: str) -> list[Fact]: ...
+
+    async def since(self, moment: datetime, kinds: list[FactKind]) -> list[Fact]:
+        """Facts of these kinds that occurred from ``moment`` on, every département."""
+        ...
+
+    async def remember_alert(
+        self, departement: str, actor_id: str, quarter: str, now: datetime
+    ) -> bool:
+        """True the first time this actor's alert of this quarter is raised."""
+        ...
 
     async def clear(self, departement: str | None = None) -> int:
         """Empty the projection (of one département), before a rebuild from offset 0."""

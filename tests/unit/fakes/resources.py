@@ -13,7 +13,7 @@ from typing import Generic, Self, TypeVar
 from uuid import UUID
 
 from services.resources.domain.experiences import Experience, ExperienceStatus
-from services.resources.domain.report_facts import Fact
+from services.resources.domain.report_facts import Fact, FactKind
 from services.resources.domain.sheets import HitKind, SearchHit, SearchQuery, Sheet
 from services.resources.domain.surveys import REMIND_AFTER, Survey
 from services.resources.domain.trainings import Registration, ReminderDue, TrainingSession
@@ -178,6 +178,7 @@ class FakeReportFacts:
 
     def __init__(self) -> None:
         self.rows: list[Fact] = []
+        self.alerts: set[tuple[str, str, str]] = set()
 
     async def add(self, facts: list[Fact]) -> int:
         known = {f.event_id for f in self.rows}
@@ -187,6 +188,18 @@ class FakeReportFacts:
 
     async def of_departement(self, departement: str) -> list[Fact]:
         return [f for f in self.rows if f.departement == departement]
+
+    async def since(self, moment: datetime, kinds: list[FactKind]) -> list[Fact]:
+        return [f for f in self.rows if f.occurred_at >= moment and f.kind in kinds]
+
+    async def remember_alert(
+        self, departement: str, actor_id: str, quarter: str, now: datetime
+    ) -> bool:
+        key = (departement, actor_id, quarter)
+        if key in self.alerts:
+            return False
+        self.alerts.add(key)
+        return True
 
     async def clear(self, departement: str | None = None) -> int:
         kept = [f for f in self.rows if departement not in (None, f.departement)]
