@@ -10,7 +10,7 @@ export KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 export PG_PORT="${PG_PORT:-5433}"
 export MG_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:${KAFKA_PORT}"
 export MG_TEST_PG_ADMIN_DSN="postgresql://postgres@127.0.0.1:${PG_PORT}/postgres"
-for service in requests matching billing notifications; do
+for service in requests matching billing notifications resources; do
     upper="$(echo "${service}" | tr '[:lower:]' '[:upper:]')"
     export "MG_${upper}_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:${PG_PORT}/${service}"
 done

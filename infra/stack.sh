@@ -8,7 +8,7 @@ cd "${MG_REPO_DIR}"
 case "${1:-}" in
     up)
         .venv/bin/python infra/postgres/postgres.py start
-        .venv/bin/python infra/postgres/postgres.py createdb requests matching billing notifications
+        .venv/bin/python infra/postgres/postgres.py createdb requests matching billing notifications resources
         infra/kafka/kafka.sh start
         .venv/bin/mg-topics create
         ;;

@@ -101,7 +101,13 @@ class ServiceSettings(BaseSettings):
         return self
 
 
-DEFAULT_HTTP_PORTS = {"requests": 8001, "matching": 8002, "billing": 8003, "notifications": 8004}
+DEFAULT_HTTP_PORTS = {
+    "requests": 8001,
+    "matching": 8002,
+    "billing": 8003,
+    "notifications": 8004,
+    "resources": 8006,
+}
 
 
 def service_settings(name: str) -> ServiceSettings:

@@ -18,12 +18,13 @@ from panels import (
     timeseries,
 )
 
-SERVICES = ("requests", "matching", "billing", "notifications")
+SERVICES = ("requests", "matching", "billing", "notifications", "resources")
 SERVICE_TITLES = {
     "requests": "demandes (requests)",
     "matching": "mise en relation (matching)",
     "billing": "facturation (billing)",
     "notifications": "notifications",
+    "resources": "ressources et échanges (resources)",
 }
 
 
@@ -100,6 +101,22 @@ def business_panels(service: str, inst: str) -> list[Json]:
                 unit="currencyEUR",
                 bars=True,
             ),
+        ]
+    if service == "resources":
+        return [
+            timeseries(
+                "Inscriptions aux formations par issue",
+                "mg_training_registrations_total : registered, waiting, promoted, cancelled.",
+                targets(
+                    (
+                        "sum by (outcome) (rate(mg_training_registrations_total"
+                        f'{{job="resources", {inst}}}[{RATE}]))',
+                        "{{outcome}}",
+                    )
+                ),
+                unit="ops",
+                width=24,
+            )
         ]
     return [
         timeseries(

@@ -65,6 +65,12 @@ PURPOSE = {
         "Courriels et webhooks signés (HMAC-SHA256), sans perte ni doublon : il écoute "
         "les demandes, les missions et les factures, et publie l'issue de chaque envoi."
     ),
+    "resources": (
+        "Plateforme de ressources et d'échanges : fiches documentaires des départements et "
+        "nationales, sessions de formation avec liste d'attente, retours d'expérience des "
+        "missions achevées ; il écoute les achèvements de missions et publie fiches, "
+        "formations, inscriptions et retours d'expérience."
+    ),
 }
 
 

@@ -45,6 +45,21 @@ from shared.contracts.requests import (
     RequestWithdrawn,
     SubmitRequestCommand,
 )
+from shared.contracts.resources import (
+    ActorAlertRaised,
+    AttendanceRecorded,
+    ExperienceDrafted,
+    ExperiencePublished,
+    RegistrationCancelled,
+    RegistrationPromoted,
+    RegistrationRecorded,
+    RegistrationReminderDue,
+    SheetPublished,
+    SheetRevised,
+    SurveyAnswered,
+    SurveyDue,
+    TrainingOffered,
+)
 
 EVENT_MODELS: tuple[type[EventPayload], ...] = (
     RequestSubmitted,
@@ -82,4 +97,17 @@ EVENT_MODELS: tuple[type[EventPayload], ...] = (
     BuyerAccountRegistered,
     DeliverySent,
     DeliveryDeadLettered,
+    SheetPublished,
+    SheetRevised,
+    TrainingOffered,
+    RegistrationRecorded,
+    RegistrationPromoted,
+    RegistrationCancelled,
+    RegistrationReminderDue,
+    AttendanceRecorded,
+    ExperienceDrafted,
+    ExperiencePublished,
+    SurveyDue,
+    SurveyAnswered,
+    ActorAlertRaised,
 )

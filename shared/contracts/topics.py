@@ -44,8 +44,10 @@ class Topic:
 REQUESTS_REQUEST = Topic(
     "requests.request.v1",
     writer="requests",
-    consumers=("matching", "notifications"),
+    consumers=("matching", "notifications", "resources"),
     description="Lifecycle of a demande: submitted, withdrawn, status changes.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 REQUESTS_PROJECT = Topic(
     "requests.project.v1",
@@ -89,8 +91,10 @@ MATCHING_ACTOR = Topic(
 MATCHING_ASSIGNMENT = Topic(
     "matching.assignment.v1",
     writer="matching",
-    consumers=("requests", "billing", "notifications"),
+    consumers=("requests", "billing", "notifications", "resources"),
     description="Proposals, acceptances, declines, expiries, completions; unmatched demandes.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 
 MATCHING_MISSION = Topic(
@@ -105,7 +109,7 @@ MATCHING_MISSION = Topic(
 BILLING_ADHESION = Topic(
     "billing.adhesion.v1",
     writer="billing",
-    consumers=("matching", "notifications"),
+    consumers=("matching", "notifications", "resources"),
     description="Adhésions of collectivités to their département's offer, per year; "
     "membership offers to non-members.",
     # Matching's projection of the members is rebuilt from it (mg-matching rebuild-memberships).
@@ -114,8 +118,10 @@ BILLING_ADHESION = Topic(
 BILLING_INVOICE = Topic(
     "billing.invoice.v1",
     writer="billing",
-    consumers=("notifications",),
+    consumers=("notifications", "resources"),
     description="Invoices and credit notes, numbered without gaps per département and year.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
 )
 BILLING_CONVENTION = Topic(
     "billing.convention.v1",
@@ -183,6 +189,37 @@ def departement_of_commands(topic: str) -> str | None:
     return None
 
 
+RESOURCES_SHEET = Topic(
+    "resources.sheet.v1",
+    writer="resources",
+    consumers=(),
+    description="Documentation sheets of a département or national: published, revised.",
+)
+RESOURCES_TRAINING = Topic(
+    "resources.training.v1",
+    writer="resources",
+    consumers=("resources",),
+    description="Training sessions offered by actors and the registrations of collectivités: "
+    "registered, waiting, promoted from the waiting list, cancelled.",
+    # The activity reports of the resources service are rebuilt from offset 0 of it.
+    keep_forever=True,
+)
+RESOURCES_EXPERIENCE = Topic(
+    "resources.experience.v1",
+    writer="resources",
+    consumers=(),
+    description="Retours d'expérience of closed missions: drafted by the actor, published once "
+    "the collectivité consents.",
+)
+
+RESOURCES_SURVEY = Topic(
+    "resources.survey.v1",
+    writer="resources",
+    consumers=(),
+    description="Satisfaction surveys of closed missions: due (with the signed link to send), "
+    "reminded, answered.",
+)
+
 PRODUCT_TOPICS: tuple[Topic, ...] = (
     REQUESTS_REQUEST,
     REQUESTS_PROJECT,
@@ -196,6 +233,10 @@ PRODUCT_TOPICS: tuple[Topic, ...] = (
     BILLING_CONVENTION,
     BILLING_BUYER,
     NOTIFICATIONS_DELIVERY,
+    RESOURCES_SHEET,
+    RESOURCES_TRAINING,
+    RESOURCES_EXPERIENCE,
+    RESOURCES_SURVEY,
 )
 
 # The shared topics whose events go to each département's integration topic.

@@ -37,10 +37,18 @@ class TopicReplay:
     the live subscriber), which are skipped."""
 
     def __init__(
-        self, kafka: KafkaSettings, topic: str, event_types: Collection[str], client_id: str
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        event_types: Collection[str],
+        client_id: str,
+        keys: Collection[str] | None = None,
     ) -> None:
         self._kafka = kafka
         self._topic = topic
+        # Only the records of these keys (départements), when given: the others are
+        # counted as read and skipped unparsed.
+        self._keys = {k.encode() for k in keys} if keys is not None else None
         self._models = {m.event_type: m for m in EVENT_MODELS if m.event_type in event_types}
         self._client_id = client_id
         self._consumer: AIOKafkaConsumer | None = None
@@ -114,6 +122,8 @@ class TopicReplay:
             yield batch
 
     def _parse(self, record: Any) -> Replayed | None:
+        if self._keys is not None and record.key not in self._keys:
+            return None
         try:
             headers = decode_headers(record.headers or ())
             model = self._models.get(headers.get(H_TYPE, ""))

@@ -95,6 +95,12 @@ INVOICED_EUROS = Counter(
     "Euros invoiced including tax, by département and kind (credit notes: kind avoir).",
     ["departement", "kind"],
 )
+TRAINING_REGISTRATIONS = Counter(
+    "mg_training_registrations_total",
+    "Registrations to training sessions, by département and outcome "
+    "(registered, waiting, promoted, cancelled).",
+    ["departement", "outcome"],
+)
 NOTIFICATIONS = Counter(
     "mg_notifications_total",
     "Delivery attempts by channel (email, webhook) and outcome "
@@ -117,7 +123,7 @@ OFFSET_COMMITS = Counter(
 
 # --- who emits what ----------------------------------------------------------------------
 
-SERVICES: tuple[str, ...] = ("requests", "matching", "billing", "notifications")
+SERVICES: tuple[str, ...] = ("requests", "matching", "billing", "notifications", "resources")
 # The shared runtime, outbox relay and idempotent consumer of every service.
 EVERY_SERVICE = "every service"
 
@@ -139,6 +145,7 @@ EMITTED_BY: dict[str, str] = {
     "mg_invoiced_euros": "billing",
     "mg_notifications": "notifications",
     "mg_notification_send_seconds": "notifications",
+    "mg_training_registrations": "resources",
 }
 """Family name (a counter's without ``_total``) -> the service that emits it, or
 :data:`EVERY_SERVICE`. Every service consumes at least one topic

@@ -115,6 +115,8 @@ class Instance:
 class StackOptions:
     instances: int = 1
     notifications: bool = False
+    # The resources service (documentation, trainings, experiences; ADR 0023).
+    resources: bool = False
     departements: tuple[str, ...] = DEFAULT_DEPARTEMENTS
     run_dir: Path | None = None
     log_level: str = "WARNING"
@@ -133,8 +135,10 @@ class Stack:
         self.kafka = kafka or KafkaSettings()
         self.run_id = uuid.uuid4().hex[:8]
         self.run_dir = self.options.run_dir or ROOT / ".local" / "stack" / self.run_id
-        self.services: tuple[str, ...] = CORE_SERVICES + (
-            ("notifications",) if self.options.notifications else ()
+        self.services: tuple[str, ...] = (
+            CORE_SERVICES
+            + (("notifications",) if self.options.notifications else ())
+            + (("resources",) if self.options.resources else ())
         )
         self.instances: dict[str, list[Instance]] = {s: [] for s in self.services}
         self.database_urls: dict[str, str] = {}

@@ -21,7 +21,7 @@ from shared.settings import KafkaSettings, service_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-SERVICES = ["requests", "matching", "billing", "notifications"]
+SERVICES = ["requests", "matching", "billing", "notifications", "resources"]
 
 
 @pytest.mark.parametrize("name", SERVICES)

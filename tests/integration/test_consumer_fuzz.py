@@ -30,13 +30,14 @@ from shared.settings import KafkaSettings
 from tests.support import events
 from tests.support.kafka_tap import TopicTap, publish_raw
 from tests.support.services import running_service
+from tests.unit.report_events import activity_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
 Raw = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
-def good_event(topic: str) -> EventPayload:
+def good_event(topic: str, service: str) -> EventPayload:
     """A valid event of a type the consumers of ``topic`` handle."""
     if topic == "requests.request.v1":
         return events.request_submitted_v2()
@@ -50,6 +51,12 @@ def good_event(topic: str) -> EventPayload:
         return events.adhesion_registered()
     if topic == "matching.mission.v1":
         return events.deliverable_added()
+    if topic == "billing.invoice.v1" and service == "resources":
+        # Its subscriber of the invoices routes them alone (notifications routes all of its
+        # types on every topic).
+        return events.mission_invoice()
+    if topic == "resources.training.v1":
+        return activity_events(2027)[-1]
     return events.assignment_completed(actor_id="fuzz-actor", days_spent=Decimal("1.5"))
 
 
@@ -146,7 +153,9 @@ def consumed_topics(service: str) -> list[str]:
 
 
 CASES = [
-    (s, t) for s in ("requests", "matching", "billing", "notifications") for t in consumed_topics(s)
+    (s, t)
+    for s in ("requests", "matching", "billing", "notifications", "resources")
+    for t in consumed_topics(s)
 ]
 
 
@@ -157,7 +166,7 @@ async def test_a_consumer_dead_letters_bad_records_and_keeps_going(
     fresh_database: Callable[[str], Awaitable[str]],
     kafka_topics: KafkaSettings,
 ) -> None:
-    event_type = good_event(topic).event_type
+    event_type = good_event(topic, service).event_type
     rng = random.Random(f"{service}-{topic}")
     drawn: list[Case] = []
 
@@ -174,7 +183,7 @@ async def test_a_consumer_dead_letters_bad_records_and_keeps_going(
 
     collect()
     rng.shuffle(drawn)
-    good = good_event(topic)
+    good = good_event(topic, service)
     good_envelope = Envelope(type=good.event_type, source="fuzz", departement="49")
     records = [c.record for c in drawn] + [
         (b"49", good.model_dump_json().encode(), headers(good_envelope))

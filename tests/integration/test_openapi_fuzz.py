@@ -21,7 +21,15 @@ from stack.harness.process import ROOT, ServiceProcess, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
 
-SERVICES = ["requests", "matching", "billing", "notifications"]
+SERVICES = [
+    "requests",
+    "matching",
+    "billing",
+    "notifications",
+    # Its API has the most operations (sheets, search, trainings, experiences, reports,
+    # surveys, suggestions): four callers need more than the default 300 s on a busy machine.
+    pytest.param("resources", marks=pytest.mark.timeout(900)),
+]
 RESULTS = ROOT / "tests" / "perf" / "results"
 SCHEMATHESIS = ROOT / ".venv" / "bin" / "schemathesis"
 

@@ -34,7 +34,7 @@ from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.timeout(180)]
 
-SERVICES = ("requests", "matching", "billing", "notifications")
+SERVICES = ("requests", "matching", "billing", "notifications", "resources")
 CONFIG = ROOT / "infra" / "prometheus" / "prometheus.yml"
 RULES_DIR = ROOT / "infra" / "prometheus" / "rules"
 DASHBOARDS_DIR = ROOT / "infra" / "grafana" / "dashboards"

@@ -40,7 +40,7 @@ DATASOURCES = ROOT / "infra" / "grafana" / "provisioning" / "datasources" / "pro
 RULES_DIR = ROOT / "infra" / "prometheus" / "rules"
 RULE_TESTS_DIR = ROOT / "infra" / "prometheus" / "tests"
 CATALOGUE = ROOT / "docs" / "metrics.md"
-SERVICES = ("requests", "matching", "billing", "notifications")
+SERVICES = ("requests", "matching", "billing", "notifications", "resources")
 
 DASHBOARD_FILES = sorted(DASHBOARDS_DIR.glob("*.json"))
 RULE_FILES = sorted(RULES_DIR.glob("*.yml"))
