@@ -216,6 +216,8 @@ RESOURCES_SURVEY = Topic(
     "resources.survey.v1",
     writer="resources",
     consumers=(),
+    # A due survey carries its signed one-time link: a bearer capability, not projected.
+    restricted=True,
     description="Satisfaction surveys of closed missions: due (with the signed link to send), "
     "reminded, answered.",
 )

@@ -26,7 +26,14 @@ REPO = ROOT
 LOCAL = Path(os.environ.get("MG_LOCAL_DIR", REPO / ".local"))
 RUN_DIR = LOCAL / "services"
 
-SERVICES: tuple[str, ...] = ("requests", "matching", "billing", "notifications", "resources", "portal")
+SERVICES: tuple[str, ...] = (
+    "requests",
+    "matching",
+    "billing",
+    "notifications",
+    "resources",
+    "portal",
+)
 # The portal (services/portal) serves pages, not an API: its port is its own.
 PORTAL_HTTP_PORT = 8005
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -231,7 +231,8 @@ def test_nothing_but_the_four_services_and_the_portal_is_deployed() -> None:
 
 def test_the_portal_talks_to_the_services_by_their_service_names() -> None:
     env = {e["name"]: e.get("value") for e in container(one("Deployment", "portal"))["env"]}
-    for service in SERVICES:
+    # The portal does not show the resources platform yet (issue 17's screens).
+    for service in ("requests", "matching", "billing", "notifications"):
         port = DEFAULT_HTTP_PORTS[service]
         assert env[f"MG_PORTAL_{service.upper()}_URL"] == f"http://{service}:{port}"
 

@@ -31,7 +31,7 @@ from shared.contracts.matching import (
     AssignmentProposed,
     RequestUnmatched,
 )
-from shared.contracts.requests import RequestSubmitted
+from shared.contracts.requests import RequestSubmitted, RequestSubmittedV2
 from shared.contracts.resources import (
     AttendanceRecorded,
     RegistrationCancelled,
@@ -83,13 +83,16 @@ def _epci_of(code: str, territories: Territories) -> str:
 
 def fact_of(event_id: str, payload: EventPayload, territories: Territories) -> Fact | None:
     """The fact an event gives, or None for an event the reports do not count."""
-    if isinstance(payload, RequestSubmitted):
+    # v1 (deprecated, still on the topic from before ADR 0020) and v2 count alike.
+    if isinstance(payload, RequestSubmitted | RequestSubmittedV2):
         return _demande(event_id, payload, territories)
     make = _MAKERS.get(type(payload))
     return make(event_id, payload) if make is not None else None
 
 
-def _demande(event_id: str, payload: RequestSubmitted, territories: Territories) -> Fact:
+def _demande(
+    event_id: str, payload: RequestSubmitted | RequestSubmittedV2, territories: Territories
+) -> Fact:
     return Fact(
         event_id,
         FactKind.DEMANDE,
@@ -244,4 +247,4 @@ _MAKERS: dict[type[EventPayload], Callable[[str, Any], Fact | None]] = {
 }
 
 # Every event type a report counts, in the order of their topics.
-COUNTED_EVENTS: tuple[type[EventPayload], ...] = (RequestSubmitted, *_MAKERS)
+COUNTED_EVENTS: tuple[type[EventPayload], ...] = (RequestSubmitted, RequestSubmittedV2, *_MAKERS)
