@@ -1,4 +1,8 @@
-"""``mg-topics``: create every declared topic, idempotently, and list them."""
+"""``mg-topics``: create every declared topic and its ACLs, idempotently, and list them.
+
+It connects as the ``admin`` principal (a super user of the broker) unless
+``MG_KAFKA_SASL_USERNAME`` names another.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import TOPICS, all_topic_names
+from shared.messaging.acls import ADMIN, acls, apply_acls, principals
 from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
@@ -20,7 +25,8 @@ DLQ_PARTITIONS = 3
 
 
 async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> list[str]:
-    """Create the topics that are missing; returns the names it created.
+    """Create the topics that are missing, and the ACLs on a secured broker; returns the
+    names of the topics it created.
 
     Topic-level settings (``Topic.configs``: retention.ms=-1 for the topics that rebuild a
     projection) are given at creation and set again on topics that already exist, so that
@@ -29,7 +35,7 @@ async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> li
     partitions = {t.name: t.partitions for t in TOPICS}
     configs = {t.name: t.configs() for t in TOPICS if t.configs()}
     admin = AIOKafkaAdminClient(
-        **client_options(kafka), client_id="mg-topics", request_timeout_ms=30_000
+        **client_options(kafka.principal(ADMIN)), client_id="mg-topics", request_timeout_ms=30_000
     )
     await admin.start()
     try:
@@ -54,6 +60,9 @@ async def ensure_topics(kafka: KafkaSettings, replication_factor: int = 1) -> li
             await admin.alter_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, name, configs[name]) for name in kept]
             )
+        # A plaintext broker (the dev switch) has no authorizer, and so no ACLs to keep.
+        if kafka.security_protocol.startswith("SASL"):
+            await apply_acls(admin, acls())
         return missing
     finally:
         await admin.close()
@@ -66,6 +75,24 @@ def create(
     """Create every declared topic that does not exist yet."""
     created = asyncio.run(ensure_topics(KafkaSettings(), replication_factor))
     typer.echo(f"{len(created)} topic(s) created, {len(all_topic_names())} declared")
+
+
+@app.command(name="principals")
+def principals_() -> None:
+    """Print the broker's client principals, one a line (infra/ makes their passwords)."""
+    for name in principals():
+        typer.echo(name)
+
+
+@app.command(name="acls")
+def acls_() -> None:
+    """Print the ACLs that ``create`` applies."""
+    for acl in acls():
+        pattern = "*" if acl.pattern.name == "PREFIXED" else ""
+        typer.echo(
+            f"User:{acl.principal:<22} {acl.operation.name:<6} "
+            f"{acl.resource_type.name.lower()}:{acl.name}{pattern}"
+        )
 
 
 @app.command(name="list")
