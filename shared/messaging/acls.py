@@ -115,7 +115,7 @@ def acls() -> list[Acl]:
     return sorted(found)
 
 
-class _CreateAcls(Request[CreateAclsRequest_v1]):
+class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
     """CreateAcls with many creations at once (aiokafka's own request carries one)."""
 
     API_KEY = 30
@@ -133,8 +133,8 @@ class AclRefused(RuntimeError):
 
 async def apply_acls(admin: AIOKafkaAdminClient, wanted: list[Acl]) -> None:
     """Create ``wanted`` on the broker (existing ones are left as they are)."""
-    node = admin._client.get_random_node()  # noqa: SLF001 - aiokafka has no public ACL API
-    response = await admin._client.send(node, _CreateAcls([a.creation() for a in wanted]))  # noqa: SLF001
+    node = admin._client.get_random_node()
+    response = await admin._client.send(node, _CreateAcls([a.creation() for a in wanted]))
     errors = [
         f"{acl}: {message or code}"
         for acl, (code, message) in zip(wanted, response.creation_responses, strict=True)

@@ -160,11 +160,23 @@ class OwnServers:
             "KAFKA_CONTROLLER_PORT": str(controller_port),
             "KAFKA_LIBS": str(caller_kafka_libs()),
             "PG_PORT": str(pg_port),
-            "MG_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
             "MG_TEST_PG_ADMIN_DSN": f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
         }
+        # The same security as the caller's broker, with this broker's own CA and passwords
+        # (kafka.sh makes them under this folder on its first start).
+        self.kafka = KafkaSettings().model_copy(
+            update={"bootstrap_servers": f"127.0.0.1:{kafka_port}"}
+            | (
+                {
+                    "ssl_cafile": str(self.home / "kafka" / "tls" / "ca.crt"),
+                    "credentials_dir": str(self.home / "kafka" / "credentials"),
+                }
+                if KafkaSettings().security_protocol != "PLAINTEXT"
+                else {}
+            )
+        )
+        self.env_overrides |= self.kafka.environment()
         self.env = {**os.environ, **self.env_overrides}
-        self.kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}")
         self.admin_dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         self.swept: list[str] = []
         self.teardown_problems: list[str] = []

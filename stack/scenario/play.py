@@ -25,6 +25,8 @@ from shared.contracts.topics import (
     REQUESTS_REQUEST,
 )
 from shared.french import euros
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
@@ -162,8 +164,11 @@ async def run_scenario(
     outcome = Outcome()
     consumer = await _tap(kafka)
     listener = asyncio.create_task(_listen(consumer, outcome))
+    # The demo stands in for the départements' systems: it writes their commands as they do.
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        **client_options(kafka.principal(REQUESTS_COMMAND.writer)),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:
@@ -371,7 +376,7 @@ async def _send_command(producer: AIOKafkaProducer, demande: Demande) -> None:
 
 
 async def _tap(kafka: KafkaSettings) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka.principal(ADMIN)), enable_auto_commit=False)
     await consumer.start()
     partitions = [
         TopicPartition(topic.name, p)
