@@ -193,7 +193,8 @@ def main(argv: list[str]) -> None:
     elif command == "tools-config":
         print(tools_config(home), end="")
     elif command == "scram-args":
-        print("\n".join(scram_args(home)))
+        for arg in scram_args(home):
+            print(arg)
     else:
         sys.exit(f"unknown command {command!r}")
 
