@@ -71,6 +71,8 @@ def make_broker(
         linger_ms=0,
         request_timeout_ms=30_000,
         security=_security(kafka),
+        # mg-topics creates the topics; a service's principal may not (ADR 0019).
+        allow_auto_create_topics=False,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=client_id),),
         graceful_timeout=30.0,
         # Through the standard library, so that structlog renders FastStream's lines as JSON.
