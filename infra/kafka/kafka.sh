@@ -128,6 +128,11 @@ cmd_start() {
     local pid
     pid="$(running_pid)"
     if [[ -n "${pid}" ]]; then
+        # Its clients would not get in (or would get in unauthenticated): say so now.
+        local running=plaintext
+        grep -q '^listeners=SASL_SSL' "${KAFKA_CONFIG}" 2>/dev/null && running=sasl_ssl
+        [[ "${running}" == "$(security_tool mode "${KAFKA_HOME}")" ]] \
+            || die "the running broker (pid ${pid}) is ${running}, not MG_KAFKA_SECURITY=$(security_tool mode "${KAFKA_HOME}"): '$0 stop' then '$0 reset'"
         info "already running (pid ${pid}, bootstrap ${KAFKA_BOOTSTRAP})"
         return 0
     fi
