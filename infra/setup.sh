@@ -46,6 +46,26 @@ step "installing the portal's npm packages (DSFR, axe-core; pinned by package-lo
 
 step "fetching Apache Kafka"
 infra/kafka/kafka.sh fetch
+# Debian 12's librdkafka (2.0.2) fails SCRAM against Kafka 4 (fixed in 2.6.1): kcat runs
+# with the librdkafka of confluent-kafka's wheel (statically linked), through infra/kafka/kcat.sh.
+KCAT_LIBRDKAFKA_WHEEL="confluent-kafka==2.16.1"
+kcat_lib="${MG_REPO_DIR}/.local/kcat/lib"
+if [ "$(cat "${kcat_lib}/.version" 2>/dev/null)" != "${KCAT_LIBRDKAFKA_WHEEL}" ]; then
+    step "fetching librdkafka for kcat (${KCAT_LIBRDKAFKA_WHEEL})"
+    wheels="$(mktemp -d)"
+    .venv/bin/python -m pip download -q --no-deps --only-binary=:all: -d "${wheels}" "${KCAT_LIBRDKAFKA_WHEEL}"
+    mkdir -p "${kcat_lib}"
+    .venv/bin/python - "${wheels}" "${kcat_lib}" <<'PY'
+import pathlib, sys, zipfile
+wheels, target = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+[wheel] = wheels.glob("*.whl")
+with zipfile.ZipFile(wheel) as archive:
+    [member] = [n for n in archive.namelist() if "/librdkafka" in n and n.endswith(".so.1")]
+    (target / "librdkafka.so.1").write_bytes(archive.read(member))
+PY
+    echo "${KCAT_LIBRDKAFKA_WHEEL}" >"${kcat_lib}/.version"
+    rm -rf "${wheels}"
+fi
 # The independent Factur-X validator the tests run (Mustang, from Maven Central), when the
 # validators are laid beside the repository as in CI; its script fetches it on first use.
 validators="${MG_REPO_DIR}/../shared/validators/facturx"

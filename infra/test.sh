@@ -26,7 +26,7 @@ if ! infra/kafka/kafka.sh status >/dev/null 2>&1 || ! .venv/bin/python infra/pos
 fi
 infra/stack.sh up
 
-printf '\n==> static checks: ruff, mypy --strict, import contracts, dead code, event schemas\n'
+printf '\n==> static checks: ruff, mypy --strict, import contracts, dead code, bandit, event schemas\n'
 .venv/bin/ruff check shared services tests stack infra
 .venv/bin/ruff format --check shared services tests stack infra
 .venv/bin/mypy shared services stack infra
@@ -34,6 +34,8 @@ printf '\n==> static checks: ruff, mypy --strict, import contracts, dead code, e
 .venv/bin/lint-imports --no-logo
 # Dead code: nothing at 80 % confidence or more ([tool.vulture] in pyproject.toml).
 .venv/bin/vulture
+# Security lint: any high-severity finding fails the step.
+.venv/bin/bandit -q -r shared services stack infra tests --severity-level high
 .venv/bin/mg-contracts check
 .venv/bin/mg-asyncapi check
 infra/asyncapi/validate.sh

@@ -62,7 +62,7 @@ class ServiceRuntime:
     ) -> None:
         self.name = name
         self.settings = settings or service_settings(name)
-        self.kafka = kafka or KafkaSettings()
+        self.kafka = (kafka or KafkaSettings()).principal(name)
         self.auth = auth or AuthSettings()
         self.migrations_dir = migrations_dir
         self.instance_id = self.settings.instance_id or f"{name}-{uuid.uuid4().hex[:8]}"

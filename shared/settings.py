@@ -7,6 +7,7 @@ several services can run side by side from one environment.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -22,8 +23,13 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    # Set only where one process is one principal (a Kubernetes pod); otherwise each client
+    # connects as the principal its code names (the service's name, ``admin`` for the tools).
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # Where ``<principal>.password`` files are read when no password is given (infra/ writes
+    # them on the broker's first start; a mounted Secret in Kubernetes).
+    credentials_dir: str | None = None
     ssl_cafile: str | None = None
     # Dead-letter after this many attempts of a message that fails for a reason of its own.
     max_attempts: int = Field(default=3, ge=1, le=20)
@@ -33,6 +39,38 @@ class KafkaSettings(BaseSettings):
     subscriber_workers: int = Field(default=1, ge=1, le=12)
     # How often processed records' offsets go to Kafka (ADR 0010).
     offset_commit_interval_seconds: float = Field(default=0.1, gt=0, le=10)
+
+    def principal(self, name: str) -> KafkaSettings:
+        """These settings for a client of principal ``name``, unless the environment names one
+        (ADR 0019)."""
+        if self.sasl_username is not None:
+            return self
+        return self.model_copy(update={"sasl_username": name})
+
+    def password(self) -> str:
+        """The SASL password: given, or read from ``credentials_dir/<username>.password``."""
+        if self.sasl_password is not None:
+            return self.sasl_password.get_secret_value()
+        if not self.sasl_username or not self.credentials_dir:
+            raise ValueError(
+                "SASL needs a principal and MG_KAFKA_SASL_PASSWORD or MG_KAFKA_CREDENTIALS_DIR"
+            )
+        path = Path(self.credentials_dir) / f"{self.sasl_username}.password"
+        return path.read_text(encoding="utf-8").strip()
+
+    def environment(self) -> dict[str, str]:
+        """The ``MG_KAFKA_*`` variables that connect a child process to the same broker; the
+        principal is left to the child."""
+        env = {
+            "MG_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "MG_KAFKA_SECURITY_PROTOCOL": self.security_protocol,
+            "MG_KAFKA_SASL_MECHANISM": self.sasl_mechanism,
+        }
+        if self.ssl_cafile:
+            env["MG_KAFKA_SSL_CAFILE"] = self.ssl_cafile
+        if self.credentials_dir:
+            env["MG_KAFKA_CREDENTIALS_DIR"] = self.credentials_dir
+        return env
 
 
 class IntegrationSettings(BaseSettings):

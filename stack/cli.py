@@ -33,6 +33,8 @@ from rich.console import Console
 from shared.auth.cli import main as mint_token
 from shared.contracts.topics import all_topic_names
 from shared.french import euros
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 from stack.harness.detached import (
     LOCAL,
@@ -281,7 +283,7 @@ def tail(
     async def follow() -> None:
         consumer = AIOKafkaConsumer(
             topic,
-            bootstrap_servers=KafkaSettings().bootstrap_servers,
+            **client_options(KafkaSettings().principal(ADMIN)),
             auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=False,
         )

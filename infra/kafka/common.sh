@@ -23,6 +23,19 @@ KAFKA_ADMIN_CONFIG="${KAFKA_HOME}/admin.properties"
 KAFKA_LOG="${KAFKA_HOME}/kafka.log"
 KAFKA_OUT="${KAFKA_HOME}/kafka.out"
 KAFKA_PID_FILE="${KAFKA_HOME}/kafka.pid"
+# The security mode the data dir was formatted for (SCRAM users exist only if formatted so).
+KAFKA_SECURITY_MARKER="${KAFKA_DATA}/.mg-security"
+if [[ -x "${MG_REPO_DIR}/.venv/bin/python" ]]; then
+    KAFKA_PYTHON="${MG_REPO_DIR}/.venv/bin/python"
+else
+    KAFKA_PYTHON="$(command -v python3)"
+fi
+
+# infra/kafka/security.py (identities and security configuration), with the repository importable.
+security_tool() {
+    PYTHONPATH="${MG_REPO_DIR}${PYTHONPATH:+:${PYTHONPATH}}" "${KAFKA_PYTHON}" \
+        "${KAFKA_INFRA_DIR}/security.py" "$@"
+}
 
 die() {
     echo "kafka: error: $*" >&2

@@ -22,6 +22,8 @@ find_java
 ensure_libs >/dev/null
 exec_args=(org.apache.kafka.tools.consumer.ConsoleConsumer
     --bootstrap-server "${KAFKA_BOOTSTRAP}"
+    # The admin principal's settings, which kafka.sh writes on every start (ADR 0019).
+    --consumer.config "${KAFKA_ADMIN_CONFIG}"
     --topic "${topic}"
     --property print.headers=true
     --property print.key=true

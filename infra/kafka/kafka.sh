@@ -85,28 +85,42 @@ render_config() {
         -e "s|@KAFKA_CONTROLLER_PORT@|${KAFKA_CONTROLLER_PORT}|g" \
         -e "s|@KAFKA_DATA_DIR@|${esc_data}|g" \
         "${template}" >"${KAFKA_CONFIG}.tmp"
+    # The CA, certificates and passwords are made once, under MG_LOCAL_DIR (never committed).
+    security_tool ensure "${KAFKA_HOME}" || die "could not make the broker's identities"
+    security_tool server-config "${KAFKA_HOME}" "${KAFKA_PORT}" "${KAFKA_CONTROLLER_PORT}" \
+        >>"${KAFKA_CONFIG}.tmp" || die "could not render the broker's security settings"
+    chmod 600 "${KAFKA_CONFIG}.tmp"
     mv "${KAFKA_CONFIG}.tmp" "${KAFKA_CONFIG}"
-    # Short timeouts for the readiness probe and the `topics` helper.
-    cat >"${KAFKA_ADMIN_CONFIG}" <<EOF
-request.timeout.ms=5000
-default.api.timeout.ms=10000
-EOF
+    # The readiness probe's and the `topics` helper's client settings (the admin principal,
+    # short timeouts).
+    (umask 077 && security_tool tools-config "${KAFKA_HOME}" >"${KAFKA_ADMIN_CONFIG}") \
+        || die "could not render ${KAFKA_ADMIN_CONFIG}"
 }
 
 format_storage() {
+    local security
+    security="$(security_tool mode "${KAFKA_HOME}")"
     if [[ -f "${KAFKA_DATA}/meta.properties" ]]; then
+        local formatted
+        formatted="$(cat "${KAFKA_SECURITY_MARKER}" 2>/dev/null || echo plaintext)"
+        [[ "${formatted}" == "${security}" ]] \
+            || die "${KAFKA_DATA} was formatted for ${formatted}, not ${security} (MG_KAFKA_SECURITY): run '$0 reset' (deletes the local broker's data)"
         return 0
     fi
     mkdir -p "${KAFKA_DATA}"
     local cluster_id
     cluster_id="$(run_tool kafka.tools.StorageTool random-uuid)"
-    info "formatting storage in ${KAFKA_DATA} (cluster id ${cluster_id})"
+    # The SCRAM users are written into the cluster's first metadata (one per principal).
+    local scram=()
+    mapfile -t scram < <(security_tool scram-args "${KAFKA_HOME}")
+    info "formatting storage in ${KAFKA_DATA} (cluster id ${cluster_id}, ${security})"
     if ! run_tool kafka.tools.StorageTool format --config "${KAFKA_CONFIG}" \
-        --cluster-id "${cluster_id}" --ignore-formatted >"${KAFKA_HOME}/format.out" 2>&1; then
+        --cluster-id "${cluster_id}" --ignore-formatted "${scram[@]}" >"${KAFKA_HOME}/format.out" 2>&1; then
         cat "${KAFKA_HOME}/format.out" >&2
         rm -rf "${KAFKA_DATA}"
         die "formatting Kafka storage failed"
     fi
+    echo "${security}" >"${KAFKA_SECURITY_MARKER}"
 }
 
 cmd_start() {
@@ -114,6 +128,11 @@ cmd_start() {
     local pid
     pid="$(running_pid)"
     if [[ -n "${pid}" ]]; then
+        # Its clients would not get in (or would get in unauthenticated): say so now.
+        local running=plaintext
+        grep -q '^listeners=SASL_SSL' "${KAFKA_CONFIG}" 2>/dev/null && running=sasl_ssl
+        [[ "${running}" == "$(security_tool mode "${KAFKA_HOME}")" ]] \
+            || die "the running broker (pid ${pid}) is ${running}, not MG_KAFKA_SECURITY=$(security_tool mode "${KAFKA_HOME}"): '$0 stop' then '$0 reset'"
         info "already running (pid ${pid}, bootstrap ${KAFKA_BOOTSTRAP})"
         return 0
     fi

@@ -1,4 +1,8 @@
-"""``mg-topics``: create every declared topic, idempotently, and list them."""
+"""``mg-topics``: create every declared topic and its ACLs, idempotently, and list them.
+
+It connects as the ``admin`` principal (a super user of the broker) unless
+``MG_KAFKA_SASL_USERNAME`` names another.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import all_topic_names, declared_topics
+from shared.messaging.acls import ADMIN, acls, apply_acls, principals
 from shared.messaging.broker import client_options
 from shared.settings import IntegrationSettings, KafkaSettings
 
@@ -24,7 +29,8 @@ async def ensure_topics(
     replication_factor: int = 1,
     served: tuple[str, ...] | None = None,
 ) -> list[str]:
-    """Create the topics that are missing; returns the names it created.
+    """Create the topics that are missing, and the ACLs on a secured broker; returns the
+    names of the topics it created.
 
     Topic-level settings (``Topic.configs``: retention.ms=-1 for the topics that rebuild a
     projection) are given at creation and set again on topics that already exist, so that
@@ -35,7 +41,7 @@ async def ensure_topics(
     partitions = {t.name: t.partitions for t in topics}
     configs = {t.name: t.configs() for t in topics if t.configs()}
     admin = AIOKafkaAdminClient(
-        **client_options(kafka), client_id="mg-topics", request_timeout_ms=30_000
+        **client_options(kafka.principal(ADMIN)), client_id="mg-topics", request_timeout_ms=30_000
     )
     await admin.start()
     try:
@@ -60,6 +66,9 @@ async def ensure_topics(
             await admin.alter_configs(
                 [ConfigResource(ConfigResourceType.TOPIC, name, configs[name]) for name in kept]
             )
+        # A plaintext broker (the dev switch) has no authorizer, and so no ACLs to keep.
+        if kafka.security_protocol.startswith("SASL"):
+            await apply_acls(admin, acls(served))
         return missing
     finally:
         await admin.close()
@@ -73,6 +82,24 @@ def create(
     created = asyncio.run(ensure_topics(KafkaSettings(), replication_factor))
     served = IntegrationSettings().codes
     typer.echo(f"{len(created)} topic(s) created, {len(all_topic_names(served))} declared")
+
+
+@app.command(name="principals")
+def principals_() -> None:
+    """Print the broker's client principals, one a line (infra/ makes their passwords)."""
+    for name in principals(IntegrationSettings().codes):
+        typer.echo(name)
+
+
+@app.command(name="acls")
+def acls_() -> None:
+    """Print the ACLs that ``create`` applies."""
+    for acl in acls(IntegrationSettings().codes):
+        pattern = "*" if acl.pattern.name == "PREFIXED" else ""
+        typer.echo(
+            f"User:{acl.principal:<22} {acl.operation.name:<6} "
+            f"{acl.resource_type.name.lower()}:{acl.name}{pattern}"
+        )
 
 
 @app.command(name="list")

@@ -23,12 +23,10 @@ def _security(kafka: KafkaSettings) -> BaseSecurity | None:
     use_ssl = kafka.security_protocol in ("SSL", "SASL_SSL")
     context = ssl.create_default_context(cafile=kafka.ssl_cafile) if use_ssl else None
     if kafka.security_protocol.startswith("SASL"):
-        if not kafka.sasl_username or kafka.sasl_password is None:
-            raise ValueError("SASL needs MG_KAFKA_SASL_USERNAME and MG_KAFKA_SASL_PASSWORD")
         scram = SASLScram256 if kafka.sasl_mechanism == "SCRAM-SHA-256" else SASLScram512
         return scram(
-            kafka.sasl_username,
-            kafka.sasl_password.get_secret_value(),
+            kafka.sasl_username or "",
+            kafka.password(),
             ssl_context=context,
             use_ssl=use_ssl,
         )
@@ -38,8 +36,8 @@ def _security(kafka: KafkaSettings) -> BaseSecurity | None:
 
 
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:
-    """Connection options of a plain aiokafka client (admin, replay), same security as the
-    broker's."""
+    """Connection options of a plain aiokafka client (admin, replay, the harness's taps), same
+    security as the broker's; name its principal first (``kafka.principal(...)``)."""
     options: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap_servers,
         "security_protocol": kafka.security_protocol,
@@ -47,12 +45,10 @@ def client_options(kafka: KafkaSettings) -> dict[str, Any]:
     if kafka.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = ssl.create_default_context(cafile=kafka.ssl_cafile)
     if kafka.security_protocol.startswith("SASL"):
-        if not kafka.sasl_username or kafka.sasl_password is None:
-            raise ValueError("SASL needs MG_KAFKA_SASL_USERNAME and MG_KAFKA_SASL_PASSWORD")
         options |= {
             "sasl_mechanism": kafka.sasl_mechanism,
             "sasl_plain_username": kafka.sasl_username,
-            "sasl_plain_password": kafka.sasl_password.get_secret_value(),
+            "sasl_plain_password": kafka.password(),
         }
     return options
 
@@ -75,6 +71,8 @@ def make_broker(
         linger_ms=0,
         request_timeout_ms=30_000,
         security=_security(kafka),
+        # mg-topics creates the topics; a service's principal may not (ADR 0019).
+        allow_auto_create_topics=False,
         middlewares=(KafkaPrometheusMiddleware(registry=registry, app_name=client_id),),
         graceful_timeout=30.0,
         # Through the standard library, so that structlog renders FastStream's lines as JSON.

@@ -12,6 +12,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.contracts.topics import DEFAULT_PARTITIONS
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
 
@@ -26,7 +28,7 @@ class Follower(ABC):
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+            **client_options(self._kafka.principal(ADMIN)),
             enable_auto_commit=False,
             fetch_max_wait_ms=20,
             max_poll_records=2000,

@@ -20,6 +20,8 @@ from shared.contracts.topics import (
     TOPICS,
     consumer_group,
 )
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
 
@@ -61,7 +63,7 @@ class _DescribeGroups(
 async def describe_consumer_groups(
     kafka: KafkaSettings, groups: list[str]
 ) -> dict[str, dict[str, Any]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka.principal(ADMIN)))
     await admin.start()
     try:
         described: dict[str, dict[str, Any]] = {}

@@ -146,7 +146,13 @@ def sweep_orphans(root: Path = DRILL_HOME) -> list[str]:
 class OwnServers:
     """One Kafka broker and one PostgreSQL server, on free ports, for one drill."""
 
-    def __init__(self, *, root: Path = DRILL_HOME, keep_logs: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        root: Path = DRILL_HOME,
+        keep_logs: Path | None = None,
+        security: str | None = None,
+    ) -> None:
         self.id = uuid.uuid4().hex[:8]
         self.home = root / self.id
         self.root = root
@@ -160,11 +166,22 @@ class OwnServers:
             "KAFKA_CONTROLLER_PORT": str(controller_port),
             "KAFKA_LIBS": str(caller_kafka_libs()),
             "PG_PORT": str(pg_port),
-            "MG_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
             "MG_TEST_PG_ADMIN_DSN": f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
         }
+        # The caller's security (MG_KAFKA_SECURITY, ADR 0019) unless told, with this broker's
+        # own CA and passwords (kafka.sh makes them under this folder on its first start).
+        self.security = security or os.environ.get("MG_KAFKA_SECURITY", "sasl_ssl")
+        secured = self.security == "sasl_ssl"
+        self.kafka = KafkaSettings().model_copy(
+            update={
+                "bootstrap_servers": f"127.0.0.1:{kafka_port}",
+                "security_protocol": "SASL_SSL" if secured else "PLAINTEXT",
+                "ssl_cafile": str(self.home / "kafka" / "tls" / "ca.crt") if secured else None,
+                "credentials_dir": str(self.home / "kafka" / "credentials") if secured else None,
+            }
+        )
+        self.env_overrides |= {"MG_KAFKA_SECURITY": self.security} | self.kafka.environment()
         self.env = {**os.environ, **self.env_overrides}
-        self.kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}")
         self.admin_dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
         self.swept: list[str] = []
         self.teardown_problems: list[str] = []

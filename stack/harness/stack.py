@@ -223,7 +223,7 @@ class Stack:
             f"{prefix}INSTANCE_ID": instance_id,
             f"{prefix}LOG_LEVEL": self.options.log_level,
             f"{prefix}OUTBOX_POLL_SECONDS": str(self.options.outbox_poll_seconds),
-            "MG_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            **self.kafka.environment(),
         }
         if service == "notifications" and self.mail is not None:
             env |= {

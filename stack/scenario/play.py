@@ -27,6 +27,8 @@ from shared.contracts.topics import (
     departement_events,
 )
 from shared.french import euros
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.messaging.envelope import Envelope
 from shared.refdata import get_territories
 from shared.settings import AuthSettings, KafkaSettings
@@ -144,7 +146,7 @@ class _Play:
     outcome: Outcome
     requests: httpx.AsyncClient
     matching: httpx.AsyncClient
-    producer: AIOKafkaProducer
+    producers: Mapping[str, AIOKafkaProducer]
     progress: Progress
     task: TaskID
 
@@ -167,10 +169,18 @@ async def run_scenario(
     outcome = Outcome()
     consumer = await _tap(kafka, departements)
     listener = asyncio.create_task(_listen(consumer, outcome))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-    )
-    await producer.start()
+    # The demo stands in for the départements' systems: each writes its own commands topic
+    # as its own principal, the only one allowed to (ADR 0019, 0020).
+    producers = {
+        dep: AIOKafkaProducer(
+            **client_options(kafka.principal(departement_commands(dep).writer)),
+            acks="all",
+            enable_idempotence=True,
+        )
+        for dep in departements
+    }
+    for producer in producers.values():
+        await producer.start()
     try:
         async with (
             httpx.AsyncClient(base_url=requests_url, timeout=30) as requests,
@@ -179,7 +189,7 @@ async def run_scenario(
             with Progress(console=console) as progress:
                 task = progress.add_task("Demandes et réponses des acteurs", total=len(planned))
                 shared = _Play(
-                    seed, AuthSettings(), outcome, requests, matching, producer, progress, task
+                    seed, AuthSettings(), outcome, requests, matching, producers, progress, task
                 )
                 await asyncio.gather(
                     *(
@@ -194,7 +204,8 @@ async def run_scenario(
                 )
     finally:
         listener.cancel()
-        await producer.stop()
+        for producer in producers.values():
+            await producer.stop()
         await consumer.stop()
     return outcome
 
@@ -220,7 +231,7 @@ async def _file(shared: _Play, demande: Demande) -> bool:
     outcome.departement[request_id] = demande.departement
     outcome.submitted_at[request_id] = time.perf_counter()
     if demande.by_event:
-        await _send_command(shared.producer, demande)
+        await _send_command(shared.producers[demande.departement], demande)
         outcome.channel["événement"] += 1
     else:
         own = demande.requester_code if demande.filed_by_collectivite else None
@@ -377,7 +388,7 @@ async def _send_command(producer: AIOKafkaProducer, demande: Demande) -> None:
 
 
 async def _tap(kafka: KafkaSettings, departements: Sequence[str]) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka.principal(ADMIN)), enable_auto_commit=False)
     await consumer.start()
     # The départements' integration topics too: what their own systems receive.
     integration = [departement_events(dep) for dep in departements]

@@ -79,7 +79,11 @@ def product_families() -> dict[str, str]:
 def faststream_families() -> dict[str, str]:
     """Family name -> type, for the middleware that every broker of the product carries."""
     registry = CollectorRegistry()
-    make_broker(KafkaSettings(), client_id="metric-catalogue", registry=registry)
+    make_broker(
+        KafkaSettings(security_protocol="PLAINTEXT"),
+        client_id="metric-catalogue",
+        registry=registry,
+    )
     return {family.name: family.type for family in registry.collect()}
 
 

@@ -21,6 +21,8 @@ from services.matching.domain.membership import Membership
 from shared.contracts.billing import AdhesionEnded, AdhesionRegistered
 from shared.contracts.topics import BILLING_ADHESION
 from shared.contracts.vocabulary import RequesterKind
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 from tests.component.notification_demandes import publish
 from tests.support.services import RunningService, running_service
@@ -31,7 +33,7 @@ DEP = "49"
 
 
 async def retention_of(kafka: KafkaSettings, topic: str) -> str:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka.principal(ADMIN)))
     await admin.start()
     try:
         [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])

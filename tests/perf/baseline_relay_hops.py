@@ -15,6 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import DEFAULT_PARTITIONS
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 from stack.harness.follower import Follower
 from stack.harness.kafka_groups import describe_consumer_groups
@@ -57,7 +59,7 @@ class HopTap(Follower):
 
 
 async def create_topics(kafka: KafkaSettings, hops: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(kafka.principal(ADMIN)))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -16,13 +16,15 @@ import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
 
 async def relay(kafka: KafkaSettings, source: str, target: str, group: str, mode: str) -> None:
     consumer = AIOKafkaConsumer(
         source,
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka.principal(ADMIN)),
         group_id=group,
         client_id=group,
         enable_auto_commit=False,
@@ -31,7 +33,7 @@ async def relay(kafka: KafkaSettings, source: str, target: str, group: str, mode
         heartbeat_interval_ms=3_000,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka.principal(ADMIN)),
         client_id=group,
         acks="all",
         enable_idempotence=True,

@@ -42,6 +42,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 from stack.harness.flows import wait_until
 from stack.harness.measures import latency_summary
@@ -101,7 +103,7 @@ async def run_baseline(
     sampler_task: asyncio.Task[None] | None = None
     tap = HopTap(kafka, hops, run_id)
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True, linger_ms=0
+        **client_options(kafka.principal(ADMIN)), acks="all", enable_idempotence=True, linger_ms=0
     )
     result: dict[str, Any] = {"mode": mode, "hops": hops, "relay_processes": hops}
     try:
@@ -196,7 +198,7 @@ async def round_trips(kafka: KafkaSettings, n: int = 200) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for linger in (0, 2):
         producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers,
+            **client_options(kafka.principal(ADMIN)),
             acks="all",
             enable_idempotence=True,
             linger_ms=linger,
@@ -214,7 +216,7 @@ async def round_trips(kafka: KafkaSettings, n: int = 200) -> dict[str, Any]:
         out[f"produce acks=all linger_ms={linger}"] = latency_summary(times)
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka.principal(ADMIN)),
         group_id=f"bench-round-trips-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -259,7 +259,8 @@ async def measure(
         return pipeline, baselines, {"kind": args.servers, **servers}
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The options of a pipeline run (``bench_kafka_security`` adds its own)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20.0, help="demandes per second in (a)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of phase (a)")
@@ -303,7 +304,11 @@ def main() -> None:
         "--workers", type=int, default=1, help="MG_KAFKA_SUBSCRIBER_WORKERS of the services"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     args.notifications = (
         notifications_available() if args.notifications == "auto" else args.notifications == "on"
     )

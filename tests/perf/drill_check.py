@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.topics import all_topic_names
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from stack.harness.flows import (
     STAGES,
     Flow,
@@ -331,7 +333,7 @@ def verdict(report: dict[str, Any]) -> dict[str, int]:
 
 async def dead_letter_records(stack: Stack) -> dict[str, int]:
     """Records on each dead-letter topic (the broker is the drill's own: all are ours)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(stack.kafka.principal(ADMIN)))
     await admin.start()
     try:
         described = await admin.describe_topics(
@@ -343,7 +345,7 @@ async def dead_letter_records(stack: Stack) -> dict[str, int]:
         TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
     ]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.kafka.bootstrap_servers, enable_auto_commit=False
+        **client_options(stack.kafka.principal(ADMIN)), enable_auto_commit=False
     )
     await consumer.start()
     try:

@@ -13,6 +13,8 @@ from typing import Any, Self
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.messaging.acls import ADMIN
+from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
 
 
@@ -44,18 +46,17 @@ def by_request(records: list[Record], ours: set[str]) -> dict[str, list[Record]]
 
 class TopicTap:
     def __init__(self, kafka: KafkaSettings, topic: str) -> None:
-        self._kafka = kafka
+        # The admin principal: a test reads whatever topic it checks.
+        self._options = client_options(kafka.principal(ADMIN))
         self.topic = topic
         self._consumer: AIOKafkaConsumer | None = None
         self.records: list[Record] = []
 
     async def __aenter__(self) -> Self:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers, enable_auto_commit=False
-        )
+        consumer = AIOKafkaConsumer(**self._options, enable_auto_commit=False)
         await consumer.start()
         self._consumer = consumer
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._kafka.bootstrap_servers)
+        admin = AIOKafkaAdminClient(**self._options)
         await admin.start()
         try:
             [described] = await admin.describe_topics([self.topic])
@@ -117,7 +118,7 @@ async def publish_raw(
 ) -> None:
     """Publish records exactly as given (key, value, headers), bypassing our envelope code."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **client_options(kafka.principal(ADMIN)),
         acks="all",
         enable_idempotence=True,
         max_request_size=5 * 1024 * 1024,

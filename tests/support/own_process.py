@@ -40,7 +40,7 @@ def service_process(
             f"{prefix}CONSUMER_OFFSET_RESET": "latest",
             f"{prefix}OUTBOX_POLL_SECONDS": "0.2",
             f"{prefix}LOG_LEVEL": "WARNING",
-            "MG_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+            **kafka.environment(),
             **(env or {}),
         },
         port=port,

@@ -88,7 +88,11 @@ def product_series() -> dict[str, str]:
 def faststream_series() -> dict[str, str]:
     """Series name -> family, for the middleware that the product's brokers carry."""
     registry = CollectorRegistry()
-    make_broker(KafkaSettings(), client_id="metric-catalogue", registry=registry)
+    make_broker(
+        KafkaSettings(security_protocol="PLAINTEXT"),
+        client_id="metric-catalogue",
+        registry=registry,
+    )
     series: dict[str, str] = {}
     for family in registry.collect():
         series |= dict.fromkeys(series_of(family.name, family.type), family.name)

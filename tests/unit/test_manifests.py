@@ -179,6 +179,9 @@ def test_every_deployment_runs_as_non_root_with_config_and_secrets(service: str)
         keys |= set(one("Secret", name)["stringData"])
     assert {"MG_KAFKA_BOOTSTRAP_SERVERS", "MG_KAFKA_SECURITY_PROTOCOL"} <= keys
     assert {"MG_JWT_SECRET", "MG_KAFKA_SASL_USERNAME", "MG_KAFKA_SASL_PASSWORD"} <= keys
+    # Its own Kafka principal (ADR 0019), whose password is a Secret's.
+    assert f"kafka-{service}" in secrets
+    assert one("Secret", f"kafka-{service}")["stringData"]["MG_KAFKA_SASL_USERNAME"] == service
     assert f"MG_{service.upper()}_DATABASE_URL" in keys
     # Secrets stay out of the ConfigMap.
     assert not {k for k in one("ConfigMap", config[0])["data"] if "SECRET" in k or "PASSWORD" in k}
@@ -206,7 +209,10 @@ def test_every_deployment_scales_on_the_lag_of_its_consumer_groups(service: str)
         assert int(trigger["metadata"]["lagThreshold"]) > 0
         assert trigger["metadata"]["bootstrapServersFromEnv"] == "MG_KAFKA_BOOTSTRAP_SERVERS"
         auth = one("TriggerAuthentication", trigger["authenticationRef"]["name"])
-        assert {r["parameter"] for r in auth["spec"]["secretTargetRef"]} == {"username", "password"}
+        refs = auth["spec"]["secretTargetRef"]
+        assert {r["parameter"] for r in refs} == {"username", "password", "ca"}
+        # The lag is read with the service's own principal.
+        assert {r["name"] for r in refs if r["parameter"] != "ca"} == {f"kafka-{service}"}
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -61,7 +61,9 @@ def test_the_known_label_sets_come_from_the_contracts() -> None:
 
 def test_initialise_series_creates_them_at_zero() -> None:
     registry = CollectorRegistry()
-    make_broker(KafkaSettings(), client_id="billing-series", registry=registry)
+    make_broker(
+        KafkaSettings(security_protocol="PLAINTEXT"), client_id="billing-series", registry=registry
+    )
     initialise_series("billing", "billing-series", registry)
     for event_type in consumed_event_types("billing"):
         for outcome in CONSUMED_OUTCOMES:

@@ -34,7 +34,9 @@ async def rebuild_from_topic(
     types = (AdhesionRegistered.event_type, AdhesionEnded.event_type)
     async with (
         bootstrap.standalone_units_of_work(name, migrations) as unit_of_work,
-        TopicReplay(kafka, BILLING_ADHESION.name, types, client_id=f"{name}-rebuild") as replay,
+        TopicReplay(
+            kafka.principal(name), BILLING_ADHESION.name, types, client_id=f"{name}-rebuild"
+        ) as replay,
     ):
         with Progress(
             TextColumn(f"Relecture de {BILLING_ADHESION.name}"),
