@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -39,6 +38,7 @@ from shared.settings import KafkaSettings
 from tests.component.notification_demandes import notifications_service, settings_for
 from tests.support.events import kafka_headers
 from tests.support.kafka_tap import Record, TopicTap, publish_raw
+from tests.support.kcat import kcat, kcat_config
 from tests.support.services import RunningService, running_service
 from tests.support.smtp_server import SmtpSink, smtp_sink
 from tests.support.submissions import demande_body
@@ -65,34 +65,16 @@ def raw_bytes(record: Record) -> bytes:
 
 
 async def kcat_read(kafka: KafkaSettings, record: Record, tmp: Path) -> tuple[bytes, str, bytes]:
-    """One record read by kcat (docs/integration.md): its key, ``ce_id`` header and value."""
-    config = tmp / "dept-49.properties"
-    config.write_text(
-        f"bootstrap.servers={kafka.bootstrap_servers}\n"
-        f"security.protocol={kafka.security_protocol.lower()}\n",
-        encoding="ascii",
+    """One record read by kcat as département 49's system (docs/integration.md): its key,
+    ``ce_id`` header and value."""
+    config = kcat_config(kafka, departement_commands("49").writer, tmp)
+    code, out, err = await kcat(
+        kafka,
+        config,
+        *("-C", "-t", record.topic, "-p", str(record.partition), "-o", str(record.offset)),
+        *("-c", "1", "-e", "-f", "%k\t%h\t%s"),
     )
-    process = await asyncio.create_subprocess_exec(
-        "kcat",
-        "-F",
-        str(config),
-        "-C",
-        "-t",
-        record.topic,
-        "-p",
-        str(record.partition),
-        "-o",
-        str(record.offset),
-        "-c",
-        "1",
-        "-e",
-        "-f",
-        "%k\t%h\t%s",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
+    assert code == 0, err
     key, headers, value = out.split(b"\t", 2)
     found = dict(h.split("=", 1) for h in headers.decode().split(","))
     return key, found["ce_id"], value

@@ -33,12 +33,11 @@ from shared.contracts.topics import (
 from shared.messaging.acls import ADMIN, catalogue_principals, departement_principal
 from shared.messaging.broker import client_options
 from shared.settings import KafkaSettings
+from tests.support.kcat import kcat, kcat_config
 
 pytestmark = [pytest.mark.kafka]
 
 TOPIC_AUTHORIZATION_FAILED = 29
-# Debian's kcat with a librdkafka that Kafka 4 accepts for SCRAM (infra/setup.sh fetches it).
-KCAT = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "kcat.sh"
 
 
 @pytest.fixture(scope="module")
@@ -213,42 +212,6 @@ async def test_a_wrong_password_does_not_get_in(secured: KafkaSettings) -> None:
 # --- kcat, as a département's system would connect ----------------------------------------
 
 
-def _kcat_config(kafka: KafkaSettings, principal: str, folder: Path) -> Path:
-    """librdkafka properties of ``principal``, in a file of its own (not on a command line)."""
-    settings = kafka.principal(principal)
-    path = folder / f"{principal}.kcat.conf"
-    path.touch(mode=0o600)
-    path.write_text(
-        "\n".join(
-            [
-                "security.protocol=SASL_SSL",
-                "sasl.mechanisms=SCRAM-SHA-512",
-                f"sasl.username={principal}",
-                f"sasl.password={settings.password()}",
-                f"ssl.ca.location={kafka.ssl_cafile}",
-            ]
-        )
-        + "\n"
-    )
-    return path
-
-
-async def _kcat(kafka: KafkaSettings, config: Path, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        str(KCAT),
-        "-F",
-        str(config),
-        "-b",
-        kafka.bootstrap_servers,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_kcat_reads_a_departements_integration_topic_with_its_principal(
     departement_topics: KafkaSettings, tmp_path: Path
 ) -> None:
@@ -257,8 +220,8 @@ async def test_kcat_reads_a_departements_integration_topic_with_its_principal(
     value = f'{{"departement": "49", "marker": "{marker}"}}'.encode()
     metadata = await _send(kafka, ADMIN, _events("49"), value)
 
-    config = _kcat_config(kafka, departement_principal("49"), tmp_path)
-    code, out, err = await _kcat(
+    config = kcat_config(kafka, departement_principal("49"), tmp_path)
+    code, out, err = await kcat(
         kafka,
         config,
         "-C",
@@ -275,13 +238,13 @@ async def test_kcat_reads_a_departements_integration_topic_with_its_principal(
         "%k %s\n",
     )
     assert code == 0, err
-    assert out.strip() == f"49 {value.decode()}"
+    assert out.decode().strip() == f"49 {value.decode()}"
 
     # Another département's principal is refused the same topic.
-    other = _kcat_config(kafka, departement_principal("35"), tmp_path)
-    code, out, err = await _kcat(
+    other = kcat_config(kafka, departement_principal("35"), tmp_path)
+    code, out, err = await kcat(
         kafka, other, "-C", "-t", _events("49"), "-o", "beginning", "-c", "1", "-e"
     )
     assert code != 0
     assert "authoriz" in err.lower(), err
-    assert marker not in out
+    assert marker not in out.decode()
