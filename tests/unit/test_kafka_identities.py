@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from shared.contracts.topics import TOPICS, all_topic_names
+from shared.contracts.topics import (
+    INTEGRATION_PROJECTION,
+    PROJECTED_TOPICS,
+    SERVED_DEPARTEMENTS,
+    TOPICS,
+    all_topic_names,
+)
 from shared.messaging.acls import (
     ADMIN,
-    INTEGRATION_DEPARTEMENTS,
     Operation,
     PatternType,
     ResourceType,
@@ -30,10 +35,13 @@ def test_every_topic_has_exactly_its_one_writer() -> None:
             writers.setdefault(acl.name, set()).add(acl.principal)
     for topic in TOPICS:
         assert writers[topic.name] == {topic.writer}
-    # A dead-letter topic is written by the one service that consumes the topic.
+    # A dead-letter topic is written by the one service that consumes the topic; the
+    # projection's (ADR 0020) by notifications, where it runs.
     for name in all_topic_names():
         if name.endswith(".dlq"):
-            assert writers[name] == {name.rsplit(".", 2)[-2]}
+            consumer = name.rsplit(".", 2)[-2]
+            expected = "notifications" if consumer == INTEGRATION_PROJECTION else consumer
+            assert writers[name] == {expected}
 
 
 def test_nobody_but_the_declared_consumers_reads_a_topic() -> None:
@@ -44,11 +52,16 @@ def test_nobody_but_the_declared_consumers_reads_a_topic() -> None:
             if a.operation is Operation.READ and a.resource_type is ResourceType.TOPIC
             if a.name == topic.name
         }
-        assert readers == set(topic.consumers)
+        # The projection to the integration topics reads every shared topic.
+        projector = {"notifications"} if topic in PROJECTED_TOPICS else set()
+        # A département's system reads its own integration topic, which nobody consumes.
+        system = {topic.name.replace(".events.v1", "").replace("dept.", "dept-")}
+        own = system if topic.name.startswith("dept.") and ".events." in topic.name else set()
+        assert readers == set(topic.consumers) | projector | own
 
 
 def test_a_departement_reads_and_writes_its_own_integration_topics_only() -> None:
-    for code in INTEGRATION_DEPARTEMENTS:
+    for code in SERVED_DEPARTEMENTS:
         granted = {
             (a.operation, a.resource_type, a.name, a.pattern)
             for a in acls()
