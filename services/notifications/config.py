@@ -36,6 +36,9 @@ class NotificationSettings(BaseSettings):
     webhook_concurrency: int = Field(default=4, ge=1, le=100)
     # Local demonstrations only: production endpoints must be HTTPS.
     allow_plain_http_webhooks: bool = False
+    # Networks (CIDR) a webhook may target although the guard refuses them, e.g.
+    # ["127.0.0.0/8"] for the demo's and the tests' receivers. Production refuses it.
+    webhook_allowed_networks: list[str] = Field(default_factory=list, max_length=20)
 
     # --- Les Communs (ANCT): our projects published to their API (ADR 0015) ---------------
     # Unset: the projects are kept, ready to go, and nothing is sent.
@@ -83,6 +86,18 @@ class NotificationSettings(BaseSettings):
                 "could be claimed and sent a second time"
             )
         return self
+
+    def production_problems(self) -> list[str]:
+        """What ``MG_ENV=production`` refuses in these settings (ADR 0021)."""
+        problems = []
+        if self.webhook_allowed_networks:
+            problems.append(
+                "MG_NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS: webhooks to private or loopback "
+                "networks are for local use only."
+            )
+        if self.allow_plain_http_webhooks:
+            problems.append("MG_NOTIFICATIONS_ALLOW_PLAIN_HTTP_WEBHOOKS: webhooks are HTTPS only.")
+        return problems
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

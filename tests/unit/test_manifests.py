@@ -169,7 +169,9 @@ def test_every_deployment_runs_as_non_root_with_config_and_secrets(service: str)
     for name in secrets:
         keys |= set(one("Secret", name)["stringData"])
     assert {"MG_KAFKA_BOOTSTRAP_SERVERS", "MG_KAFKA_SECURITY_PROTOCOL"} <= keys
-    assert {"MG_JWT_SECRET", "MG_KAFKA_SASL_USERNAME", "MG_KAFKA_SASL_PASSWORD"} <= keys
+    assert {"MG_HTTP_METRICS_TOKEN", "MG_KAFKA_SASL_USERNAME", "MG_KAFKA_SASL_PASSWORD"} <= keys
+    # Production mode, OIDC tokens only (ADR 0021): no shared JWT secret at all.
+    assert "MG_JWT_SECRET" not in keys
     assert f"MG_{service.upper()}_DATABASE_URL" in keys
     # Secrets stay out of the ConfigMap.
     assert not {k for k in one("ConfigMap", config[0])["data"] if "SECRET" in k or "PASSWORD" in k}

@@ -19,6 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
+    runtime.production_checks.append(settings.production_problems)
     notifications = Notifications(runtime, settings)
     jobs = Jobs(runtime, notifications)
     consumers.register(runtime, notifications)
