@@ -22,11 +22,14 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.auth.authenticator import Authenticator
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.http.asyncapi import asyncapi_router
+from shared.http.body_guard import BodyGuard
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.inputs import RefuseControlCharacters
+from shared.http.rate_limit import RateLimiter
 from shared.http.scrape import ScrapeToken
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import (
@@ -252,7 +255,10 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.runtime = runtime
-    app.state.auth_settings = runtime.auth
+    app.state.authenticator = Authenticator(runtime.auth, runtime.oidc)
+    app.state.rate_limiter = RateLimiter(
+        runtime.http.rate_limit_per_second, runtime.http.rate_limit_burst
+    )
     for exc_type, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     for router in routers:
@@ -261,7 +267,9 @@ def create_app(
         app.include_router(asyncapi_router(runtime.name))
     token = runtime.http.metrics_token
     app.mount("/metrics", ScrapeToken(make_asgi_app(), token.get_secret_value() if token else None))
-    # Added before ``observe``, so that ``observe`` wraps it and counts its 422s.
+    # Added before ``observe``, so that ``observe`` wraps them and counts their refusals;
+    # control characters first, then the body (its token, its size).
+    app.add_middleware(BodyGuard, settings=runtime.http)
     app.add_middleware(RefuseControlCharacters)
 
     @app.middleware("http")
