@@ -24,6 +24,7 @@ from services.notifications.domain.model import Channel
 from services.notifications.service_layer.dispatcher import Dispatcher
 from services.notifications.service_layer.les_communs import LesCommunsPublisher
 from services.notifications.service_layer.ports import Sender, UnitOfWork
+from shared.http.ssrf import Resolver, TargetGuard
 from shared.messaging.consumer import ConsumerUnitOfWork
 from shared.runtime import ServiceRuntime
 
@@ -32,10 +33,16 @@ class ConsumingUnitOfWork(UnitOfWork, ConsumerUnitOfWork, Protocol):
     """A unit of work that also records which events were processed (the inbox)."""
 
 
-def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
+def webhook_guard(settings: NotificationSettings, resolver: Resolver | None = None) -> TargetGuard:
+    """Where webhooks may go (ADR 0021): checked at subscription and at each delivery."""
+    schemes = ("https", "http") if settings.allow_plain_http_webhooks else ("https",)
+    return TargetGuard(resolver, settings.webhook_allowed_networks, schemes)
+
+
+def senders(settings: NotificationSettings, guard: TargetGuard) -> dict[Channel, Sender]:
     return {
         Channel.EMAIL: SmtpMailer(settings),
-        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds),
+        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds, guard),
     }
 
 
@@ -53,10 +60,18 @@ def les_communs_publisher(
 class Notifications:
     """The service wired once per process."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: NotificationSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: NotificationSettings,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.settings = settings
+        self.webhook_guard = webhook_guard(settings, resolver)
         self.dispatcher = Dispatcher(
-            uow_factory=self.unit_of_work, senders=senders(settings), settings=settings
+            uow_factory=self.unit_of_work,
+            senders=senders(settings, self.webhook_guard),
+            settings=settings,
         )
         self._units = runtime.unit_of_work(
             functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)

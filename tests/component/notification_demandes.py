@@ -23,6 +23,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import RequesterKind
+from shared.http.ssrf import Resolver
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support import events
@@ -64,10 +65,13 @@ async def notifications_service(
     kafka: KafkaSettings,
     settings: NotificationSettings,
     team_address: str = TEAM_ADDRESS,
+    resolver: Resolver | None = None,
 ) -> AsyncIterator[RunningService]:
-    """A notifications service with ``settings``, the address of the team of ``DEP`` known."""
+    """A notifications service with ``settings``, the address of the team of ``DEP`` known;
+    ``resolver`` answers its webhook guard's DNS questions."""
+    options = {"settings": settings, "resolver": resolver}
     async with running_service(
-        "notifications", fresh_database, kafka, build_options={"settings": settings}
+        "notifications", fresh_database, kafka, build_options=options
     ) as running:
         saved = await running.client.put(
             f"/v1/teams/{DEP}/contact", json={"email": team_address}, headers=TEAM

@@ -18,11 +18,15 @@ from services.notifications.domain.webhook import (
     body_of,
     signature,
 )
+from shared.http.ssrf import TargetGuard, UnsafeTarget, pinned_request
 
 
 class WebhookSender:
-    def __init__(self, timeout_seconds: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, timeout_seconds: float, guard: TargetGuard, clock: Callable[[], float] = time.time
+    ) -> None:
         self._timeout = timeout_seconds
+        self._guard = guard
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
 
@@ -40,8 +44,16 @@ class WebhookSender:
     async def send(self, delivery: Delivery) -> None:
         if not delivery.url or not delivery.secret:
             raise DeliveryFailed("subscription_removed", permanent=True)
+        try:
+            # Checked again now, after resolution: the name may point elsewhere since the
+            # subscription (DNS rebinding); the request goes to the address checked.
+            target = await self._guard.check(delivery.url)
+        except UnsafeTarget as exc:
+            raise DeliveryFailed("unsafe_target", str(exc), permanent=True) from exc
+        url, host, extensions = pinned_request(target)
         body = body_of(delivery.payload)
         headers = {
+            **host,
             "Content-Type": CONTENT_TYPE,
             # Signed at each attempt: the timestamp is the attempt's, so that receivers can
             # refuse old requests without refusing our retries.
@@ -54,7 +66,9 @@ class WebhookSender:
             # endpoint that trickles bytes cannot hold a slot longer either.
             async with (
                 asyncio.timeout(self._timeout),
-                self._http().stream("POST", delivery.url, content=body, headers=headers) as answer,
+                self._http().stream(
+                    "POST", url, content=body, headers=headers, extensions=extensions
+                ) as answer,
             ):
                 status = answer.status_code
         except (TimeoutError, httpx.TimeoutException) as exc:

@@ -4,20 +4,20 @@ endpoint to event types; each event then arrives there signed, once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from services.notifications.config import NotificationSettings
+from services.notifications.bootstrap import notifications_of
 from services.notifications.domain.views import StoredSubscription
 from services.notifications.entrypoints.consumers import CONSUMED_TYPES
-from services.notifications.entrypoints.http.dependencies import DEPARTEMENT, UoW, settings_of
+from services.notifications.entrypoints.http.dependencies import DEPARTEMENT, UoW
 from services.notifications.service_layer import webhooks
 from shared.contracts.base import Line
 from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
+from shared.http.ssrf import TargetGuard, UnsafeTarget
 
 webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -70,13 +70,12 @@ class WebhookOut(BaseModel):
         )
 
 
-def _check_url(url: str, settings: NotificationSettings) -> None:
-    parts = urlsplit(url)
-    allowed = ("https", "http") if settings.allow_plain_http_webhooks else ("https",)
-    if parts.scheme not in allowed or not parts.hostname:
-        raise DomainValidationError(
-            [FieldError("url", "Une adresse HTTPS complète est attendue (https://…).")]
-        )
+async def _check_url(url: str, guard: TargetGuard) -> None:
+    """No webhook to an internal address, in any spelling (ADR 0021)."""
+    try:
+        await guard.check(url)
+    except UnsafeTarget as exc:
+        raise DomainValidationError([FieldError("url", str(exc))]) from exc
 
 
 @webhooks_router.post(
@@ -88,7 +87,7 @@ def _check_url(url: str, settings: NotificationSettings) -> None:
 async def subscribe(
     request: Request, principal: CurrentPrincipal, uow: UoW, body: WebhookIn
 ) -> WebhookOut:
-    _check_url(body.url, settings_of(request))
+    await _check_url(body.url, notifications_of(request).webhook_guard)
     async with uow:
         created = await webhooks.subscribe_webhook(
             uow,
