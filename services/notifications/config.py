@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifications.domain.delivery import RetryPolicy
+from shared.production import secret_problems
 
 
 class NotificationSettings(BaseSettings):
@@ -27,6 +28,10 @@ class NotificationSettings(BaseSettings):
     sender: str = "Matière Grise <notifications@matiere-grise.local>"
     # The right-hand side of every Message-ID: <notification id@domain>.
     message_id_domain: str = "matiere-grise.local"
+    # The address of this service's API as recipients reach it: unsubscribe links.
+    public_url: str = "http://127.0.0.1:8004"
+    # Signs the unsubscribe links (HMAC-SHA256); production refuses the placeholder.
+    link_secret: SecretStr = SecretStr("matiere-grise-local-unsubscribe-links-change-me")
     # Used for a département whose team has not set its address over HTTP.
     team_address_template: str = "equipe-{departement}@departement.example.fr"
 
@@ -89,7 +94,9 @@ class NotificationSettings(BaseSettings):
 
     def production_problems(self) -> list[str]:
         """What ``MG_ENV=production`` refuses in these settings (ADR 0021)."""
-        problems = []
+        problems = secret_problems(
+            "MG_NOTIFICATIONS_LINK_SECRET", self.link_secret.get_secret_value()
+        )
         if self.webhook_allowed_networks:
             problems.append(
                 "MG_NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS: webhooks to private or loopback "

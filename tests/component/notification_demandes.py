@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
@@ -78,6 +80,18 @@ async def notifications_service(
         )
         assert saved.status_code == 200, saved.text
         yield running
+
+
+async def preferences_url(
+    client: httpx.AsyncClient, email: str, headers: dict[str, str], departement: str = DEP
+) -> str:
+    """Where the preferences of ``email`` in ``departement`` are, by the contact's opaque id
+    (ADR 0021: no address in a URL)."""
+    found = await client.post(
+        f"/v1/departements/{departement}/contacts/search", json={"email": email}, headers=headers
+    )
+    assert found.status_code == 200, found.text
+    return f"/v1/departements/{departement}/contacts/{found.json()['contact_id']}/preferences"
 
 
 # --- events, as the other services publish them --------------------------------------------

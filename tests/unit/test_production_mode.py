@@ -23,6 +23,7 @@ SAFE_ENV = {
     "MG_KAFKA_SASL_USERNAME": "notifications",
     "MG_KAFKA_SASL_PASSWORD": "Vb7nQ2wE9rT4yU1iO6pA3sD8fG5hJ0kL2zX4cV",
     "MG_HTTP_METRICS_TOKEN": "q3V9mX2sLr8KpT4wYz6NcB1dFh7JgE5uAo0iRs",
+    "MG_NOTIFICATIONS_LINK_SECRET": "Zr4Tq8Wm2Xn6Yp0Lk3Jh7Gf1Ds5Az9Bv4Cx8Ne",
 }
 RANDOM_SECRET = "3kP9vQ2xW7mZ4tR8yL1nB6cF0hJ5gD2sA9eU4iO7"
 
@@ -111,9 +112,11 @@ def test_each_unsafe_setting_is_refused_with_its_reason(
     assert reason in problems[0]
 
 
-def test_notification_settings_refuse_private_webhooks_and_plain_http() -> None:
-    assert NotificationSettings().production_problems() == []
+def test_notification_settings_refuse_private_webhooks_plain_http_and_a_weak_link_secret() -> None:
+    strong = SecretStr(RANDOM_SECRET)
+    assert NotificationSettings(link_secret=strong).production_problems() == []
     unsafe = NotificationSettings(
         webhook_allowed_networks=["10.0.0.0/8"], allow_plain_http_webhooks=True
     )
-    assert len(unsafe.production_problems()) == 2
+    assert len(unsafe.production_problems()) == 3
+    assert "MG_NOTIFICATIONS_LINK_SECRET is a placeholder" in unsafe.production_problems()[0]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -105,15 +106,21 @@ team_contacts = Table(
     Column("updated_by", String(200), nullable=False),
 )
 
-preferences = Table(
-    "preferences",
+# A recipient within one département, under an opaque id (the URLs never carry an
+# address), with what it chose to receive there (ADR 0021).
+contacts = Table(
+    "contacts",
     metadata,
-    Column("email", String(320), primary_key=True),
-    Column("opted_out", JSONB, nullable=False),
+    Column("id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("opted_out", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     # none, daily
-    Column("digest", String(10), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("updated_by", String(200), nullable=False),
+    Column("digest", String(10), nullable=False, server_default="none"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("updated_by", String(200), nullable=True),
+    UniqueConstraint("departement", "email", name="contacts_departement_email_key"),
 )
 
 webhook_subscriptions = Table(
