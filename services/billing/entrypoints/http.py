@@ -343,7 +343,9 @@ async def cancel(
 
 class RunIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
-    departements: list[str] = Field(default_factory=list, max_length=101)
+    departements: list[Annotated[str, Field(min_length=2, max_length=3)]] = Field(
+        default_factory=list, max_length=101
+    )
 
 
 @runs_router.post("", status_code=202, summary="Lancer l'appel de cotisations d'une année")

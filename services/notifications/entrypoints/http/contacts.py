@@ -77,7 +77,9 @@ async def save_actor_contact(
     "/actors/{actor_id}/contact", response_model=ActorContactOut, summary="Adresse d'un acteur"
 )
 async def read_actor_contact(
-    actor_id: str, principal: CurrentPrincipal, uow: UoW
+    actor_id: Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")],
+    principal: CurrentPrincipal,
+    uow: UoW,
 ) -> ActorContactOut:
     async with uow:
         found = await contacts.read_actor_contact(uow, principal, actor_id)

@@ -4,6 +4,7 @@ endpoint to event types; each event then arrives there signed, once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
@@ -24,7 +25,7 @@ webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 class WebhookIn(BaseModel):
     url: str = Field(min_length=10, max_length=2000, description="Point de réception (HTTPS).")
-    event_types: list[str] = Field(min_length=1, max_length=50)
+    event_types: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=50)
     secret: str = Field(
         min_length=16,
         max_length=200,
