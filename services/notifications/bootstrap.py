@@ -27,6 +27,7 @@ from services.notifications.service_layer.ports import Sender, UnitOfWork
 from shared.http.ssrf import Resolver, TargetGuard
 from shared.messaging.consumer import ConsumerUnitOfWork
 from shared.runtime import ServiceRuntime
+from shared.secret_box import SecretBox
 
 
 class ConsumingUnitOfWork(UnitOfWork, ConsumerUnitOfWork, Protocol):
@@ -39,10 +40,12 @@ def webhook_guard(settings: NotificationSettings, resolver: Resolver | None = No
     return TargetGuard(resolver, settings.webhook_allowed_networks, schemes)
 
 
-def senders(settings: NotificationSettings, guard: TargetGuard) -> dict[Channel, Sender]:
+def senders(
+    settings: NotificationSettings, guard: TargetGuard, box: SecretBox
+) -> dict[Channel, Sender]:
     return {
         Channel.EMAIL: SmtpMailer(settings),
-        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds, guard),
+        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds, guard, box),
     }
 
 
@@ -68,13 +71,16 @@ class Notifications:
     ) -> None:
         self.settings = settings
         self.webhook_guard = webhook_guard(settings, resolver)
+        box = settings.secret_box()
         self.dispatcher = Dispatcher(
             uow_factory=self.unit_of_work,
-            senders=senders(settings, self.webhook_guard),
+            senders=senders(settings, self.webhook_guard, box),
             settings=settings,
         )
         self._units = runtime.unit_of_work(
-            functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)
+            functools.partial(
+                NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake, secret_box=box
+            )
         )
 
         self.les_communs = les_communs_publisher(settings, self.unit_of_work)

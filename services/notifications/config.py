@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifications.domain.delivery import RetryPolicy
 from shared.production import secret_problems
+from shared.secret_box import SecretBox
+
+LOCAL_SECRETS_KEY = "AiIQm5tjmR2popBgEJrlfTV7hClTSU89L7YmbKre2AA="
 
 
 class NotificationSettings(BaseSettings):
@@ -41,6 +44,11 @@ class NotificationSettings(BaseSettings):
     webhook_concurrency: int = Field(default=4, ge=1, le=100)
     # Local demonstrations only: production endpoints must be HTTPS.
     allow_plain_http_webhooks: bool = False
+    # Fernet keys (base64) sealing the webhooks' signing secrets at rest: the first seals,
+    # all open (rotation: put a new key first). The local key is refused in production.
+    secrets_keys: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr(LOCAL_SECRETS_KEY)], min_length=1, max_length=10
+    )
     # Networks (CIDR) a webhook may target although the guard refuses them, e.g.
     # ["127.0.0.0/8"] for the demo's and the tests' receivers. Production refuses it.
     webhook_allowed_networks: list[str] = Field(default_factory=list, max_length=20)
@@ -97,6 +105,11 @@ class NotificationSettings(BaseSettings):
         problems = secret_problems(
             "MG_NOTIFICATIONS_LINK_SECRET", self.link_secret.get_secret_value()
         )
+        if any(k.get_secret_value() == LOCAL_SECRETS_KEY for k in self.secrets_keys):
+            problems.append(
+                "MG_NOTIFICATIONS_SECRETS_KEYS holds the local key: webhook secrets would be "
+                "sealed with a key anyone can read in the repository."
+            )
         if self.webhook_allowed_networks:
             problems.append(
                 "MG_NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS: webhooks to private or loopback "
@@ -105,6 +118,9 @@ class NotificationSettings(BaseSettings):
         if self.allow_plain_http_webhooks:
             problems.append("MG_NOTIFICATIONS_ALLOW_PLAIN_HTTP_WEBHOOKS: webhooks are HTTPS only.")
         return problems
+
+    def secret_box(self) -> SecretBox:
+        return SecretBox([k.get_secret_value() for k in self.secrets_keys])
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -1,5 +1,6 @@
-"""Migration 0005 (ADR 0021): preferences kept by address alone become the preferences of
-that address's contact in each département where it is known, and of no other."""
+"""Migrations 0005 and 0006 (ADR 0021): preferences kept by address alone become the
+preferences of that address's contact in each département where it is known; webhook
+secrets kept in clear are sealed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncpg
 import pytest
 from alembic import command
 
+from services.notifications.config import NotificationSettings
 from services.notifications.entrypoints.main import MIGRATIONS
 from shared.db.migrations import alembic_config
 
@@ -50,3 +52,30 @@ async def test_preferences_move_to_the_contacts_of_each_departement_that_knows_t
         ("49", "marie@example.fr", '["acteur_propose"]', "daily"),
     ]
     assert tables is True
+
+
+async def test_webhook_secrets_stored_in_clear_are_sealed(
+    fresh_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await fresh_database("notifications")
+    config = alembic_config(Path(MIGRATIONS), url)
+    await asyncio.to_thread(command.upgrade, config, "0005")
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute(
+            """
+            INSERT INTO webhook_subscriptions (id, departement, url, event_types, secret,
+                active, created_at, created_by)
+            VALUES (gen_random_uuid(), '49', 'https://hooks.example.org/x', '[]',
+                    'a-secret-in-clear-0123456789', true, now(), 'x')
+            """
+        )
+        await asyncio.to_thread(command.upgrade, config, "head")
+        stored = await conn.fetchval("SELECT secret FROM webhook_subscriptions")
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        restored = await conn.fetchval("SELECT secret FROM webhook_subscriptions")
+    finally:
+        await conn.close()
+    assert stored.startswith("enc:v1:") and "in-clear" not in stored
+    assert NotificationSettings().secret_box().open(stored) == "a-secret-in-clear-0123456789"
+    assert restored == "a-secret-in-clear-0123456789"

@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import pytest
 
 from shared.settings import KafkaSettings
@@ -145,3 +146,36 @@ async def test_a_name_rebound_inside_is_refused_at_delivery_and_the_checked_addr
     assert (dead["reason"], dead["attempts"]) == ("unsafe_target", 1)
     assert str(dead["last_error"]).startswith("unsafe_target: Adresse interne")
     assert receiver.endpoints[f"rebound-{tag}"].raw == []
+
+
+async def test_a_generated_secret_is_shown_once_and_kept_sealed(
+    local: RunningService, receiver: WebhookReceiver, kafka_topics: KafkaSettings
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    port = receiver.base_url.rsplit(":", 1)[1]
+    LOCAL_DNS.answers[f"sealed-{tag}.example.org"] = ["127.0.0.1"]
+    url = f"http://sealed-{tag}.example.org:{port}/hooks/sealed-{tag}"
+    created = await local.client.post(
+        "/v1/webhooks", json={"url": url, "event_types": [SUBMITTED]}, headers=TEAM
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    assert len(secret) >= 32
+    shown = await local.client.get(f"/v1/webhooks/{created.json()['id']}", headers=TEAM)
+    assert "secret" not in shown.json()
+
+    conn = await asyncpg.connect(local.database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        stored = await conn.fetchval(
+            "SELECT secret FROM webhook_subscriptions WHERE id = $1",
+            uuid.UUID(created.json()["id"]),
+        )
+    finally:
+        await conn.close()
+    assert stored.startswith("enc:v1:") and secret not in stored
+
+    # The receiver checks the signature with the secret it was shown.
+    receiver.endpoint(f"sealed-{tag}", secret)
+    [envelope] = await publish(kafka_topics, [submitted()])
+    endpoint = receiver.endpoints[f"sealed-{tag}"]
+    await until(lambda: any(c["id"] == envelope.id for c in endpoint.accepted))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from services.notifications.config import NotificationSettings
@@ -114,9 +115,12 @@ def test_each_unsafe_setting_is_refused_with_its_reason(
 
 def test_notification_settings_refuse_private_webhooks_plain_http_and_a_weak_link_secret() -> None:
     strong = SecretStr(RANDOM_SECRET)
-    assert NotificationSettings(link_secret=strong).production_problems() == []
+    own_key = [SecretStr(Fernet.generate_key().decode())]
+    safe = NotificationSettings(link_secret=strong, secrets_keys=own_key)
+    assert safe.production_problems() == []
     unsafe = NotificationSettings(
         webhook_allowed_networks=["10.0.0.0/8"], allow_plain_http_webhooks=True
     )
-    assert len(unsafe.production_problems()) == 3
+    assert len(unsafe.production_problems()) == 4
+    assert "MG_NOTIFICATIONS_SECRETS_KEYS holds the local key" in unsafe.production_problems()[1]
     assert "MG_NOTIFICATIONS_LINK_SECRET is a placeholder" in unsafe.production_problems()[0]

@@ -132,7 +132,8 @@ webhook_subscriptions = Table(
     Column("url", String(2000), nullable=False),
     Column("event_types", JSONB, nullable=False),
     # Needed in clear to sign; never returned by the API nor logged.
-    Column("secret", String(200), nullable=False),
+    # Sealed (shared/secret_box.py): "enc:v1:" and a Fernet token.
+    Column("secret", String(600), nullable=False),
     Column("description", String(200), nullable=True),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

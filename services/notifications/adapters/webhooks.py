@@ -19,14 +19,20 @@ from services.notifications.domain.webhook import (
     signature,
 )
 from shared.http.ssrf import TargetGuard, UnsafeTarget, pinned_request
+from shared.secret_box import SecretBox, SecretBoxError
 
 
 class WebhookSender:
     def __init__(
-        self, timeout_seconds: float, guard: TargetGuard, clock: Callable[[], float] = time.time
+        self,
+        timeout_seconds: float,
+        guard: TargetGuard,
+        secret_box: SecretBox,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._timeout = timeout_seconds
         self._guard = guard
+        self._box = secret_box
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
 
@@ -57,7 +63,7 @@ class WebhookSender:
             "Content-Type": CONTENT_TYPE,
             # Signed at each attempt: the timestamp is the attempt's, so that receivers can
             # refuse old requests without refusing our retries.
-            SIGNATURE_HEADER: signature(delivery.secret, body, int(self._clock())),
+            SIGNATURE_HEADER: signature(self._secret(delivery.secret), body, int(self._clock())),
             DELIVERY_HEADER: str(delivery.id),
             ATTEMPT_HEADER: str(delivery.attempts + 1),
         }
@@ -78,6 +84,13 @@ class WebhookSender:
         failure = http_failure(status)
         if failure is not None:
             raise failure
+
+    def _secret(self, stored: str) -> str:
+        try:
+            return self._box.open(stored)
+        except SecretBoxError as exc:
+            # Sealed with a key no longer configured: no retry can sign it.
+            raise DeliveryFailed("secret_unreadable", str(exc), permanent=True) from exc
 
     async def aclose(self) -> None:
         if self._client is not None:
