@@ -61,6 +61,9 @@ async def test_no_operation_answers_a_server_error(
             f"MG_{upper}_CONSUMER_OFFSET_RESET": "latest",
             f"MG_{upper}_LOG_LEVEL": "WARNING",
             "MG_KAFKA_BOOTSTRAP_SERVERS": kafka_topics.bootstrap_servers,
+            # The fuzzer is one caller sending as fast as it can: not what the limit is for.
+            "MG_HTTP_RATE_LIMIT_PER_SECOND": "100000",
+            "MG_HTTP_RATE_LIMIT_BURST": "100000",
         },
         port=port,
         log_path=tmp_path / f"{service}.log",

@@ -187,13 +187,20 @@ async def test_contacts_belong_to_their_actor_and_their_departement() -> None:
     tables = Tables()
     await with_actor_contact(tables)
     uow = FakeUnitOfWork(tables)
-    assert await contacts.read_actor_contact(uow, TEAM_49, "caue49") == ActorContact(
+    assert await contacts.read_actor_contact(uow, TEAM_49, None, "caue49") == ActorContact(
+        "49", ACTOR_ADDRESS, None
+    )
+    assert await contacts.read_actor_contact(uow, ADMIN, "49", "caue49") == ActorContact(
         "49", ACTOR_ADDRESS, None
     )
     with pytest.raises(Forbidden):
         await contacts.save_actor_contact(uow, CAUE, "other", None, "x@example.fr", None, NOW)
-    with pytest.raises(NotFound):
-        await contacts.read_actor_contact(uow, TEAM_44, "caue49")
+    for asked in ("44", "49"):
+        with pytest.raises(NotFound):
+            await contacts.read_actor_contact(uow, TEAM_44, asked, "caue49")
+    # Another département's team names its own actor "caue49": another contact, not ours.
+    await contacts.save_actor_contact(uow, TEAM_44, "caue49", "44", "x@example.fr", None, NOW)
+    assert (await contacts.read_actor_contact(uow, TEAM_49, None, "caue49")).email == ACTOR_ADDRESS
     await contacts.save_team_contact(uow, TEAM_49, "49", "Equipe@Anjou.fr", NOW)
     assert await contacts.read_team_contact(uow, TEAM_49, "49", SETTINGS) == (
         "equipe@anjou.fr",

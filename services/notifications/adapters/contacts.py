@@ -22,10 +22,13 @@ class SqlContactRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def actor(self, actor_id: str) -> ActorContact | None:
+    async def actor(self, departement: str, actor_id: str) -> ActorContact | None:
         row = (
             await self._session.execute(
-                select(actor_contacts).where(actor_contacts.c.actor_id == actor_id)
+                select(actor_contacts).where(
+                    actor_contacts.c.departement == departement,
+                    actor_contacts.c.actor_id == actor_id,
+                )
             )
         ).one_or_none()
         return ActorContact(row.departement, row.email, row.name) if row else None
@@ -38,7 +41,7 @@ class SqlContactRepository:
             pg_insert(actor_contacts)
             .values(actor_id=actor_id, updated_at=now, updated_by=by, **values)
             .on_conflict_do_update(
-                index_elements=[actor_contacts.c.actor_id],
+                index_elements=[actor_contacts.c.departement, actor_contacts.c.actor_id],
                 set_=values | {"updated_at": now, "updated_by": by},
             )
         )

@@ -89,8 +89,9 @@ convention_reminders = Table(
 actor_contacts = Table(
     "actor_contacts",
     metadata,
+    # Keyed within the département (ADR 0021): another's same id is another actor.
+    Column("departement", String(3), primary_key=True),
     Column("actor_id", String(80), primary_key=True),
-    Column("departement", String(3), nullable=False),
     Column("email", String(320), nullable=False),
     Column("name", String(200), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),

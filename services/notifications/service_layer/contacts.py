@@ -36,17 +36,20 @@ async def save_actor_contact(
         departement = ensure_team(principal, departement)
     if departement is None:
         raise Forbidden("Précisez le département de l'acteur.")
-    existing = await uow.contacts.actor(actor_id)
-    if existing is not None and existing.departement != departement:
-        raise Forbidden("Cet acteur relève d'un autre département.")
     contact = ActorContact(departement, email.lower(), name)
     await uow.contacts.save_actor(actor_id, contact, principal.subject, now)
     await uow.commit()
     return contact
 
 
-async def read_actor_contact(uow: UnitOfWork, principal: Principal, actor_id: str) -> ActorContact:
-    found = await uow.contacts.actor(actor_id)
+async def read_actor_contact(
+    uow: UnitOfWork, principal: Principal, departement: str | None, actor_id: str
+) -> ActorContact:
+    """``departement``: the actor's; a principal other than an administrator has its own."""
+    departement = (
+        principal.departement if principal.role is not PrincipalRole.ADMIN else departement
+    )
+    found = await uow.contacts.actor(departement, actor_id) if departement else None
     if found is None or not principal.can_act_for(found.departement):
         raise NotFound("Aucune adresse enregistrée pour cet acteur.")
     if principal.role is PrincipalRole.ACTOR and principal.scope != actor_id:

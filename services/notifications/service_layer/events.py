@@ -63,7 +63,9 @@ async def record_event(
         departement=envelope.departement,
         team_address=await team_address(uow, settings, envelope.departement),
         demande=card,
-        actor_address=await actor_address(uow, actor_id) if actor_id else None,
+        actor_address=(
+            await actor_address(uow, envelope.departement, actor_id) if actor_id else None
+        ),
     )
     new = await emails(uow, rules.plan(payload, known), Source.of(envelope), now)
     subscriptions = await uow.subscriptions.for_departement(envelope.departement)

@@ -91,7 +91,8 @@ class ConventionReminderRepository(Protocol):
 
 
 class ContactRepository(Protocol):
-    async def actor(self, actor_id: str) -> ActorContact | None: ...
+    async def actor(self, departement: str, actor_id: str) -> ActorContact | None:
+        """Actor ids are the département's catalogue's: the same id elsewhere is another."""
 
     async def save_actor(
         self, actor_id: str, contact: ActorContact, by: str, now: datetime

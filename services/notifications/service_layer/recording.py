@@ -52,8 +52,8 @@ async def team_address(uow: UnitOfWork, settings: NotificationSettings, departem
     return await uow.contacts.team(departement) or settings.team_address(departement)
 
 
-async def actor_address(uow: UnitOfWork, actor_id: str) -> str | None:
-    contact = await uow.contacts.actor(actor_id)
+async def actor_address(uow: UnitOfWork, departement: str, actor_id: str) -> str | None:
+    contact = await uow.contacts.actor(departement, actor_id)
     return contact.email if contact else None
 
 

@@ -80,9 +80,12 @@ async def read_actor_contact(
     actor_id: Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")],
     principal: CurrentPrincipal,
     uow: UoW,
+    departement: Annotated[
+        str | None, Query(pattern=DEPARTEMENT, description="Administrateurs : le département.")
+    ] = None,
 ) -> ActorContactOut:
     async with uow:
-        found = await contacts.read_actor_contact(uow, principal, actor_id)
+        found = await contacts.read_actor_contact(uow, principal, departement, actor_id)
     return ActorContactOut(
         actor_id=actor_id, departement=found.departement, email=found.email, name=found.name
     )

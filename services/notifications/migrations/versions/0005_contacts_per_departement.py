@@ -1,5 +1,6 @@
 """contacts per département: preferences keyed by (département, address) under an opaque
-id, instead of the address alone (ADR 0021)
+id, instead of the address alone; actors' addresses keyed by (département, actor id)
+(ADR 0021)
 
 Every address that had preferences gets a contact in each département where it is known
 (a demande's contact, an actor's or a team's address, a past delivery), with the same
@@ -58,9 +59,14 @@ def upgrade() -> None:
         """
     )
     op.drop_table("preferences")
+    # An actor id is its département's catalogue's: keyed within the département.
+    op.drop_constraint("actor_contacts_pkey", "actor_contacts", type_="primary")
+    op.create_primary_key("actor_contacts_pkey", "actor_contacts", ["departement", "actor_id"])
 
 
 def downgrade() -> None:
+    op.drop_constraint("actor_contacts_pkey", "actor_contacts", type_="primary")
+    op.create_primary_key("actor_contacts_pkey", "actor_contacts", ["actor_id"])
     op.create_table(
         "preferences",
         sa.Column("email", sa.String(length=320), nullable=False),

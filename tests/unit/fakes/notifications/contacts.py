@@ -22,13 +22,13 @@ class FakeContactRepository:
     def __init__(self, t: Tables) -> None:
         self._t = t
 
-    async def actor(self, actor_id: str) -> ActorContact | None:
-        return self._t.actors.get(actor_id)
+    async def actor(self, departement: str, actor_id: str) -> ActorContact | None:
+        return self._t.actors.get((departement, actor_id))
 
     async def save_actor(
         self, actor_id: str, contact: ActorContact, by: str, now: datetime
     ) -> None:
-        self._t.actors[actor_id] = contact
+        self._t.actors[(contact.departement, actor_id)] = contact
 
     async def team(self, departement: str) -> str | None:
         return self._t.teams.get(departement)
@@ -45,7 +45,7 @@ class FakeContactRepository:
         actor_id: str | None = None,
     ) -> bool:
         if actor_id is not None:
-            found = self._t.actors.get(actor_id)
+            found = self._t.actors.get((departement or "", actor_id))
             return found is not None and found.departement == departement and found.email == address
         demandes = [
             r.card

@@ -126,7 +126,7 @@ class Tables:
 
     demandes: dict[UUID, DemandeRow] = field(default_factory=dict)
     proposals: dict[UUID, ProposalRow] = field(default_factory=dict)
-    actors: dict[str, ActorContact] = field(default_factory=dict)
+    actors: dict[tuple[str, str], ActorContact] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
     contacts: dict[tuple[str, str], Contact] = field(default_factory=dict)
     preferences: dict[UUID, Preferences] = field(default_factory=dict)
