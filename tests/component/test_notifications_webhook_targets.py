@@ -20,20 +20,9 @@ from tests.support.fake_resolver import FakeResolver
 from tests.support.services import RunningService
 from tests.support.smtp_server import SmtpSink
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.unit.test_webhook_targets import REFUSED
+from tests.unit.test_webhook_targets import REFUSED, RESOLVER
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
-
-RESOLVER = FakeResolver(
-    {
-        "localhost": ["127.0.0.1"],
-        "metadata.google.internal": ["169.254.169.254"],
-        "intranet.example.org": ["10.1.2.3"],
-        "mixed.example.org": ["93.184.216.34", "192.168.1.10"],
-        "mapped.example.org": ["::ffff:127.0.0.1"],
-        "hooks.example.org": ["93.184.216.34"],
-    }
-)
 
 
 @pytest.fixture(scope="module")

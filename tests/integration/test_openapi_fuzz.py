@@ -82,7 +82,7 @@ async def test_no_operation_answers_a_server_error(
                 "--checks",
                 "not_a_server_error",
                 "--max-examples",
-                "25",
+                "100",
                 "--seed",
                 "2026",
                 "--generation-deterministic",
