@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from services.billing.entrypoints.http import RunIn
 from services.matching.domain.catalogue import CatalogueError, actors_from_document
 from tests.support.openapi_documents import SERVICES, openapi_document
 
@@ -73,3 +75,11 @@ def test_a_catalogue_name_is_one_bounded_line(name: str) -> None:
     }
     with pytest.raises(CatalogueError, match="200 caractères au plus"):
         actors_from_document({"departement": "49", "actors": [actor]})
+
+
+@pytest.mark.parametrize("code", ["\x00w\xb3", "000", "2a", "49 "])
+def test_a_cotisation_run_names_official_departement_codes_only(code: str) -> None:
+    """A NUL byte here reached PostgreSQL: 500 (the OpenAPI fuzz test, 100 examples)."""
+    with pytest.raises(ValidationError):
+        RunIn.model_validate({"year": 2026, "departements": ["49", code]})
+    assert RunIn.model_validate({"year": 2026, "departements": ["49", "2A"]}).departements

@@ -22,6 +22,7 @@ from services.billing.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
 from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
+from shared.messaging.envelope import DEPARTEMENT_CODE
 from shared.observability.logging import get_logger
 from shared.refdata import get_territories
 from shared.runtime import runtime_of
@@ -343,7 +344,9 @@ async def cancel(
 
 class RunIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
-    departements: list[Annotated[str, Field(min_length=2, max_length=3)]] = Field(
+    # Official codes only: a free string carried a NUL byte to PostgreSQL (500, found by
+    # the OpenAPI fuzz test at 100 examples per operation).
+    departements: list[Annotated[str, Field(pattern=rf"^(?:{DEPARTEMENT_CODE.pattern})$")]] = Field(
         default_factory=list, max_length=101
     )
 
