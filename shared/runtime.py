@@ -22,11 +22,15 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.auth.authenticator import Authenticator
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.http.asyncapi import asyncapi_router
+from shared.http.body_guard import BodyGuard
 from shared.http.errors import EXCEPTION_HANDLERS
 from shared.http.inputs import RefuseControlCharacters
+from shared.http.rate_limit import RateLimiter
+from shared.http.scrape import ScrapeToken
 from shared.messaging.broker import make_broker
 from shared.messaging.consumer import (
     ConsumerUnitOfWork,
@@ -40,7 +44,16 @@ from shared.messaging.offsets import OffsetCommits
 from shared.messaging.relay import OutboxRelay
 from shared.observability.logging import configure_logging, get_logger, log_context
 from shared.observability.metrics import CONSUMER_LAG, HTTP_REQUESTS, initialise_series
-from shared.settings import AuthSettings, KafkaSettings, ServiceSettings, service_settings
+from shared.production import ProductionCheck, refuse_unsafe_start, unsafe_settings
+from shared.settings import (
+    AuthSettings,
+    DeploymentSettings,
+    HttpSettings,
+    KafkaSettings,
+    OidcSettings,
+    ServiceSettings,
+    service_settings,
+)
 
 log = get_logger(__name__)
 
@@ -59,11 +72,19 @@ class ServiceRuntime:
         settings: ServiceSettings | None = None,
         kafka: KafkaSettings | None = None,
         auth: AuthSettings | None = None,
+        oidc: OidcSettings | None = None,
+        http: HttpSettings | None = None,
+        deployment: DeploymentSettings | None = None,
     ) -> None:
         self.name = name
         self.settings = settings or service_settings(name)
         self.kafka = (kafka or KafkaSettings()).principal(name)
         self.auth = auth or AuthSettings()
+        self.oidc = oidc or OidcSettings()
+        self.http = http or HttpSettings()
+        self.deployment = deployment or DeploymentSettings()
+        # A service's own reasons to refuse production (its settings), beside the shared ones.
+        self.production_checks: list[ProductionCheck] = []
         self.migrations_dir = migrations_dir
         self.instance_id = self.settings.instance_id or f"{name}-{uuid.uuid4().hex[:8]}"
         self.engine: AsyncEngine = make_engine(
@@ -136,6 +157,16 @@ class ServiceRuntime:
             offset_reset=self.settings.consumer_offset_reset,
             workers=self.kafka.subscriber_workers,
         )
+
+    def unsafe_for_production(self) -> list[str]:
+        """Why this service must not start in production; empty when it may, or when
+        ``MG_ENV`` is not production."""
+        if not self.deployment.production:
+            return []
+        problems = unsafe_settings(self.auth, self.oidc, self.kafka, self.http)
+        for check in self.production_checks:
+            problems.extend(check())
+        return problems
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         """Run ``job`` periodically while the service runs; a failure is logged, not fatal."""
@@ -226,16 +257,32 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    docs = runtime.http.docs if runtime.http.docs is not None else not runtime.deployment.production
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.runtime = runtime
-    app.state.auth_settings = runtime.auth
+    app.state.authenticator = Authenticator(runtime.auth, runtime.oidc)
+    app.state.rate_limiter = RateLimiter(
+        runtime.http.rate_limit_per_second, runtime.http.rate_limit_burst
+    )
     for exc_type, handler in EXCEPTION_HANDLERS.items():
         app.add_exception_handler(exc_type, handler)
     for router in routers:
         app.include_router(router)
-    app.include_router(asyncapi_router(runtime.name))
-    app.mount("/metrics", make_asgi_app())
-    # Added before ``observe``, so that ``observe`` wraps it and counts its 422s.
+    if docs:
+        app.include_router(asyncapi_router(runtime.name))
+    token = runtime.http.metrics_token
+    app.mount("/metrics", ScrapeToken(make_asgi_app(), token.get_secret_value() if token else None))
+    # Added before ``observe``, so that ``observe`` wraps them and counts their refusals;
+    # control characters first, then the body (its token, its size).
+    app.add_middleware(BodyGuard, settings=runtime.http)
     app.add_middleware(RefuseControlCharacters)
 
     @app.middleware("http")
@@ -287,8 +334,11 @@ def run_service(
 
     runtime = ServiceRuntime(name, migrations_dir=migrations_dir)
     configure_logging(name, runtime.settings.log_level, runtime.settings.log_format)
+    app = build(runtime)
+    # After ``build``, which registers the service's own checks; before any connection.
+    refuse_unsafe_start(f"mg-{name}", runtime.unsafe_for_production())
     uvicorn.run(
-        build(runtime),
+        app,
         host=runtime.settings.http_host,
         port=runtime.settings.http_port,
         log_config=None,

@@ -96,15 +96,67 @@ class IntegrationSettings(BaseSettings):
         return tuple(code for code in self.departements.split(",") if code)
 
 
+class DeploymentSettings(BaseSettings):
+    """``MG_ENV``: ``production`` refuses to start on unsafe settings (ADR 0021)."""
+
+    model_config = SettingsConfigDict(env_prefix="MG_", extra="ignore")
+
+    env: Literal["local", "test", "production"] = "local"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
 class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MG_JWT_", extra="ignore")
 
-    # The local default lets the stack run out of the box; production sets MG_JWT_SECRET.
+    # Shared-secret (HS256) tokens, minted by ``mg-token``: local use and tests only.
+    local_tokens: bool = True
+    # The local default lets the stack run out of the box; production refuses it.
     secret: SecretStr = SecretStr("matiere-grise-local-development-secret-change-me")
     algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     issuer: str = "matiere-grise"
     audience: str = "matiere-grise"
-    leeway_seconds: int = 30
+    # Clock skew tolerated on exp/nbf/iat, for local and OIDC tokens alike; bounded.
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+
+class OidcSettings(BaseSettings):
+    """The identity provider whose RS256/ES256 tokens the services accept (ADR 0021)."""
+
+    model_config = SettingsConfigDict(env_prefix="MG_OIDC_", extra="ignore")
+
+    # Unset: no OIDC; its discovery document is ``<issuer>/.well-known/openid-configuration``.
+    issuer: str | None = None
+    audience: str = "matiere-grise"
+    algorithms: list[Literal["RS256", "ES256"]] = ["RS256", "ES256"]
+    # Keys are refetched at most this often when a token names an unknown ``kid``.
+    jwks_refetch_min_seconds: float = Field(default=30.0, ge=0)
+    # And at least this often anyway, so that a removed key stops being accepted.
+    jwks_cache_seconds: float = Field(default=600.0, gt=0)
+    http_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The claims that carry our role, département and scope (ADR 0006).
+    role_claim: str = "role"
+    departement_claim: str = "departement"
+    scope_claim: str = "scope"
+
+
+class HttpSettings(BaseSettings):
+    """What every service's HTTP server lets in (``MG_HTTP_*``, ADR 0021)."""
+
+    model_config = SettingsConfigDict(env_prefix="MG_HTTP_", extra="ignore")
+
+    # /docs, /redoc and /openapi.json; unset: on, except in production.
+    docs: bool | None = None
+    # Set: /metrics answers only ``Authorization: Bearer <token>``. Production requires it.
+    metrics_token: SecretStr | None = None
+    # JSON bodies; raw uploads (application/octet-stream) have their own, larger bound.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Requests per principal: a token bucket of ``rate_limit_burst`` refilled at this rate.
+    rate_limit_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=200, ge=1)
 
 
 class ServiceSettings(BaseSettings):

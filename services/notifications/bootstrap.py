@@ -27,9 +27,11 @@ from services.notifications.domain.model import Channel
 from services.notifications.service_layer.dispatcher import Dispatcher
 from services.notifications.service_layer.les_communs import LesCommunsPublisher
 from services.notifications.service_layer.ports import Sender, UnitOfWork
+from shared.http.ssrf import Resolver, TargetGuard
 from shared.messaging.consumer import ConsumerUnitOfWork
 from shared.messaging.ports import UnitOfWork as BaseUnitOfWork
 from shared.runtime import ServiceRuntime
+from shared.secret_box import SecretBox
 
 
 class ConsumingUnitOfWork(UnitOfWork, ConsumerUnitOfWork, Protocol):
@@ -40,10 +42,18 @@ class ProjectingUnitOfWork(BaseUnitOfWork, ConsumerUnitOfWork, Protocol):
     """The projection's: an outbox and an inbox of its own (ADR 0020)."""
 
 
-def senders(settings: NotificationSettings) -> dict[Channel, Sender]:
+def webhook_guard(settings: NotificationSettings, resolver: Resolver | None = None) -> TargetGuard:
+    """Where webhooks may go (ADR 0021): checked at subscription and at each delivery."""
+    schemes = ("https", "http") if settings.allow_plain_http_webhooks else ("https",)
+    return TargetGuard(resolver, settings.webhook_allowed_networks, schemes)
+
+
+def senders(
+    settings: NotificationSettings, guard: TargetGuard, box: SecretBox
+) -> dict[Channel, Sender]:
     return {
         Channel.EMAIL: SmtpMailer(settings),
-        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds),
+        Channel.WEBHOOK: WebhookSender(settings.webhook_timeout_seconds, guard, box),
     }
 
 
@@ -61,13 +71,24 @@ def les_communs_publisher(
 class Notifications:
     """The service wired once per process."""
 
-    def __init__(self, runtime: ServiceRuntime, settings: NotificationSettings) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        settings: NotificationSettings,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.settings = settings
+        self.webhook_guard = webhook_guard(settings, resolver)
+        box = settings.secret_box()
         self.dispatcher = Dispatcher(
-            uow_factory=self.unit_of_work, senders=senders(settings), settings=settings
+            uow_factory=self.unit_of_work,
+            senders=senders(settings, self.webhook_guard, box),
+            settings=settings,
         )
         self._units = runtime.unit_of_work(
-            functools.partial(NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake)
+            functools.partial(
+                NotificationsUnitOfWork, on_deliveries=self.dispatcher.wake, secret_box=box
+            )
         )
 
         self.les_communs = les_communs_publisher(settings, self.unit_of_work)

@@ -10,6 +10,10 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifications.domain.delivery import RetryPolicy
+from shared.production import secret_problems
+from shared.secret_box import SecretBox
+
+LOCAL_SECRETS_KEY = "AiIQm5tjmR2popBgEJrlfTV7hClTSU89L7YmbKre2AA="
 
 
 class NotificationSettings(BaseSettings):
@@ -27,6 +31,10 @@ class NotificationSettings(BaseSettings):
     sender: str = "Matière Grise <notifications@matiere-grise.local>"
     # The right-hand side of every Message-ID: <notification id@domain>.
     message_id_domain: str = "matiere-grise.local"
+    # The address of this service's API as recipients reach it: unsubscribe links.
+    public_url: str = "http://127.0.0.1:8004"
+    # Signs the unsubscribe links (HMAC-SHA256); production refuses the placeholder.
+    link_secret: SecretStr = SecretStr("matiere-grise-local-unsubscribe-links-change-me")
     # Used for a département whose team has not set its address over HTTP.
     team_address_template: str = "equipe-{departement}@departement.example.fr"
 
@@ -36,6 +44,14 @@ class NotificationSettings(BaseSettings):
     webhook_concurrency: int = Field(default=4, ge=1, le=100)
     # Local demonstrations only: production endpoints must be HTTPS.
     allow_plain_http_webhooks: bool = False
+    # Fernet keys (base64) sealing the webhooks' signing secrets at rest: the first seals,
+    # all open (rotation: put a new key first). The local key is refused in production.
+    secrets_keys: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr(LOCAL_SECRETS_KEY)], min_length=1, max_length=10
+    )
+    # Networks (CIDR) a webhook may target although the guard refuses them, e.g.
+    # ["127.0.0.0/8"] for the demo's and the tests' receivers. Production refuses it.
+    webhook_allowed_networks: list[str] = Field(default_factory=list, max_length=20)
 
     # --- Les Communs (ANCT): our projects published to their API (ADR 0015) ---------------
     # Unset: the projects are kept, ready to go, and nothing is sent.
@@ -83,6 +99,28 @@ class NotificationSettings(BaseSettings):
                 "could be claimed and sent a second time"
             )
         return self
+
+    def production_problems(self) -> list[str]:
+        """What ``MG_ENV=production`` refuses in these settings (ADR 0021)."""
+        problems = secret_problems(
+            "MG_NOTIFICATIONS_LINK_SECRET", self.link_secret.get_secret_value()
+        )
+        if any(k.get_secret_value() == LOCAL_SECRETS_KEY for k in self.secrets_keys):
+            problems.append(
+                "MG_NOTIFICATIONS_SECRETS_KEYS holds the local key: webhook secrets would be "
+                "sealed with a key anyone can read in the repository."
+            )
+        if self.webhook_allowed_networks:
+            problems.append(
+                "MG_NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS: webhooks to private or loopback "
+                "networks are for local use only."
+            )
+        if self.allow_plain_http_webhooks:
+            problems.append("MG_NOTIFICATIONS_ALLOW_PLAIN_HTTP_WEBHOOKS: webhooks are HTTPS only.")
+        return problems
+
+    def secret_box(self) -> SecretBox:
+        return SecretBox([k.get_secret_value() for k in self.secrets_keys])
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

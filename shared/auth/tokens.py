@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import jwt
 
@@ -84,14 +85,30 @@ def verify(settings: AuthSettings, token: str) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    return principal_of(claims)
+
+
+def principal_of(
+    claims: dict[str, Any],
+    *,
+    role: str = "role",
+    departement: str = "departement",
+    scope: str = "scope",
+) -> Principal:
+    """The principal that verified ``claims`` name, from the claims holding our role,
+    département and scope (an identity provider may name them otherwise)."""
     try:
-        role = Role(claims["role"])
-    except (KeyError, ValueError) as exc:
+        found = Role(claims[role])
+    except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("unknown role") from exc
-    departement = claims.get("departement")
-    scope = claims.get("scope")
-    if role is not Role.ADMIN and not departement:
+    code = claims.get(departement)
+    within = claims.get(scope)
+    if code is not None and not isinstance(code, str):
+        raise InvalidToken("département is not a string")
+    if within is not None and not isinstance(within, str):
+        raise InvalidToken("scope is not a string")
+    if found is not Role.ADMIN and not code:
         raise InvalidToken("token without département")
-    if role in (Role.COLLECTIVITE, Role.ACTOR) and not scope:
+    if found in (Role.COLLECTIVITE, Role.ACTOR) and not within:
         raise InvalidToken("token without scope")
-    return Principal(role=role, subject=str(claims["sub"]), departement=departement, scope=scope)
+    return Principal(role=found, subject=str(claims["sub"]), departement=code, scope=within)

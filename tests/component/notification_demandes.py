@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.model import Channel, notification_id
 from shared.auth.tokens import Role
@@ -23,6 +25,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.requests import Contact, Requester, RequestSubmitted
 from shared.contracts.vocabulary import RequesterKind
+from shared.http.ssrf import Resolver
 from shared.messaging.envelope import Envelope
 from shared.settings import KafkaSettings
 from tests.support import events
@@ -64,16 +67,31 @@ async def notifications_service(
     kafka: KafkaSettings,
     settings: NotificationSettings,
     team_address: str = TEAM_ADDRESS,
+    resolver: Resolver | None = None,
 ) -> AsyncIterator[RunningService]:
-    """A notifications service with ``settings``, the address of the team of ``DEP`` known."""
+    """A notifications service with ``settings``, the address of the team of ``DEP`` known;
+    ``resolver`` answers its webhook guard's DNS questions."""
+    options = {"settings": settings, "resolver": resolver}
     async with running_service(
-        "notifications", fresh_database, kafka, build_options={"settings": settings}
+        "notifications", fresh_database, kafka, build_options=options
     ) as running:
         saved = await running.client.put(
             f"/v1/teams/{DEP}/contact", json={"email": team_address}, headers=TEAM
         )
         assert saved.status_code == 200, saved.text
         yield running
+
+
+async def preferences_url(
+    client: httpx.AsyncClient, email: str, headers: dict[str, str], departement: str = DEP
+) -> str:
+    """Where the preferences of ``email`` in ``departement`` are, by the contact's opaque id
+    (ADR 0021: no address in a URL)."""
+    found = await client.post(
+        f"/v1/departements/{departement}/contacts/search", json={"email": email}, headers=headers
+    )
+    assert found.status_code == 200, found.text
+    return f"/v1/departements/{departement}/contacts/{found.json()['contact_id']}/preferences"
 
 
 # --- events, as the other services publish them --------------------------------------------

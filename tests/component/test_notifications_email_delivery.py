@@ -26,6 +26,7 @@ from tests.component.notification_demandes import (
     kinds,
     notifications_service,
     outcomes,
+    preferences_url,
     publish,
     settings_for,
 )
@@ -132,9 +133,8 @@ async def test_what_a_commit_makes_due_is_sent_at_once_not_at_the_next_poll(
         assert kinds(smtp.to(team)) == ["livraison_en_echec"] * 2
 
         # A job's commit: today's digest goes out at once.
-        chosen = await service.client.put(
-            f"/v1/preferences/{daily.contact}", json={"digest": "daily"}, headers=TEAM
-        )
+        url = await preferences_url(service.client, daily.contact, TEAM)
+        chosen = await service.client.put(url, json={"digest": "daily"}, headers=TEAM)
         assert chosen.status_code == 200, chosen.text
         await publish(kafka_topics, daily.accepted())
         jobs = service.app.state.notification_jobs

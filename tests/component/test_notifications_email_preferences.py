@@ -22,6 +22,7 @@ from tests.component.notification_demandes import (
     expected_id,
     kinds,
     once,
+    preferences_url,
     publish,
     until_listed,
 )
@@ -36,23 +37,25 @@ async def test_preferences_opt_out_and_daily_digest(
     service: RunningService, smtp: SmtpSink, kafka_topics: KafkaSettings
 ) -> None:
     quiet, digest = Demande(), Demande()
+    quiet_url = await preferences_url(service.client, quiet.contact, ADMIN)
     essential = await service.client.put(
-        f"/v1/preferences/{quiet.contact}", json={"opt_out": ["facture_emise"]}, headers=ADMIN
+        quiet_url, json={"opt_out": ["facture_emise"]}, headers=ADMIN
     )
     assert essential.status_code == 422
     assert "« Facture émise »" in essential.json()["errors"][0]["message"]
     stranger = await service.client.put(
-        f"/v1/preferences/{quiet.contact}",
+        quiet_url,
         json={"opt_out": ["demande_recue"]},
         headers=bearer(Role.COLLECTIVITE, DEP, "85191"),
     )
     assert stranger.status_code == 403
-    assert stranger.json()["detail"] == "Cette adresse n'est pas un contact de votre périmètre."
+    assert stranger.json()["detail"] == "Ce contact n'est pas de votre périmètre."
     for contact, body in (
         (quiet.contact, {"opt_out": ["demande_recue", "acteur_propose"]}),
         (digest.contact, {"digest": "daily"}),
     ):
-        saved = await service.client.put(f"/v1/preferences/{contact}", json=body, headers=ADMIN)
+        url = await preferences_url(service.client, contact, ADMIN)
+        saved = await service.client.put(url, json=body, headers=ADMIN)
         assert saved.status_code == 200, saved.text
 
     sent: dict[str, list[Envelope]] = {}

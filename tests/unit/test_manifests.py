@@ -178,7 +178,9 @@ def test_every_deployment_runs_as_non_root_with_config_and_secrets(service: str)
     for name in secrets:
         keys |= set(one("Secret", name)["stringData"])
     assert {"MG_KAFKA_BOOTSTRAP_SERVERS", "MG_KAFKA_SECURITY_PROTOCOL"} <= keys
-    assert {"MG_JWT_SECRET", "MG_KAFKA_SASL_USERNAME", "MG_KAFKA_SASL_PASSWORD"} <= keys
+    assert {"MG_HTTP_METRICS_TOKEN", "MG_KAFKA_SASL_USERNAME", "MG_KAFKA_SASL_PASSWORD"} <= keys
+    # Production mode, OIDC tokens only (ADR 0021): no shared JWT secret at all.
+    assert "MG_JWT_SECRET" not in keys
     # Its own Kafka principal (ADR 0019), whose password is a Secret's.
     assert f"kafka-{service}" in secrets
     assert one("Secret", f"kafka-{service}")["stringData"]["MG_KAFKA_SASL_USERNAME"] == service
@@ -332,3 +334,43 @@ def test_the_topics_job_creates_the_declared_topics_and_names_those_kept_forever
     kept = job["metadata"]["annotations"]["matiere-grise.fr/retention-ms-unlimited"]
     assert set(kept.split(",")) == {t.name for t in TOPICS if t.keep_forever}
     assert all(t.configs() == {"retention.ms": "-1"} for t in TOPICS if t.keep_forever)
+
+
+# --- Network policies (ADR 0021) ---------------------------------------------------------
+
+
+def policies() -> list[Obj]:
+    return [o for o in base_objects() if o["kind"] == "NetworkPolicy"]
+
+
+def selects(policy: Obj, labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def test_everything_is_denied_by_default() -> None:
+    [deny] = [p for p in policies() if p["metadata"]["name"] == "default-deny"]
+    assert deny["spec"]["podSelector"] == {}
+    assert sorted(deny["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_gets_its_port_kafka_postgres_and_dns_only(service: str) -> None:
+    labels = one("Deployment", service)["spec"]["template"]["metadata"]["labels"]
+    mine = [p for p in policies() if selects(p, labels)]
+    ingress = [rule for p in mine for rule in p["spec"].get("ingress", [])]
+    egress = [rule for p in mine for rule in p["spec"].get("egress", [])]
+    assert {port["port"] for rule in ingress for port in rule["ports"]} == {"http"}
+    egress_ports = {port["port"] for rule in egress for port in rule["ports"]}
+    assert {53, 9093, 5432, 443} <= egress_ports
+    assert egress_ports - {53, 9093, 5432, 443} == (
+        {465, 587} if service == "notifications" else set()
+    )
+    # Addresses outside the cluster: public ones only, never the internal ranges.
+    for rule in egress:
+        for peer in rule["to"]:
+            if "ipBlock" in peer:
+                assert {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8", "100.64.0.0/10"} <= set(
+                    peer["ipBlock"]["except"]
+                )

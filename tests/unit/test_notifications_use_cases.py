@@ -123,22 +123,35 @@ async def test_an_actor_without_address_is_skipped_and_a_proposal_before_its_dem
     assert rows(lost, kind=Kind.ACTEUR_PROPOSE)[0].reason == "recipient_unknown"
 
 
+async def daily_digest(uow: FakeUnitOfWork, address: str) -> None:
+    found = await contacts.find_contact(uow, ADMIN, CARD.departement, address, NOW)
+    daily = Preferences(digest=Digest.DAILY)
+    await contacts.save_preferences(uow, ADMIN, CARD.departement, found.id, daily, NOW)
+
+
 async def test_preferences_skip_or_hold_what_is_not_essential() -> None:
     tables = Tables()
     await record(tables, submitted())  # the address becomes a contact of the département
     uow = FakeUnitOfWork(tables)
     quiet = Preferences(opted_out=frozenset({Kind.ACTEUR_PROPOSE}), digest=Digest.DAILY)
-    await contacts.save_preferences(uow, TEAM_49, CARD.contact_email, quiet, NOW)
-    with pytest.raises(Forbidden):
-        await contacts.save_preferences(uow, TEAM_44, CARD.contact_email, quiet, NOW)
-    assert await contacts.read_preferences(uow, ADMIN, CARD.contact_email) == quiet
+    found = await contacts.find_contact(uow, TEAM_49, "49", CARD.contact_email, NOW)
+    await contacts.save_preferences(uow, TEAM_49, "49", found.id, quiet, NOW)
+    # Another département's team neither finds it nor reaches it by its id.
+    with pytest.raises(NotFound):
+        await contacts.find_contact(uow, TEAM_44, "49", CARD.contact_email, NOW)
+    for departement in ("44", "49"):
+        with pytest.raises(NotFound):
+            await contacts.save_preferences(uow, TEAM_44, departement, found.id, quiet, NOW)
+    assert (await contacts.read_preferences(uow, ADMIN, "49", found.id))[1] == quiet
+    # The same address in another département is another contact, with its own choices.
+    elsewhere = await contacts.find_contact(uow, ADMIN, "44", CARD.contact_email, NOW)
+    assert elsewhere.id != found.id
+    assert (await contacts.read_preferences(uow, ADMIN, "44", elsewhere.id))[1] == Preferences()
     await record(tables, proposed())
     [opted_out] = rows(tables, kind=Kind.ACTEUR_PROPOSE)
     assert (opted_out.status, opted_out.reason) == (DeliveryStatus.SKIPPED, "opted_out")
     accepted = Tables()
-    await contacts.save_preferences(
-        FakeUnitOfWork(accepted), ADMIN, CARD.contact_email, Preferences(digest=Digest.DAILY), NOW
-    )
+    await daily_digest(FakeUnitOfWork(accepted), CARD.contact_email)
     await record(accepted, submitted())
     assert [r.status for r in accepted.deliveries.values()] == [DeliveryStatus.HELD]
 
@@ -174,13 +187,20 @@ async def test_contacts_belong_to_their_actor_and_their_departement() -> None:
     tables = Tables()
     await with_actor_contact(tables)
     uow = FakeUnitOfWork(tables)
-    assert await contacts.read_actor_contact(uow, TEAM_49, "caue49") == ActorContact(
+    assert await contacts.read_actor_contact(uow, TEAM_49, None, "caue49") == ActorContact(
+        "49", ACTOR_ADDRESS, None
+    )
+    assert await contacts.read_actor_contact(uow, ADMIN, "49", "caue49") == ActorContact(
         "49", ACTOR_ADDRESS, None
     )
     with pytest.raises(Forbidden):
         await contacts.save_actor_contact(uow, CAUE, "other", None, "x@example.fr", None, NOW)
-    with pytest.raises(NotFound):
-        await contacts.read_actor_contact(uow, TEAM_44, "caue49")
+    for asked in ("44", "49"):
+        with pytest.raises(NotFound):
+            await contacts.read_actor_contact(uow, TEAM_44, asked, "caue49")
+    # Another département's team names its own actor "caue49": another contact, not ours.
+    await contacts.save_actor_contact(uow, TEAM_44, "caue49", "44", "x@example.fr", None, NOW)
+    assert (await contacts.read_actor_contact(uow, TEAM_49, None, "caue49")).email == ACTOR_ADDRESS
     await contacts.save_team_contact(uow, TEAM_49, "49", "Equipe@Anjou.fr", NOW)
     assert await contacts.read_team_contact(uow, TEAM_49, "49", SETTINGS) == (
         "equipe@anjou.fr",
@@ -216,9 +236,7 @@ async def test_reminders_and_follow_ups_are_recorded_once() -> None:
 
 async def test_held_messages_go_out_in_one_digest_a_day() -> None:
     tables = Tables()
-    await contacts.save_preferences(
-        FakeUnitOfWork(tables), ADMIN, CARD.contact_email, Preferences(digest=Digest.DAILY), NOW
-    )
+    await daily_digest(FakeUnitOfWork(tables), CARD.contact_email)
     await record(tables, submitted())
     await record(tables, proposed())
     later = NOW + timedelta(hours=1)

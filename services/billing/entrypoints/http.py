@@ -20,6 +20,7 @@ from services.billing.domain.tariff import TariffError, tariff_to_dict
 from services.billing.service_layer import adhesions, cotisation_run, facturx, invoices, tariffs
 from services.billing.service_layer.ports import UnitOfWork
 from shared.contracts.base import Text
+from shared.contracts.vocabulary import DEPARTEMENT_CODE
 from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
 from shared.observability.logging import get_logger
@@ -330,7 +331,11 @@ async def cancel(
 
 class RunIn(BaseModel):
     year: int = Field(ge=2000, le=2100)
-    departements: list[str] = Field(default_factory=list, max_length=101)
+    # Official codes only: a free string carried a NUL byte to PostgreSQL (500, found by
+    # the OpenAPI fuzz test at 100 examples per operation).
+    departements: list[Annotated[str, Field(pattern=rf"^(?:{DEPARTEMENT_CODE.pattern})$")]] = Field(
+        default_factory=list, max_length=101
+    )
 
 
 @runs_router.post("", status_code=202, summary="Lancer l'appel de cotisations d'une année")

@@ -33,6 +33,7 @@ from services.matching.domain.model import (
     Expertise,
     Territory,
 )
+from shared.contracts.base import CONTROL_CHARACTERS
 from shared.contracts.vocabulary import Phase, RequesterKind, Theme
 
 _SHIPPED_PACKAGE = "services.matching.catalogues"
@@ -40,6 +41,8 @@ _SHIPPED_PACKAGE = "services.matching.catalogues"
 _DEPARTEMENT = re.compile(r"0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6]")
 _SIREN = re.compile(r"[0-9]{9}")
 _ACTOR_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# Bounds of what a person types in a catalogue: the name is shown in messages and lists.
+MAX_NAME = 200
 
 _DOCUMENT_KEYS = frozenset({"departement", "actors"})
 _ACTOR_KEYS = frozenset(
@@ -207,6 +210,11 @@ def _actor(entry: object, departement: str, position: int) -> Actor:
     name = entry["name"]
     if not isinstance(name, str) or not name.strip():
         raise CatalogueError(f"{where}, champ « name » : un nom non vide est attendu.")
+    if len(name) > MAX_NAME or CONTROL_CHARACTERS.search(name):
+        raise CatalogueError(
+            f"{where}, champ « name » : {MAX_NAME} caractères au plus, sur une ligne, sans "
+            "caractère de contrôle."
+        )
     active = entry.get("active", True)
     if not isinstance(active, bool):
         raise CatalogueError(f"{where}, champ « active » : true ou false est attendu.")

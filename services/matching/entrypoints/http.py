@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from services.matching import bootstrap
@@ -31,6 +31,8 @@ members_router = APIRouter(prefix="/v1/members", tags=["adhérents"])
 
 
 UoW = Annotated[UnitOfWork, Depends(bootstrap.http_unit_of_work)]
+# An actor's id as the catalogue writes it (services/matching/domain/catalogue.py).
+ActorId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
 def _policy(request: Request) -> Policy:
@@ -53,7 +55,7 @@ async def list_actors(
 
 
 @actors_router.get("/{actor_id}", summary="Un acteur")
-async def read_actor(actor_id: str, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
+async def read_actor(actor_id: ActorId, principal: CurrentPrincipal, uow: UoW) -> dict[str, Any]:
     async with uow:
         actor = await actors.read_actor(uow, principal, actor_id)
     return actor_to_dict(actor)
@@ -65,7 +67,7 @@ async def read_actor(actor_id: str, principal: CurrentPrincipal, uow: UoW) -> di
     responses={422: {"description": "Fiche invalide, message en français."}},
 )
 async def save_actor(
-    actor_id: str,
+    actor_id: ActorId,
     principal: CurrentPrincipal,
     uow: UoW,
     body: Annotated[dict[str, Any], Body(description="Fiche d'acteur, format du catalogue.")],

@@ -22,6 +22,7 @@ from services.matching.domain.deliverables import (
 )
 from services.matching.domain.lifecycle import STATUS_LABELS
 from services.matching.domain.missions import MILESTONE_LABELS, Milestone, MilestoneStatus
+from services.matching.entrypoints.http import ActorId
 from services.matching.service_layer import handovers, missions
 from services.matching.service_layer.ports import ContentStore, UnitOfWork
 from shared.contracts.base import Line, Text
@@ -372,7 +373,7 @@ def _quoted(name: str) -> str:
     summary="Confier les missions en cours d'un agent qui part à un collègue (département)",
 )
 async def hand_over(
-    actor_id: str, principal: CurrentPrincipal, uow: UoW, body: HandoverBody
+    actor_id: ActorId, principal: CurrentPrincipal, uow: UoW, body: HandoverBody
 ) -> HandoverResult:
     async with uow:
         moved = await handovers.hand_over(

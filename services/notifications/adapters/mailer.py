@@ -12,6 +12,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
@@ -19,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from services.notifications.config import NotificationSettings
 from services.notifications.domain.delivery import DeliveryFailed, smtp_failure
 from services.notifications.domain.model import Delivery, Kind
+from services.notifications.domain.unsubscribe import unsubscribe_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
@@ -102,11 +104,19 @@ class SmtpMailer:
 
     async def send(self, delivery: Delivery) -> None:
         s = self._settings
+        payload = delivery.payload
+        link = self.unsubscribe_url(payload)
+        if link is not None:
+            payload = payload | {"unsubscribe_url": link}
         try:
-            rendered = self._templates.render(delivery.kind, delivery.payload)
+            rendered = self._templates.render(delivery.kind, payload)
         except (TemplateError, KeyError, ValueError) as exc:
             raise DeliveryFailed("template_error", repr(exc)[:300], permanent=True) from exc
         message = compose(delivery, rendered, sender=s.sender, domain=s.message_id_domain)
+        if link is not None:
+            # RFC 2369 and RFC 8058: the mail client's own "unsubscribe", in one click.
+            message["List-Unsubscribe"] = f"<{link}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         try:
             await aiosmtplib.send(
                 message,
@@ -128,6 +138,19 @@ class SmtpMailer:
             raise smtp_failure(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryFailed("connection_error", type(exc).__name__) from exc
+
+    def unsubscribe_url(self, payload: dict[str, Any]) -> str | None:
+        """The signed link of the message's contact (ADR 0021); none for a message that
+        names no contact (a digest, a webhook failure notice of old)."""
+        raw = payload.get("contact_id")
+        if not isinstance(raw, str):
+            return None
+        try:
+            contact_id = UUID(raw)
+        except ValueError:
+            return None
+        token = unsubscribe_token(self._settings.link_secret.get_secret_value(), contact_id)
+        return f"{self._settings.public_url.rstrip('/')}/v1/unsubscribe?token={token}"
 
     async def aclose(self) -> None:
         """Nothing kept open: one connection per message keeps failures independent."""

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -115,8 +116,9 @@ convention_reminders = Table(
 actor_contacts = Table(
     "actor_contacts",
     metadata,
+    # Keyed within the département (ADR 0021): another's same id is another actor.
+    Column("departement", String(3), primary_key=True),
     Column("actor_id", String(80), primary_key=True),
-    Column("departement", String(3), nullable=False),
     Column("email", String(320), nullable=False),
     Column("name", String(200), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -132,15 +134,21 @@ team_contacts = Table(
     Column("updated_by", String(200), nullable=False),
 )
 
-preferences = Table(
-    "preferences",
+# A recipient within one département, under an opaque id (the URLs never carry an
+# address), with what it chose to receive there (ADR 0021).
+contacts = Table(
+    "contacts",
     metadata,
-    Column("email", String(320), primary_key=True),
-    Column("opted_out", JSONB, nullable=False),
+    Column("id", Uuid, primary_key=True),
+    Column("departement", String(3), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("opted_out", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     # none, daily
-    Column("digest", String(10), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("updated_by", String(200), nullable=False),
+    Column("digest", String(10), nullable=False, server_default="none"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("updated_by", String(200), nullable=True),
+    UniqueConstraint("departement", "email", name="contacts_departement_email_key"),
 )
 
 webhook_subscriptions = Table(
@@ -152,7 +160,8 @@ webhook_subscriptions = Table(
     Column("url", String(2000), nullable=False),
     Column("event_types", JSONB, nullable=False),
     # Needed in clear to sign; never returned by the API nor logged.
-    Column("secret", String(200), nullable=False),
+    # Sealed (shared/secret_box.py): "enc:v1:" and a Fernet token.
+    Column("secret", String(600), nullable=False),
     Column("description", String(200), nullable=True),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notifications.adapters.orm import webhook_subscriptions
 from services.notifications.domain.rules import Subscription
 from services.notifications.domain.views import StoredSubscription
+from shared.secret_box import SecretBox
 
 
 def _subscription(row: Any) -> StoredSubscription:
@@ -29,12 +30,15 @@ def _subscription(row: Any) -> StoredSubscription:
 
 
 class SqlSubscriptionRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, secret_box: SecretBox) -> None:
         self._session = session
+        self._box = secret_box
 
     async def add(self, subscription: StoredSubscription, secret: str) -> None:
+        # Sealed at rest (ADR 0021); the webhook sender opens it to sign.
+        sealed = self._box.seal(secret)
         await self._session.execute(
-            insert(webhook_subscriptions).values(**asdict(subscription), secret=secret)
+            insert(webhook_subscriptions).values(**asdict(subscription), secret=sealed)
         )
 
     async def get(self, subscription_id: UUID) -> StoredSubscription | None:

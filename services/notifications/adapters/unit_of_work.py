@@ -22,6 +22,7 @@ from services.notifications.adapters.les_communs_projects import SqlLesCommunsRe
 from services.notifications.adapters.orm import integration_processed_events
 from services.notifications.adapters.subscriptions import SqlSubscriptionRepository
 from shared.db.unit_of_work import SqlUnitOfWork
+from shared.secret_box import SecretBox
 
 
 class NotificationsUnitOfWork(SqlUnitOfWork):
@@ -41,15 +42,17 @@ class NotificationsUnitOfWork(SqlUnitOfWork):
         after_commit: Callable[[], None] | None = None,
         *,
         on_deliveries: Callable[[], None] | None = None,
+        secret_box: SecretBox,
     ) -> None:
         super().__init__(session_factory, source, after_commit)
         self._on_deliveries = on_deliveries
+        self._secret_box = secret_box
 
     def _open_repositories(self, session: AsyncSession) -> None:
         self.demandes = SqlDemandeRepository(session)
         self.contacts = SqlContactRepository(session)
         self.preferences = SqlPreferenceRepository(session)
-        self.subscriptions = SqlSubscriptionRepository(session)
+        self.subscriptions = SqlSubscriptionRepository(session, self._secret_box)
         self.deliveries = SqlDeliveryRepository(session)
         self.digests = SqlDigestRepository(session)
         self.convention_reminders = SqlConventionReminderRepository(session)

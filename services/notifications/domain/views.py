@@ -22,6 +22,15 @@ class StoredSubscription:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A recipient within one département, known by an opaque id (ADR 0021)."""
+
+    id: UUID
+    departement: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActorContact:
     departement: str
     email: str

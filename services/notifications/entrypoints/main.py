@@ -11,15 +11,22 @@ from services.notifications.bootstrap import Notifications
 from services.notifications.config import NotificationSettings
 from services.notifications.entrypoints import consumers, http
 from services.notifications.entrypoints.jobs import Jobs
+from shared.http.ssrf import Resolver
 from shared.runtime import ServiceRuntime, create_app, run_service
 
 NAME = "notifications"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def build(runtime: ServiceRuntime, settings: NotificationSettings | None = None) -> FastAPI:
+def build(
+    runtime: ServiceRuntime,
+    settings: NotificationSettings | None = None,
+    resolver: Resolver | None = None,
+) -> FastAPI:
+    """``resolver``: the webhook guard's DNS (the tests give a fake one)."""
     settings = settings or NotificationSettings()
-    notifications = Notifications(runtime, settings)
+    runtime.production_checks.append(settings.production_problems)
+    notifications = Notifications(runtime, settings, resolver)
     jobs = Jobs(runtime, notifications)
     consumers.register(runtime, notifications)
     jobs.register()

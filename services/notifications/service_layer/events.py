@@ -69,7 +69,9 @@ async def record_event(
         departement=envelope.departement,
         team_address=await team_address(uow, settings, envelope.departement),
         demande=card,
-        actor_address=await actor_address(uow, actor_id) if actor_id else None,
+        actor_address=(
+            await actor_address(uow, envelope.departement, actor_id) if actor_id else None
+        ),
     )
     new = await emails(uow, rules.plan(payload, known), Source.of(envelope), now)
     subscriptions = await uow.subscriptions.for_departement(envelope.departement)
@@ -203,7 +205,9 @@ async def _resolve_awaiting(uow: UnitOfWork, card: DemandeCard, now: datetime) -
     waiting = await uow.deliveries.awaiting(card.request_id)
     if not waiting:
         return 0
-    chosen = (await uow.preferences.of([card.contact_email])).get(card.contact_email, Preferences())
+    address = card.contact_email
+    chosen = (await uow.preferences.of(card.departement, [address])).get(address, Preferences())
+    contact = await uow.preferences.contact(card.departement, address, now)
     for delivery_id, kind, context in waiting:
         status, reason = chosen.status_for(kind)
         await uow.deliveries.resolve(
@@ -211,7 +215,7 @@ async def _resolve_awaiting(uow: UnitOfWork, card: DemandeCard, now: datetime) -
             address=card.contact_email,
             status=status,
             reason=reason,
-            payload=context | rules.demande_context(card),
+            payload=context | rules.demande_context(card) | {"contact_id": str(contact.id)},
             now=now,
         )
     return len(waiting)

@@ -26,6 +26,7 @@ from services.notifications.domain.model import (
 from services.notifications.domain.rules import DemandeCard, RequesterContact, Subscription
 from services.notifications.domain.views import (
     ActorContact,
+    Contact,
     ConventionReminder,
     DeliveryFilter,
     DeliveryView,
@@ -96,7 +97,8 @@ class ConventionReminderRepository(Protocol):
 
 
 class ContactRepository(Protocol):
-    async def actor(self, actor_id: str) -> ActorContact | None: ...
+    async def actor(self, departement: str, actor_id: str) -> ActorContact | None:
+        """Actor ids are the département's catalogue's: the same id elsewhere is another."""
 
     async def save_actor(
         self, actor_id: str, contact: ActorContact, by: str, now: datetime
@@ -119,10 +121,17 @@ class ContactRepository(Protocol):
 
 
 class PreferenceRepository(Protocol):
-    async def of(self, addresses: Iterable[str]) -> dict[str, Preferences]:
-        """The preferences of those addresses that chose some."""
+    """What each recipient chose to receive, per département (ADR 0021)."""
 
-    async def save(self, email: str, chosen: Preferences, by: str, now: datetime) -> None: ...
+    async def of(self, departement: str, addresses: Iterable[str]) -> dict[str, Preferences]:
+        """The preferences, in ``departement``, of those addresses that chose some."""
+
+    async def contact(self, departement: str, email: str, now: datetime) -> Contact:
+        """The contact of ``email`` in ``departement``, created if new."""
+
+    async def get(self, contact_id: UUID) -> tuple[Contact, Preferences] | None: ...
+
+    async def save(self, contact_id: UUID, chosen: Preferences, by: str, now: datetime) -> None: ...
 
 
 class SubscriptionRepository(Protocol):

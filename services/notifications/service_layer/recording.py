@@ -52,17 +52,22 @@ async def team_address(uow: UnitOfWork, settings: NotificationSettings, departem
     return await uow.contacts.team(departement) or settings.team_address(departement)
 
 
-async def actor_address(uow: UnitOfWork, actor_id: str) -> str | None:
-    contact = await uow.contacts.actor(actor_id)
+async def actor_address(uow: UnitOfWork, departement: str, actor_id: str) -> str | None:
+    contact = await uow.contacts.actor(departement, actor_id)
     return contact.email if contact else None
 
 
 async def emails(
     uow: UnitOfWork, planned: list[Planned], source: Source, now: datetime
 ) -> list[NewDelivery]:
-    chosen = await uow.preferences.of(p.address for p in planned if p.address)
+    chosen = await uow.preferences.of(source.departement, (p.address for p in planned if p.address))
     new = []
     for p in planned:
+        payload = p.context
+        if p.address:
+            # The message's unsubscribe link names the contact, never the address.
+            contact = await uow.preferences.contact(source.departement, p.address, now)
+            payload = payload | {"contact_id": str(contact.id)}
         status, reason = _first_status(p, chosen.get(p.address or "", Preferences()))
         if reason is not None:
             # The reason and the kind only: the address is personal data.
@@ -78,7 +83,7 @@ async def emails(
                 address=p.address,
                 endpoint=email_endpoint(),
                 request_id=p.request_id,
-                payload=p.context,
+                payload=payload,
                 source_event_id=source.id,
                 source_event_type=source.type,
                 correlation_id=source.correlation_id,

@@ -35,7 +35,7 @@ async def remind_actors(
             actor_id=proposal.actor_id,
             actor_name=proposal.actor_name,
             respond_by=proposal.respond_by,
-            actor_address=await actor_address(uow, proposal.actor_id),
+            actor_address=await actor_address(uow, proposal.departement, proposal.actor_id),
             demande=card,
         )
         source = Source(

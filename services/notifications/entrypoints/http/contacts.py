@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, EmailStr, Field
 
 from services.notifications.domain.model import (
     Digest,
     Kind,
     PreferenceError,
+    Preferences,
     normalise_address,
     preferences,
 )
+from services.notifications.domain.unsubscribe import contact_of_token
+from services.notifications.domain.views import Contact
 from services.notifications.entrypoints.http.dependencies import (
     DEPARTEMENT,
     Departement,
@@ -23,11 +27,12 @@ from services.notifications.entrypoints.http.dependencies import (
 )
 from services.notifications.service_layer import contacts
 from shared.contracts.base import Line
-from shared.errors import DomainValidationError, FieldError
+from shared.errors import DomainValidationError, FieldError, NotFound
 from shared.http.security import CurrentPrincipal
 
 contacts_router = APIRouter(prefix="/v1", tags=["adresses"])
-preferences_router = APIRouter(prefix="/v1/preferences", tags=["préférences"])
+preferences_router = APIRouter(prefix="/v1/departements", tags=["préférences"])
+unsubscribe_router = APIRouter(prefix="/v1/unsubscribe", tags=["préférences"])
 
 
 # --- actor and team addresses -------------------------------------------------------------
@@ -72,10 +77,15 @@ async def save_actor_contact(
     "/actors/{actor_id}/contact", response_model=ActorContactOut, summary="Adresse d'un acteur"
 )
 async def read_actor_contact(
-    actor_id: str, principal: CurrentPrincipal, uow: UoW
+    actor_id: Annotated[str, Path(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")],
+    principal: CurrentPrincipal,
+    uow: UoW,
+    departement: Annotated[
+        str | None, Query(pattern=DEPARTEMENT, description="Administrateurs : le département.")
+    ] = None,
 ) -> ActorContactOut:
     async with uow:
-        found = await contacts.read_actor_contact(uow, principal, actor_id)
+        found = await contacts.read_actor_contact(uow, principal, departement, actor_id)
     return ActorContactOut(
         actor_id=actor_id, departement=found.departement, email=found.email, name=found.name
     )
@@ -135,49 +145,121 @@ class PreferencesIn(BaseModel):
 
 
 class PreferencesOut(BaseModel):
+    contact_id: UUID
+    departement: str
     email: str
     opt_out: list[Kind]
     digest: Digest
     essential: list[Kind] = Field(description="Messages toujours envoyés, sans délai.")
 
 
-def _address(email: str) -> str:
-    address = normalise_address(email)
-    if "@" not in address or len(address) > 320:
-        raise DomainValidationError([FieldError("email", "Adresse électronique invalide.")])
-    return address
+class ContactLookup(BaseModel):
+    email: EmailStr = Field(max_length=320)
 
 
-def _preferences_out(address: str, opted_out: frozenset[Kind], digest: Digest) -> PreferencesOut:
+class ContactOut(BaseModel):
+    contact_id: UUID = Field(description="Identifiant opaque du contact dans ce département.")
+    departement: str
+    email: str
+
+
+def _preferences_out(contact: Contact, chosen: Preferences) -> PreferencesOut:
     return PreferencesOut(
-        email=address,
-        opt_out=sorted(opted_out),
-        digest=digest,
+        contact_id=contact.id,
+        departement=contact.departement,
+        email=contact.email,
+        opt_out=sorted(chosen.opted_out),
+        digest=chosen.digest,
         essential=sorted(k for k in Kind if k.essential and k is not Kind.WEBHOOK),
     )
 
 
+@preferences_router.post(
+    "/{departement}/contacts/search",
+    response_model=ContactOut,
+    summary="Retrouver un contact du département par son adresse (corps de requête)",
+)
+async def find_contact(
+    departement: Departement, principal: CurrentPrincipal, uow: UoW, body: ContactLookup
+) -> ContactOut:
+    async with uow:
+        found = await contacts.find_contact(
+            uow, principal, departement, normalise_address(body.email), datetime.now(UTC)
+        )
+    return ContactOut(contact_id=found.id, departement=found.departement, email=found.email)
+
+
 @preferences_router.put(
-    "/{email}", response_model=PreferencesOut, summary="Préférences d'un destinataire"
+    "/{departement}/contacts/{contact_id}/preferences",
+    response_model=PreferencesOut,
+    summary="Préférences d'un contact du département",
 )
 async def save_preferences(
-    email: str, principal: CurrentPrincipal, uow: UoW, body: PreferencesIn
+    departement: Departement,
+    contact_id: UUID,
+    principal: CurrentPrincipal,
+    uow: UoW,
+    body: PreferencesIn,
 ) -> PreferencesOut:
-    address = _address(email)
     try:
         chosen = preferences(body.opt_out, body.digest)
     except PreferenceError as exc:
         raise DomainValidationError([FieldError("opt_out", str(exc))]) from exc
     async with uow:
-        await contacts.save_preferences(uow, principal, address, chosen, datetime.now(UTC))
-    return _preferences_out(address, chosen.opted_out, chosen.digest)
+        contact = await contacts.save_preferences(
+            uow, principal, departement, contact_id, chosen, datetime.now(UTC)
+        )
+    return _preferences_out(contact, chosen)
 
 
 @preferences_router.get(
-    "/{email}", response_model=PreferencesOut, summary="Préférences d'un destinataire"
+    "/{departement}/contacts/{contact_id}/preferences",
+    response_model=PreferencesOut,
+    summary="Préférences d'un contact du département",
 )
-async def read_preferences(email: str, principal: CurrentPrincipal, uow: UoW) -> PreferencesOut:
-    address = _address(email)
+async def read_preferences(
+    departement: Departement, contact_id: UUID, principal: CurrentPrincipal, uow: UoW
+) -> PreferencesOut:
     async with uow:
-        chosen = await contacts.read_preferences(uow, principal, address)
-    return _preferences_out(address, chosen.opted_out, chosen.digest)
+        contact, chosen = await contacts.read_preferences(uow, principal, departement, contact_id)
+    return _preferences_out(contact, chosen)
+
+
+# --- the signed link at the foot of every message --------------------------------------------
+
+
+class UnsubscribeOut(BaseModel):
+    departement: str
+    opt_out: list[Kind]
+    message: str
+
+
+Token = Annotated[
+    str, Query(min_length=34, max_length=120, pattern=r"^[0-9a-f]{32}\.[A-Za-z0-9_-]+$")
+]
+
+
+def _contact_of(request: Request, token: str) -> UUID:
+    contact_id = contact_of_token(settings_of(request).link_secret.get_secret_value(), token)
+    if contact_id is None:
+        raise NotFound("Lien de désabonnement invalide.")
+    return contact_id
+
+
+@unsubscribe_router.post(
+    "",
+    response_model=UnsubscribeOut,
+    summary="Se désabonner des messages non essentiels (lien signé, sans jeton)",
+)
+async def unsubscribe(request: Request, token: Token, uow: UoW) -> UnsubscribeOut:
+    """Also the one-click ``List-Unsubscribe-Post`` of RFC 8058; a GET changes nothing,
+    since mail scanners follow links."""
+    async with uow:
+        contact, chosen = await contacts.unsubscribe(
+            uow, _contact_of(request, token), datetime.now(UTC)
+        )
+    return UnsubscribeOut(
+        departement=contact.departement,
+        opt_out=sorted(chosen.opted_out),
+        message="Vous ne recevrez plus que les messages essentiels de ce département.",
+    )

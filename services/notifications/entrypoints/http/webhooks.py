@@ -3,33 +3,39 @@ endpoint to event types; each event then arrives there signed, once."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
-from services.notifications.config import NotificationSettings
+from services.notifications.bootstrap import notifications_of
 from services.notifications.domain.views import StoredSubscription
 from services.notifications.entrypoints.consumers import CONSUMED_TYPES
-from services.notifications.entrypoints.http.dependencies import DEPARTEMENT, UoW, settings_of
+from services.notifications.entrypoints.http.dependencies import DEPARTEMENT, UoW
 from services.notifications.service_layer import webhooks
 from shared.contracts.base import Line
 from shared.errors import DomainValidationError, FieldError
 from shared.http.security import CurrentPrincipal
+from shared.http.ssrf import TargetGuard, UnsafeTarget
 
 webhooks_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 class WebhookIn(BaseModel):
     url: str = Field(min_length=10, max_length=2000, description="Point de réception (HTTPS).")
-    event_types: list[str] = Field(min_length=1, max_length=50)
-    secret: str = Field(
+    event_types: list[Annotated[str, Field(max_length=100)]] = Field(min_length=1, max_length=50)
+    secret: str | None = Field(
+        default=None,
         min_length=16,
         max_length=200,
         pattern=r"^[\x21-\x7e]+$",
-        description="Clé de la signature HMAC-SHA256 (16 caractères ASCII au moins).",
+        description=(
+            "Clé de la signature HMAC-SHA256 (16 caractères ASCII au moins). Absente : le "
+            "service en tire une au hasard, montrée une seule fois, dans la réponse."
+        ),
     )
     departement: str | None = Field(
         default=None,
@@ -70,25 +76,38 @@ class WebhookOut(BaseModel):
         )
 
 
-def _check_url(url: str, settings: NotificationSettings) -> None:
-    parts = urlsplit(url)
-    allowed = ("https", "http") if settings.allow_plain_http_webhooks else ("https",)
-    if parts.scheme not in allowed or not parts.hostname:
-        raise DomainValidationError(
-            [FieldError("url", "Une adresse HTTPS complète est attendue (https://…).")]
-        )
+class WebhookCreated(WebhookOut):
+    secret: str | None = Field(
+        default=None,
+        description=(
+            "La clé de signature tirée par le service (absente si vous l'avez donnée) : "
+            "montrée ici une seule fois, gardée chiffrée."
+        ),
+    )
+
+
+async def _check_url(url: str, guard: TargetGuard) -> None:
+    """No webhook to an internal address, in any spelling (ADR 0021)."""
+    try:
+        await guard.check(url)
+    except UnsafeTarget as exc:
+        raise DomainValidationError([FieldError("url", str(exc))]) from exc
 
 
 @webhooks_router.post(
     "",
     status_code=201,
-    response_model=WebhookOut,
+    response_model=WebhookCreated,
+    # A secret the caller gave is not sent back: only a generated one is shown.
+    response_model_exclude_unset=True,
     summary="S'abonner à des événements (équipe du département, administrateur)",
 )
 async def subscribe(
     request: Request, principal: CurrentPrincipal, uow: UoW, body: WebhookIn
-) -> WebhookOut:
-    _check_url(body.url, settings_of(request))
+) -> WebhookCreated:
+    await _check_url(body.url, notifications_of(request).webhook_guard)
+    generated = None if body.secret else secrets.token_urlsafe(32)
+    secret = body.secret or generated or ""
     async with uow:
         created = await webhooks.subscribe_webhook(
             uow,
@@ -96,11 +115,12 @@ async def subscribe(
             departement=body.departement,
             url=body.url,
             event_types=body.event_types,
-            secret=body.secret,
+            secret=secret,
             description=body.description,
             now=datetime.now(UTC),
         )
-    return WebhookOut.of(created)
+    shown = WebhookOut.of(created).model_dump()
+    return WebhookCreated(**shown, **({"secret": generated} if generated else {}))
 
 
 @webhooks_router.get("", response_model=list[WebhookOut], summary="Abonnements")

@@ -19,6 +19,7 @@ from services.notifications.domain.model import (
 from services.notifications.domain.rules import DemandeCard, RequesterContact
 from services.notifications.domain.views import (
     ActorContact,
+    Contact,
     ConventionReminder,
     DeliveryView,
     DueProposal,
@@ -125,9 +126,10 @@ class Tables:
 
     demandes: dict[UUID, DemandeRow] = field(default_factory=dict)
     proposals: dict[UUID, ProposalRow] = field(default_factory=dict)
-    actors: dict[str, ActorContact] = field(default_factory=dict)
+    actors: dict[tuple[str, str], ActorContact] = field(default_factory=dict)
     teams: dict[str, str] = field(default_factory=dict)
-    preferences: dict[str, Preferences] = field(default_factory=dict)
+    contacts: dict[tuple[str, str], Contact] = field(default_factory=dict)
+    preferences: dict[UUID, Preferences] = field(default_factory=dict)
     subscriptions: dict[UUID, tuple[StoredSubscription, str]] = field(default_factory=dict)
     deliveries: dict[UUID, DeliveryRow] = field(default_factory=dict)
     convention_reminders: dict[UUID, ConventionReminderRow] = field(default_factory=dict)
