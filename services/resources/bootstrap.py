@@ -18,11 +18,12 @@ from fastapi import Request
 from services.resources.adapters.certificate import certificate_pdf
 from services.resources.adapters.report_documents import report_files
 from services.resources.adapters.unit_of_work import ResourcesUnitOfWork
+from services.resources.config import SurveySettings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.migrations import upgrade
 from shared.messaging.consumer import IdempotentConsumer, Route
 from shared.runtime import ServiceRuntime, unit_of_work_dependency
-from shared.settings import AuthSettings, service_settings
+from shared.settings import service_settings
 
 # FastAPI dependency: a fresh unit of work per HTTP request.
 http_unit_of_work: Callable[[Request], ResourcesUnitOfWork] = unit_of_work_dependency(
@@ -35,18 +36,16 @@ report_documents = report_files
 attendance_certificate = certificate_pdf
 
 
-def survey_secret(auth: AuthSettings) -> bytes:
-    """The key of the survey links: derived from the JWT secret, so that one secret is
-    kept, and of its own, so that a survey link is never a token."""
-    return hmac.new(
-        auth.secret.get_secret_value().encode(), b"mg-survey-links", hashlib.sha256
-    ).digest()
+def survey_secret(settings: SurveySettings | None = None) -> bytes:
+    """The key of the survey links (``MG_RESOURCES_LINK_SECRET``), so that a survey link
+    is never a token."""
+    secret = (settings or SurveySettings()).link_secret.get_secret_value()
+    return hmac.new(secret.encode(), b"mg-survey-links", hashlib.sha256).digest()
 
 
-def http_survey_secret(request: Request) -> bytes:
+def http_survey_secret() -> bytes:
     """FastAPI dependency: the survey links' key of the running service."""
-    auth: AuthSettings = request.app.state.auth_settings
-    return survey_secret(auth)
+    return survey_secret()
 
 
 def unit_of_work_factory(runtime: ServiceRuntime) -> Callable[[], ResourcesUnitOfWork]:

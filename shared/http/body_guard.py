@@ -36,6 +36,7 @@ class BodyGuard:
         self.app = app
         self.settings = settings
         self._uploads: list[tuple[re.Pattern[str], set[str]]] | None = None
+        self._public: list[tuple[re.Pattern[str], set[str]]] | None = None
 
     def takes_a_file(self, scope: Scope) -> bool:
         if self._uploads is None:
@@ -44,6 +45,15 @@ class BodyGuard:
             if scope["method"] in methods and pattern.match(scope["path"]):
                 return True
         return False
+
+    def is_public(self, scope: Scope) -> bool:
+        """An operation that asks no token (a survey answered through its signed link)."""
+        if self._public is None:
+            self._public = _public_routes(scope["app"].openapi())
+        return any(
+            scope["method"] in methods and pattern.match(scope["path"])
+            for pattern, methods in self._public
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,16 +65,17 @@ class BodyGuard:
         if not chunked and (length is None or length.strip() == "0"):
             await self.app(scope, receive, send)
             return
-        authenticator: Authenticator = scope["app"].state.authenticator
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        try:
-            if scheme.lower() != "bearer" or not token:
-                raise InvalidToken("no bearer token")
-            principal = await authenticator.principal(token.strip())
-        except InvalidToken:
-            await self._refuse(scope, receive, send, 401, UNAUTHENTICATED)
-            return
-        scope.setdefault("state", {})["principal"] = principal
+        if not self.is_public(scope):
+            authenticator: Authenticator = scope["app"].state.authenticator
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            try:
+                if scheme.lower() != "bearer" or not token:
+                    raise InvalidToken("no bearer token")
+                principal = await authenticator.principal(token.strip())
+            except InvalidToken:
+                await self._refuse(scope, receive, send, 401, UNAUTHENTICATED)
+                return
+            scope.setdefault("state", {})["principal"] = principal
         judged_by_route = self.takes_a_file(scope)
         limit = self.settings.max_upload_bytes if judged_by_route else self.settings.max_body_bytes
         # A file route refuses an announced size itself, with its own bound and words; the
@@ -95,6 +106,22 @@ def _file_routes(document: dict[str, Any]) -> list[tuple[re.Pattern[str], set[st
             method.upper()
             for method, operation in operations.items()
             if "application/octet-stream" in operation.get("requestBody", {}).get("content", {})
+        }
+        if methods:
+            found.append((compile_path(path)[0], methods))
+    return found
+
+
+def _public_routes(document: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """The operations of the app's OpenAPI document that declare no security requirement:
+    their own signed link is the credential (their body is still bounded)."""
+    found = []
+    for path, operations in document.get("paths", {}).items():
+        methods = {
+            method.upper()
+            for method, operation in operations.items()
+            if isinstance(operation, dict) and "requestBody" in operation
+            if not operation.get("security")
         }
         if methods:
             found.append((compile_path(path)[0], methods))

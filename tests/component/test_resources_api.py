@@ -251,7 +251,7 @@ async def test_a_survey_link_works_once_without_sign_in(
             break
         assert asyncio.get_running_loop().time() < deadline, "no survey scheduled"
         await asyncio.sleep(0.1)
-    secret = bootstrap.survey_secret(service.runtime.auth)
+    secret = bootstrap.survey_secret()
     uow = ResourcesUnitOfWork(service.runtime.session_factory, "resources")
     async with uow:
         assert (

@@ -163,12 +163,22 @@ def first_routing(played: Played) -> set[tuple[str, str]]:
     return found
 
 
+# The scenario does not use the resources platform's API yet (no step of the demo creates
+# sheets or trainings); its HTTP and registration metrics are sampled by
+# tests/component/test_resources_*.py instead. Its consumers' metrics are checked here.
+NOT_IN_THE_SCENARIO = {
+    ("mg_http_requests", "resources"),
+    ("mg_training_registrations", "resources"),
+}
+
+
 async def test_every_catalogued_metric_is_on_metrics_after_the_scenario(
     kafka_topics: KafkaSettings, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     options = StackOptions(
         notifications=True,
+        resources=True,
         departements=(),  # the scenario loads the shipped catalogues itself
         run_dir=tmp_path,
         outbox_poll_seconds=0.5,
@@ -220,6 +230,8 @@ async def test_every_catalogued_metric_is_on_metrics_after_the_scenario(
     missing: list[str] = []
     for family, kind in product.items():
         for service in emitters(family):
+            if (family, service) in NOT_IN_THE_SCENARIO:
+                continue
             if not main_samples(family, kind, exposed[service].get(family, [])):
                 missing.append(f"{family} on {service}")
     for family, kind in faststream.items():

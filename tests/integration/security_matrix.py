@@ -62,7 +62,8 @@ CALLERS = (
     Caller("admin", "administrateur", Role.ADMIN, owner=True),
 )
 
-PUBLIC = {"/health/live", "/health/ready", "/v1/unsubscribe"}
+# Their own signed link (an unsubscribe, a survey) is the credential.
+PUBLIC = {"/health/live", "/health/ready", "/v1/unsubscribe", "/v1/surveys/{token}"}
 
 
 @dataclass

@@ -24,7 +24,7 @@ def register(runtime: ServiceRuntime) -> None:
             return await training_follow_up.send_due_reminders(uow, datetime.now(UTC))
 
     runtime.every(REMINDERS_EVERY_SECONDS, reminders, "resources-training-reminders")
-    secret = bootstrap.survey_secret(runtime.auth)
+    secret = bootstrap.survey_secret()
 
     async def surveys_due() -> int:
         async with new_uow() as uow:

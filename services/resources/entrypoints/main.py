@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.resources.config import SurveySettings
 from services.resources.entrypoints import (
     consumers,
     experiences_http,
@@ -22,6 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def build(runtime: ServiceRuntime) -> FastAPI:
+    runtime.production_checks.append(SurveySettings().production_problems)
     consumers.register(runtime)
     jobs.register(runtime)
     return create_app(

@@ -52,7 +52,9 @@ async def rebuild(
     read = added = 0
     for topic, models in reports.REPORTED_EVENTS.items():
         types = [m.event_type for m in models]
-        async with TopicReplay(kafka, topic, types, client_id=client_id, keys=keys) as replay:
+        # As the service itself (ADR 0019): the topics it reads are the ones it replays.
+        reader = kafka.principal(NAME)
+        async with TopicReplay(reader, topic, types, client_id=client_id, keys=keys) as replay:
             async for batch in replay.batches():
                 async with new_uow() as uow:
                     added += await reports.replay(
