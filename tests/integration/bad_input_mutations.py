@@ -206,11 +206,13 @@ def mutations(rng: random.Random, t: Territories, today: date, huge: int) -> lis
     add("oversized", "7 themes", put(themes=[th.value for th in Theme][:7]))
     add("oversized", "5000 themes", put(themes=["energie"] * 5000))
 
-    # Huge bodies (about 1 MB).
-    add("huge_body", "description", put(description="é" * (huge // 2)))
-    add("huge_body", "title", put(title="A" * huge))
-    add("huge_body", "extra field", put(piece_jointe="Q" * huge))
-    add("huge_body", "themes", put(themes=["urbanisme"] * (huge // 13)))
+    # Huge bodies (about 1 MB): over HTTP, the body guard answers 413 before reading them
+    # (ADR 0021).
+    too_large = frozenset({413})
+    add("huge_body", "description", put(description="é" * (huge // 2)), http=too_large)
+    add("huge_body", "title", put(title="A" * huge), http=too_large)
+    add("huge_body", "extra field", put(piece_jointe="Q" * huge), http=too_large)
+    add("huge_body", "themes", put(themes=["urbanisme"] * (huge // 13)), http=too_large)
 
     # Unknown themes and phases.
     for themes in [
